@@ -1,0 +1,118 @@
+"""Finding and loading packs: from a directory, or from installed distributions.
+
+A distribution makes packs available through the entry point group ``carepath.packs``; each entry
+point names an object that is (or, when called, returns) the path of a pack directory. carepath's
+own packs are registered the same way, so they load through exactly this code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from carepath.engine.errors import CarepathError, NotFoundError, PackError
+from carepath.engine.pack import Pack, PackErrors, build_pack
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "carepath.packs"
+PACK_SUFFIXES = (".yaml", ".yml", ".bpmn")
+MAX_FILE_BYTES = 2_000_000
+
+
+def read_pack_files(directory: Path) -> dict[str, str]:
+    """Every pack file under ``directory`` as relative POSIX path -> text."""
+    if not directory.is_dir():
+        raise NotFoundError(f"No pack directory at {directory}")
+    files: dict[str, str] = {}
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or path.suffix not in PACK_SUFFIXES:
+            continue
+        rel = path.relative_to(directory).as_posix()
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PackErrors(str(directory), [PackError("file is larger than 2 MB", rel)])
+        try:
+            files[rel] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise PackErrors(str(directory), [PackError("file is not UTF-8 text", rel)]) from None
+    return files
+
+
+_cache: dict[tuple[str, float], Pack] = {}
+
+
+def load_pack_dir(directory: Path) -> Pack:
+    """Load and check the pack in ``directory`` (cached per directory and modification time)."""
+    directory = directory.resolve()
+    stamp = max((p.stat().st_mtime for p in directory.rglob("*") if p.is_file()), default=0.0)
+    key = (str(directory), stamp)
+    if key not in _cache:
+        _cache[key] = build_pack(read_pack_files(directory), str(directory))
+    return _cache[key]
+
+
+@dataclass(frozen=True)
+class PackSource:
+    name: str  # entry point name
+    origin: str  # distribution that provides it
+    load: Callable[[], Path]
+
+
+def _entry_point_sources() -> Iterator[PackSource]:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        def resolve(ep: Any = ep) -> Path:
+            target = ep.load()
+            if callable(target):
+                target = target()
+            return Path(target)
+
+        origin = ep.dist.name if ep.dist is not None else "unknown"
+        yield PackSource(ep.name, origin, resolve)
+
+
+class PackRegistry:
+    """The packs this installation knows, by name; loaded on first use."""
+
+    def __init__(self, extra_dirs: list[Path] | None = None) -> None:
+        self._sources: dict[str, PackSource] = {}
+        for source in _entry_point_sources():
+            self._sources.setdefault(source.name, source)
+        for directory in extra_dirs or []:
+            self.add_dir(directory)
+
+    def add_dir(self, directory: Path) -> Pack:
+        pack = load_pack_dir(directory)
+        self._sources[pack.name] = PackSource(pack.name, str(directory), lambda d=directory: d)
+        return pack
+
+    def names(self) -> list[str]:
+        return sorted(self._sources)
+
+    def origin(self, name: str) -> str:
+        return self._sources[name].origin
+
+    def get(self, name_or_path: str) -> Pack:
+        """A pack by name (installed) or by directory path."""
+        if name_or_path in self._sources:
+            return load_pack_dir(self._sources[name_or_path].load())
+        path = Path(name_or_path)
+        if path.is_dir():
+            return self.add_dir(path)
+        known = ", ".join(self.names()) or "none"
+        raise NotFoundError(f"No pack called '{name_or_path}' (installed packs: {known}), "
+                            "and no pack directory at that path")
+
+    def get_version(self, name: str, version: str) -> Pack:
+        """The pack a running instance was pinned to; refuse to run it on another version."""
+        pack = self.get(name)
+        if pack.version != version:
+            raise CarepathError(
+                f"This case runs on pack {name}@{version}, but {name}@{pack.version} is "
+                "installed. Install that version of the pack to continue this case."
+            )
+        return pack

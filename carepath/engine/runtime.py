@@ -1,0 +1,238 @@
+"""One case in memory: open it, complete a task, fire timers. No I/O.
+
+The store (``carepath.adapters.db.store``) loads what a step needs, calls the runtime, and writes
+the :class:`Outcome` in one transaction. Everything the runtime decides is in the outcome: the new
+record, the instances that changed or started, the tasks opened and closed, and the events.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from carepath.engine.clock import today
+from carepath.engine.errors import RecordError, TaskStateError
+from carepath.engine.pack import Pack
+from carepath.engine.record import (
+    CaseRecord,
+    Child,
+    RecordChange,
+    apply_values,
+    new_episode,
+    record_context,
+)
+from carepath.engine.workflow import ReadyTask, WorkflowInstance
+from carepath.forms.validation import ValidationContext, record_values, validate
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def timer_date(value: date | datetime | str) -> str:
+    """A date as the ISO date-time a BPMN timer waits for: midnight, London time."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return datetime.combine(value, time(0, 0), LONDON).isoformat()
+
+
+def pack_functions(pack: Pack) -> dict[str, Callable[..., Any]]:
+    """Functions a pack's expressions may call (all trusted host code)."""
+    functions: dict[str, Callable[..., Any]] = dict(pack.timescales.functions())
+    functions["timer_date"] = timer_date
+    functions["today"] = today
+    return functions
+
+
+@dataclass
+class LiveInstance:
+    """A process instance of a case, with its workflow restored."""
+
+    process_id: str
+    episode_seq: int
+    pack_name: str
+    pack_version: str
+    workflow: WorkflowInstance
+    db_id: int | None = None
+    status: str = "running"
+    changed: bool = True
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """An open task as the runtime needs it (a row of the tasks table)."""
+
+    spiff_task_id: str
+    bpmn_id: str
+    form: str | None
+    db_id: int | None = None
+
+
+@dataclass
+class NewTask:
+    instance: LiveInstance
+    task: ReadyTask
+    assignee: str | None
+    due: date | None
+
+
+@dataclass
+class Outcome:
+    record: CaseRecord
+    instances: list[LiveInstance] = field(default_factory=list)  # new or changed
+    opened: list[NewTask] = field(default_factory=list)
+    # (instance, spiff task id, new status) for tasks no longer ready
+    closed: list[tuple[LiveInstance, str, str]] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    record_changes: list[RecordChange] = field(default_factory=list)
+    episode_closed: bool = False
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class CaseRuntime:
+    """Runs one pack's processes over a case record."""
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+        self.functions = pack_functions(pack)
+
+    # -- instances -----------------------------------------------------------------------
+
+    def restore(self, process_id: str, state: str, episode_seq: int, db_id: int) -> LiveInstance:
+        specs = self.pack.specs(process_id)
+        workflow = WorkflowInstance.restore(state, specs, self.functions)
+        return LiveInstance(process_id, episode_seq, self.pack.name, self.pack.version,
+                            workflow, db_id=db_id, changed=False)
+
+    def _start(self, outcome: Outcome, process_id: str, worker: str | None) -> LiveInstance:
+        specs = self.pack.specs(process_id)
+        workflow = WorkflowInstance.start(specs, {}, self.functions)
+        episode_seq = len(outcome.record.episodes) - 1
+        instance = LiveInstance(process_id, episode_seq, self.pack.name, self.pack.version,
+                                workflow)
+        outcome.instances.append(instance)
+        outcome.events.append(("process.started", {"process": process_id,
+                                                   "pack": self.pack.key}))
+        self._sync(outcome, instance, set(), worker)
+        return instance
+
+    def _due(self, task: ReadyTask, record: CaseRecord) -> date | None:
+        if not task.due:
+            return None
+        return self.pack.timescales.due(task.due, record_context(record))
+
+    def _assignee(self, task: ReadyTask, worker: str | None) -> str | None:
+        role = self.pack.roles.get(task.role or "")
+        if role is not None and role.assign == "case_worker":
+            return worker
+        return None
+
+    def _sync(self, outcome: Outcome, instance: LiveInstance, before: set[str],
+              worker: str | None) -> None:
+        """Record tasks that became ready, and follow on-end starts and completion."""
+        ready = instance.workflow.ready_tasks()
+        for task in ready:
+            if task.id not in before:
+                due = self._due(task, outcome.record)
+                outcome.opened.append(NewTask(instance, task, self._assignee(task, worker), due))
+                outcome.events.append(("task.opened", {
+                    "task": task.bpmn_id, "title": task.title, "process": instance.process_id,
+                    "due": due.isoformat() if due else None}))
+        now_ready = {t.id for t in ready}
+        for spiff_id in before - now_ready:
+            outcome.closed.append((instance, spiff_id, "cancelled"))
+        if instance.workflow.is_completed() and instance.status == "running":
+            instance.status = "completed"
+            outcome.events.append(("process.completed", {"process": instance.process_id}))
+
+    def _follow_starts(self, outcome: Outcome, instance: LiveInstance, seen: int,
+                       worker: str | None) -> None:
+        for process_id in instance.workflow.ended_starts()[seen:]:
+            if outcome.episode_closed:
+                continue
+            self._start(outcome, process_id, worker)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def open_episode(self, record: CaseRecord | None, child: Child,
+                     referral: Mapping[str, Any], worker: str | None) -> Outcome:
+        """A new referral: a new case (``record`` is None) or a new episode on the same case."""
+        new = copy.deepcopy(record) if record is not None else CaseRecord(child=child)
+        # the child's details may have changed since the last referral
+        new.child = copy.deepcopy(child)
+        new_episode(new, referral["date"], referral["source"])
+        outcome = Outcome(record=new)
+        kind = "case.opened" if record is None else "referral.recorded"
+        outcome.events.append((kind, {"pack": self.pack.key,
+                                      "referral": _jsonable(dict(referral))}))
+        self._start(outcome, self.pack.start, worker)
+        return outcome
+
+    def complete(self, record: CaseRecord, instance: LiveInstance, task: TaskRef,
+                 raw: Mapping[str, Any], worker: str | None) -> Outcome:
+        """Validate, complete the task, map values onto the record, run the engine."""
+        if task.form is None:
+            raise TaskStateError("This task has no form and cannot be completed")
+        form = self.pack.form(task.form)
+        episode = record.episodes[-1] if record.episodes else None
+        ctx = ValidationContext(today=today(),
+                                referral_date=episode.referral_date if episode else None)
+        cleaned = validate(form, raw, ctx)
+        new = copy.deepcopy(record)
+        if episode is not None and episode.closure_date is not None and \
+                instance.episode_seq == len(record.episodes) - 1:
+            raise RecordError(f"This episode was closed on {episode.closure_date.isoformat()}: "
+                              "no more work can be recorded on it")
+        changes = apply_values(new, record_values(form, cleaned))
+        outcome = Outcome(record=new, record_changes=changes)
+        closed_now = bool(new.episodes) and new.episodes[-1].closure_date is not None and \
+            (episode is None or episode.closure_date is None)
+        outcome.episode_closed = closed_now
+
+        before = {t.id for t in instance.workflow.ready_tasks()}
+        if task.spiff_task_id not in before:
+            raise TaskStateError("This task is not ready to be completed (it may already be "
+                                 "done)")
+        seen_starts = len(instance.workflow.ended_starts())
+        instance.workflow.complete(task.spiff_task_id, cleaned)
+        instance.changed = True
+        outcome.instances.append(instance)
+        outcome.closed.append((instance, task.spiff_task_id, "completed"))
+        outcome.events.append(("task.completed", {
+            "task": task.bpmn_id, "form": task.form, "process": instance.process_id,
+            "values": _jsonable(cleaned),
+        }))
+        if changes:
+            outcome.events.append(("record.changed", {
+                "changes": [{"item": c.item, "value": _jsonable(c.value),
+                             "before": _jsonable(c.before)} for c in changes]}))
+        self._sync(outcome, instance, before - {task.spiff_task_id}, worker)
+        self._follow_starts(outcome, instance, seen_starts, worker)
+        return outcome
+
+    def fire_timers(self, record: CaseRecord, instance: LiveInstance,
+                    worker: str | None) -> Outcome:
+        outcome = Outcome(record=record)
+        before = {t.id for t in instance.workflow.ready_tasks()}
+        seen_starts = len(instance.workflow.ended_starts())
+        if not instance.workflow.run_timers():
+            return outcome
+        instance.changed = True
+        outcome.instances.append(instance)
+        outcome.events.append(("timer.fired", {"process": instance.process_id}))
+        self._sync(outcome, instance, before, worker)
+        self._follow_starts(outcome, instance, seen_starts, worker)
+        return outcome
