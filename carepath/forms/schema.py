@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from types import MappingProxyType
 from typing import Any
 
 from carepath.engine.expressions import Expression
@@ -28,8 +27,6 @@ class FieldType(Enum):
 
 # Keys a field's `errors:` may override.
 ERROR_KINDS: tuple[str, ...] = ("required", "invalid", "min", "max", "future", "before")
-
-_NO_ERRORS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class Field:
     options: tuple[Option, ...] = ()
     codelist: str | None = None
     fields: tuple[Field, ...] = ()
-    errors: Mapping[str, str] = field(default=_NO_ERRORS)
+    errors: Mapping[str, str] = field(default_factory=dict)
     line: int = 0
 
     def option_label(self, value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -70,8 +70,12 @@ class ValidationContext:
 # --------------------------------------------------------------------------- wording
 
 _NO_ARTICLE = frozenset(
-    """the a an your their his her its our this that these those any all each every some no
-    what which who whom whose when where why how whether if""".split()
+    {
+        *("the", "a", "an", "your", "their", "his", "her", "its", "our", "this", "that"),
+        *("these", "those", "any", "all", "each", "every", "some", "no"),
+        *("what", "which", "who", "whom", "whose", "when", "where", "why", "how", "whether"),
+        "if",
+    }
 )
 _TRAILING = "?.:! \t\n"
 
@@ -123,7 +127,7 @@ def _message(f: Field, kind: str, detail: str = "") -> str:
         return override
     subject, phrase, t = _subject(f.label), _phrase(f.label), f.type
     if kind == "required":
-        if t in (FieldType.CHOICE,):
+        if t is FieldType.CHOICE:
             return f"Select {phrase}"
         if t is FieldType.YESNO:
             return "Select yes or no" if _is_question(f.label) else f"Select yes or no for {phrase}"
@@ -445,10 +449,12 @@ def visible_fields(form: Form, values: Mapping[str, Any], ctx: ValidationContext
 
 
 def clean_answer(f: Field, value: Any) -> tuple[Any, list[FieldError]]:
-    """Clean one answer to ``f`` on its own: the rules that need no other answer and no date
-    (not_future and not_before are skipped). Returns the cleaned value and the problems."""
+    """Clean one answer to ``f`` on its own, as if it were shown: the rules that need no other
+    answer and no date (show_if, not_future and not_before are skipped; in a group's rows, a
+    show_if reading the form's other fields sees None). Returns the cleaned value and the
+    problems."""
     walk = _Walk(None)
-    cleaned = walk.fields((f,), {f.name: value}, {}, {})
+    cleaned = walk.fields((replace(f, show_if=None),), {f.name: value}, {}, {})
     return cleaned[f.name], walk.errors
 
 

@@ -88,6 +88,15 @@ def _iso(value: Any) -> Any:
     return value
 
 
+@dataclass
+class LiveTask:
+    runtime: CaseRuntime
+    record: CaseRecord
+    instance: LiveInstance
+    ref: TaskRef
+    worker: str | None
+
+
 class CaseStore:
     def __init__(self, engine: Engine, packs: PackRegistry) -> None:
         self.engine = engine
@@ -133,10 +142,10 @@ class CaseStore:
         runtime = CaseRuntime(pack)
         with self._session() as session:
             case = session.scalars(
-                select(m.Case).where(m.Case.la_child_id == child_value.la_child_id)
+                select(m.CaseRow).where(m.CaseRow.la_child_id == child_value.la_child_id)
             ).one_or_none()
             if case is None:
-                case = m.Case(la_child_id=child_value.la_child_id, pack_name=pack.name,
+                case = m.CaseRow(la_child_id=child_value.la_child_id, pack_name=pack.name,
                               pack_version=pack.version, worker=worker, team=team, version=0,
                               event_seq=0, head_hash="", created_at=_now())
                 session.add(case)
@@ -166,34 +175,50 @@ class CaseStore:
             bump_version(session, case.id, seen)
             return opened
 
-    def _load_task(self, session: Session, task_id: int) -> tuple[m.Task, m.Case,
-                                                                  m.ProcessInstance]:
-        task = session.get(m.Task, task_id)
+    def _load_task(self, session: Session, task_id: int) -> tuple[m.TaskRow, m.CaseRow,
+                                                                  m.ProcessInstanceRow]:
+        task = session.get(m.TaskRow, task_id)
         if task is None:
             raise NotFoundError(f"There is no task {task_id}")
         if task.status != "ready":
             when = task.completed_at.date().isoformat() if task.completed_at else "earlier"
             raise TaskStateError(f"Task {task_id} is already {task.status} ({when})")
-        case = session.get(m.Case, task.case_id)
-        instance = session.get(m.ProcessInstance, task.instance_id)
+        case = session.get(m.CaseRow, task.case_id)
+        instance = session.get(m.ProcessInstanceRow, task.instance_id)
         if case is None or instance is None or instance.state is None:
             raise NotFoundError(f"Task {task_id} has no case or process: the database is damaged")
         return task, case, instance
 
     def _complete(self, session: Session, task_id: int, values: Mapping[str, Any],
-                  expected_version: int | None) -> tuple[Outcome, m.Case, CaseRecord, int]:
+                  expected_version: int | None) -> tuple[Outcome, m.CaseRow, CaseRecord, int]:
         task, case, row = self._load_task(session, task_id)
         seen = case.version if expected_version is None else expected_version
         if case.version != seen:
             raise ConflictError("This case changed since you opened it. Nothing was saved: "
                                 "open it again and redo your change.")
+        runtime, record, live, ref = self._live(session, task, case, row)
+        outcome = runtime.complete(record, live, ref, values, case.worker)
+        return outcome, case, record, seen
+
+    def _live(self, session: Session, task: m.TaskRow, case: m.CaseRow,
+              row: m.ProcessInstanceRow) -> tuple[CaseRuntime, CaseRecord, LiveInstance, TaskRef]:
         pack = self.packs.get_version(row.pack_name, row.pack_version)
         runtime = CaseRuntime(pack)
         record = load_record(session, case.id)
         live = runtime.restore(row.process_id, row.state or "", row.episode_seq, row.id)
-        ref = TaskRef(task.spiff_task_id, task.bpmn_id, task.form, task.id)
-        outcome = runtime.complete(record, live, ref, values, case.worker)
-        return outcome, case, record, seen
+        return runtime, record, live, TaskRef(task.spiff_task_id, task.bpmn_id, task.form,
+                                               task.id)
+
+    def load_live(self, task_id: int) -> LiveTask:
+        """A ready task with everything needed to simulate completing it in memory."""
+        session = Session(self.engine)
+        try:
+            task, case, row = self._load_task(session, task_id)
+            runtime, record, live, ref = self._live(session, task, case, row)
+            return LiveTask(runtime, record, live, ref, case.worker)
+        finally:
+            session.rollback()
+            session.close()
 
     def preview(self, task_id: int, values: Mapping[str, Any]) -> Outcome:
         """What completing the task would do, without writing anything."""
@@ -204,25 +229,25 @@ class CaseStore:
             session.rollback()
             session.close()
 
-    def _persist(self, session: Session, case: m.Case, before: CaseRecord | None,
+    def _persist(self, session: Session, case: m.CaseRow, before: CaseRecord | None,
                  outcome: Outcome, actor: str, completed_task: int | None = None) -> list[TaskView]:
         now = _now()
         save_record(session, case.id, before, outcome.record)
-        rows: dict[int, m.ProcessInstance] = {}
+        rows: dict[int, m.ProcessInstanceRow] = {}
         for live in outcome.instances:
             rows[id(live)] = self._save_instance(session, case, live, now)
         session.flush()
         for live, spiff_id, status in outcome.closed:
             session.execute(
-                update(m.Task)
-                .where(m.Task.instance_id == rows[id(live)].id,
-                       m.Task.spiff_task_id == spiff_id, m.Task.status == "ready")
+                update(m.TaskRow)
+                .where(m.TaskRow.instance_id == rows[id(live)].id,
+                       m.TaskRow.spiff_task_id == spiff_id, m.TaskRow.status == "ready")
                 .values(status=status, completed_at=now,
                         completed_by=actor if status == "completed" else None)
             )
-        opened: list[m.Task] = []
+        opened: list[m.TaskRow] = []
         for new in outcome.opened:
-            task_row = m.Task(
+            task_row = m.TaskRow(
                 case_id=case.id, instance_id=rows[id(new.instance)].id,
                 spiff_task_id=new.task.id, bpmn_id=new.task.bpmn_id, title=new.task.title,
                 form=new.task.form, role=new.task.role, assignee=new.assignee, due=new.due,
@@ -239,19 +264,19 @@ class CaseStore:
             append_event(session, case, actor, kind, payload, now)
         return [self._view(t, case, rows) for t in opened]
 
-    def _view(self, task: m.Task, case: m.Case, rows: Mapping[int, m.ProcessInstance]
+    def _view(self, task: m.TaskRow, case: m.CaseRow, rows: Mapping[int, m.ProcessInstanceRow]
               ) -> TaskView:
         process = next((r.process_id for r in rows.values() if r.id == task.instance_id), "")
         return TaskView(task.id, case.id, case.la_child_id, task.title, task.form, task.role,
                         task.assignee, task.due, task.status, process, task.bpmn_id,
                         task.created_at)
 
-    def _save_instance(self, session: Session, case: m.Case, live: LiveInstance,
-                       now: datetime) -> m.ProcessInstance:
+    def _save_instance(self, session: Session, case: m.CaseRow, live: LiveInstance,
+                       now: datetime) -> m.ProcessInstanceRow:
         state = live.workflow.dump()
         next_timer = live.workflow.next_timer_at() if live.status == "running" else None
         if live.db_id is None:
-            row = m.ProcessInstance(
+            row = m.ProcessInstanceRow(
                 case_id=case.id, episode_seq=live.episode_seq, process_id=live.process_id,
                 pack_name=live.pack_name, pack_version=live.pack_version, status=live.status,
                 state=state, next_timer_at=next_timer, created_at=now,
@@ -260,7 +285,7 @@ class CaseStore:
             session.flush()
             live.db_id = row.id
             return row
-        row_or_none = session.get(m.ProcessInstance, live.db_id)
+        row_or_none = session.get(m.ProcessInstanceRow, live.db_id)
         if row_or_none is None:
             raise NotFoundError(f"process instance {live.db_id} is missing")
         row = row_or_none
@@ -271,24 +296,24 @@ class CaseStore:
             row.completed_at = now
         return row
 
-    def _cancel_episode_work(self, session: Session, case: m.Case, outcome: Outcome,
-                             rows: Mapping[int, m.ProcessInstance], now: datetime
+    def _cancel_episode_work(self, session: Session, case: m.CaseRow, outcome: Outcome,
+                             rows: Mapping[int, m.ProcessInstanceRow], now: datetime
                              ) -> list[tuple[str, dict[str, Any]]]:
         """The episode closed: work still open on it (other stages, timers) stops here."""
         episode_seq = len(outcome.record.episodes) - 1
         touched = {r.id for r in rows.values()}
         others = session.scalars(
-            select(m.ProcessInstance).where(
-                m.ProcessInstance.case_id == case.id,
-                m.ProcessInstance.episode_seq == episode_seq,
-                m.ProcessInstance.status == "running")
+            select(m.ProcessInstanceRow).where(
+                m.ProcessInstanceRow.case_id == case.id,
+                m.ProcessInstanceRow.episode_seq == episode_seq,
+                m.ProcessInstanceRow.status == "running")
         ).all()
         events: list[tuple[str, dict[str, Any]]] = []
         session.flush()
         open_ids = [r.id for r in others] + list(touched)
         result = session.execute(
-            update(m.Task)
-            .where(m.Task.instance_id.in_(open_ids), m.Task.status == "ready")
+            update(m.TaskRow)
+            .where(m.TaskRow.instance_id.in_(open_ids), m.TaskRow.status == "ready")
             .values(status="cancelled", completed_at=now)
         )
         for row in others:
@@ -310,18 +335,18 @@ class CaseStore:
         moved = 0
         while True:
             with self._session() as session:
-                query = (select(m.ProcessInstance)
-                         .where(m.ProcessInstance.status == "running",
-                                m.ProcessInstance.next_timer_at.is_not(None),
-                                m.ProcessInstance.next_timer_at <= until)
-                         .order_by(m.ProcessInstance.next_timer_at, m.ProcessInstance.id)
+                query = (select(m.ProcessInstanceRow)
+                         .where(m.ProcessInstanceRow.status == "running",
+                                m.ProcessInstanceRow.next_timer_at.is_not(None),
+                                m.ProcessInstanceRow.next_timer_at <= until)
+                         .order_by(m.ProcessInstanceRow.next_timer_at, m.ProcessInstanceRow.id)
                          .limit(1))
                 if self.engine.dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 row = session.scalars(query).one_or_none()
                 if row is None:
                     return moved
-                case = session.get(m.Case, row.case_id)
+                case = session.get(m.CaseRow, row.case_id)
                 if case is None:
                     raise NotFoundError(f"case {row.case_id} is missing")
                 seen = case.version
@@ -344,16 +369,16 @@ class CaseStore:
 
     def case_ids(self) -> list[int]:
         with self._session() as session:
-            return list(session.scalars(select(m.Case.id).order_by(m.Case.id)))
+            return list(session.scalars(select(m.CaseRow.id).order_by(m.CaseRow.id)))
 
     def list_cases(self) -> list[dict[str, Any]]:
         with self._session() as session:
-            open_tasks = (select(m.Task.case_id, func.count().label("n"))
-                          .where(m.Task.status == "ready").group_by(m.Task.case_id).subquery())
+            open_tasks = (select(m.TaskRow.case_id, func.count().label("n"))
+                          .where(m.TaskRow.status == "ready").group_by(m.TaskRow.case_id).subquery())
             rows = session.execute(
-                select(m.Case, open_tasks.c.n)
-                .outerjoin(open_tasks, open_tasks.c.case_id == m.Case.id)
-                .order_by(m.Case.id)
+                select(m.CaseRow, open_tasks.c.n)
+                .outerjoin(open_tasks, open_tasks.c.case_id == m.CaseRow.id)
+                .order_by(m.CaseRow.id)
             ).all()
             return [{"case_id": c.id, "la_child_id": c.la_child_id,
                      "pack": f"{c.pack_name}@{c.pack_version}", "worker": c.worker,
@@ -362,17 +387,17 @@ class CaseStore:
     def tasks(self, case_id: int | None = None, overdue: bool = False,
               status: str = "ready", assignee: str | None = None) -> list[TaskView]:
         with self._session() as session:
-            query = (select(m.Task, m.Case.la_child_id, m.ProcessInstance.process_id)
-                     .join(m.Case, m.Case.id == m.Task.case_id)
-                     .join(m.ProcessInstance, m.ProcessInstance.id == m.Task.instance_id)
-                     .where(m.Task.status == status)
-                     .order_by(m.Task.due.is_(None), m.Task.due, m.Task.id))
+            query = (select(m.TaskRow, m.CaseRow.la_child_id, m.ProcessInstanceRow.process_id)
+                     .join(m.CaseRow, m.CaseRow.id == m.TaskRow.case_id)
+                     .join(m.ProcessInstanceRow, m.ProcessInstanceRow.id == m.TaskRow.instance_id)
+                     .where(m.TaskRow.status == status)
+                     .order_by(m.TaskRow.due.is_(None), m.TaskRow.due, m.TaskRow.id))
             if case_id is not None:
-                query = query.where(m.Task.case_id == case_id)
+                query = query.where(m.TaskRow.case_id == case_id)
             if assignee is not None:
-                query = query.where(m.Task.assignee == assignee)
+                query = query.where(m.TaskRow.assignee == assignee)
             if overdue:
-                query = query.where(m.Task.due < today())
+                query = query.where(m.TaskRow.due < today())
             return [TaskView(t.id, t.case_id, la, t.title, t.form, t.role, t.assignee, t.due,
                              t.status, process, t.bpmn_id, t.created_at)
                     for t, la, process in session.execute(query).all()]
@@ -380,10 +405,10 @@ class CaseStore:
     def task(self, task_id: int) -> TaskView:
         with self._session() as session:
             row = session.execute(
-                select(m.Task, m.Case.la_child_id, m.ProcessInstance.process_id)
-                .join(m.Case, m.Case.id == m.Task.case_id)
-                .join(m.ProcessInstance, m.ProcessInstance.id == m.Task.instance_id)
-                .where(m.Task.id == task_id)
+                select(m.TaskRow, m.CaseRow.la_child_id, m.ProcessInstanceRow.process_id)
+                .join(m.CaseRow, m.CaseRow.id == m.TaskRow.case_id)
+                .join(m.ProcessInstanceRow, m.ProcessInstanceRow.id == m.TaskRow.instance_id)
+                .where(m.TaskRow.id == task_id)
             ).one_or_none()
             if row is None:
                 raise NotFoundError(f"There is no task {task_id}")
@@ -393,37 +418,37 @@ class CaseStore:
 
     def task_pack(self, task_id: int) -> Pack:
         with self._session() as session:
-            task = session.get(m.Task, task_id)
+            task = session.get(m.TaskRow, task_id)
             if task is None:
                 raise NotFoundError(f"There is no task {task_id}")
-            row = session.get(m.ProcessInstance, task.instance_id)
+            row = session.get(m.ProcessInstanceRow, task.instance_id)
             if row is None:
                 raise NotFoundError(f"Task {task_id} has no process")
             return self.packs.get_version(row.pack_name, row.pack_version)
 
     def record(self, case_id: int) -> CaseRecord:
         with self._session() as session:
-            if session.get(m.Case, case_id) is None:
+            if session.get(m.CaseRow, case_id) is None:
                 raise NotFoundError(f"There is no case {case_id}")
             return load_record(session, case_id)
 
     def case_id_for(self, la_child_id: str) -> int | None:
         with self._session() as session:
             return session.scalars(
-                select(m.Case.id).where(m.Case.la_child_id == la_child_id)).one_or_none()
+                select(m.CaseRow.id).where(m.CaseRow.la_child_id == la_child_id)).one_or_none()
 
     def history(self, case_id: int) -> list[dict[str, Any]]:
         import json
 
         with self._session() as session:
             events = session.scalars(
-                select(m.Event).where(m.Event.case_id == case_id).order_by(m.Event.seq)).all()
+                select(m.EventRow).where(m.EventRow.case_id == case_id).order_by(m.EventRow.seq)).all()
             return [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
                      **json.loads(e.payload)} for e in events]
 
     def case_detail(self, case_id: int) -> dict[str, Any]:
         with self._session() as session:
-            case = session.get(m.Case, case_id)
+            case = session.get(m.CaseRow, case_id)
             if case is None:
                 raise NotFoundError(f"There is no case {case_id}")
             pack_key = f"{case.pack_name}@{case.pack_version}"

@@ -1,0 +1,258 @@
+"""Engines, sessions, migrations and the case version lock.
+
+SQLite (default ``carepath.db`` in the working directory, WAL, ``synchronous=FULL``, foreign keys
+on) or PostgreSQL (psycopg 3). The schema is created and changed only by the Alembic migrations
+shipped in ``migrations/``; :func:`upgrade` runs them without an ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session
+
+from carepath.engine.errors import CarepathError, ConflictError
+
+from .models import CaseRow
+
+DEFAULT_URL = "sqlite:///carepath.db"
+ENV_VAR = "CAREPATH_DATABASE_URL"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+CONFLICT_MESSAGE = (
+    "This case changed since you opened it. Nothing was saved: open it again and redo your change."
+)
+NOT_SET_UP_MESSAGE = "The database is not set up: run `carepath init`"
+OUT_OF_DATE_MESSAGE = "The database is out of date: run `carepath db upgrade`"
+
+
+class DatabaseNotReady(CarepathError):
+    """The database cannot be used: unreachable, not set up, or on another schema revision."""
+
+
+# --- URLs ----------------------------------------------------------------------------------------
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (``postgresql+psycopg://``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def resolve_url(explicit: str | None) -> str:
+    """The database URL to use: ``explicit`` (``--db``), else ``$CAREPATH_DATABASE_URL``, else
+    ``sqlite:///carepath.db`` (relative to the working directory)."""
+    url = explicit or os.environ.get(ENV_VAR) or DEFAULT_URL
+    return normalise_url(url.strip())
+
+
+def mask_url(url: str | Engine) -> str:
+    """The URL as a string with any password replaced by ``***``."""
+    if isinstance(url, Engine):
+        return url.url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+# --- engines -------------------------------------------------------------------------------------
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """The engine for ``url`` (normalised), created once per process and then reused."""
+    url = normalise_url(url)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseNotReady(f"This is not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise DatabaseNotReady(
+        f"carepath supports SQLite and PostgreSQL databases, not {backend!r} ({mask_url(url)})"
+    )
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of the cached engine for ``url`` and forget it."""
+    with _engines_lock:
+        engine = _engines.pop(normalise_url(url), None)
+    if engine is not None:
+        engine.dispose()
+
+
+def dispose_all_engines() -> None:
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception (which is re-raised).
+
+    Objects stay usable after the block (``expire_on_commit=False``).
+    """
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def bump_version(session: Session, case_id: int, seen: int) -> None:
+    """``UPDATE cases SET version = version + 1 WHERE id = :id AND version = :seen``.
+
+    Raises :class:`ConflictError` if no row matched: the case changed since it was read at
+    version ``seen``. The caller's transaction must then be rolled back (``session_scope`` does).
+    """
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id, CaseRow.version == seen)
+            .values(version=CaseRow.version + 1)
+            .execution_options(synchronize_session="evaluate")
+        ),
+    )
+    if result.rowcount != 1:
+        raise ConflictError(CONFLICT_MESSAGE)
+
+
+# --- migrations ----------------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for the packaged migrations (no ``alembic.ini`` needed).
+
+    With ``connection``, the migration environment runs on it (``config.attributes``).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest migration this version of carepath ships."""
+    head = _script().get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise DatabaseNotReady("carepath ships no database migrations (broken install?)")
+    return head
+
+
+def _short_reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+@contextmanager
+def _connect(engine: Engine) -> Iterator[Connection]:
+    try:
+        connection = engine.connect()
+    except DBAPIError as exc:
+        raise DatabaseNotReady(
+            f"Could not connect to the database at {mask_url(engine)}: {_short_reason(exc)}"
+        ) from exc
+    with connection:
+        yield connection
+
+
+def upgrade(engine: Engine) -> None:
+    """Run the packaged migrations up to head, in one transaction."""
+    with _connect(engine) as connection, connection.begin():
+        command.upgrade(alembic_config(connection), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None if carepath never set it up."""
+    if _sqlite_file_missing(engine):
+        return None
+    with _connect(engine) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _sqlite_file_missing(engine: Engine) -> bool:
+    """A SQLite file that does not exist yet (connecting would create an empty one)."""
+    if engine.url.get_backend_name() != "sqlite":
+        return False
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return not Path(database).exists()
+
+
+def require_current(engine: Engine) -> None:
+    """Raise :class:`DatabaseNotReady` unless the database is reachable and at head."""
+    current = current_revision(engine)
+    if current is None:
+        raise DatabaseNotReady(NOT_SET_UP_MESSAGE)
+    if current == head_revision():
+        return
+    try:
+        known = _script().get_revision(current) is not None
+    except Exception:  # alembic raises several kinds for unknown revisions
+        known = False
+    if known:
+        raise DatabaseNotReady(OUT_OF_DATE_MESSAGE)
+    raise DatabaseNotReady(
+        f"The database was set up by a newer version of carepath (revision {current}): "
+        "upgrade carepath to use it"
+    )
