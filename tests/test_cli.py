@@ -36,7 +36,7 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 
 
 CHILD = """la_child_id: C5001
-upn: A201250001001
+upn: C201250001001
 birth_date: 2015-06-01
 sex: F
 ethnicity: WBRI

@@ -87,7 +87,8 @@ class PackRegistry:
 
     def add_dir(self, directory: Path) -> Pack:
         pack = load_pack_dir(directory)
-        self._sources[pack.name] = PackSource(pack.name, str(directory), lambda d=directory: d)
+        resolved = directory.resolve()
+        self._sources[pack.name] = PackSource(pack.name, str(directory), lambda: resolved)
         return pack
 
     def names(self) -> list[str]:

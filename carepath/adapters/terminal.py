@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Any
 
 import click
@@ -73,7 +72,7 @@ def _describe(event: dict[str, Any]) -> str:
         return "recorded " + ", ".join(c["item"] for c in event.get("changes", []))
     if kind.startswith("process."):
         return f"{kind.split('.')[1]} process {event.get('process')}"
-    return kind
+    return str(kind)
 
 
 def form_json(form: Form) -> list[dict[str, Any]]:

@@ -10,17 +10,22 @@ process and the processes it calls once and caches the result.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
 
 from carepath.engine.errors import ExpressionError, PackError
 from carepath.engine.expressions import compile_expression
@@ -203,9 +208,92 @@ def find_waitless_cycle(
     return None
 
 
+class ParallelJoin(ParallelGateway):  # type: ignore[misc]
+    """A parallel gateway whose join keeps what each branch *changed*.
+
+    Spiff's join deep-merges the whole data of every branch in the order they finished, so a
+    branch that did not touch a value still carries the value it had at the fork and, finishing
+    last, puts the old value back; lists are merged as unions (a multichoice answer changed in
+    one branch comes out as old and new codes together). Here each branch contributes only the
+    values that differ from the data at the fork, replaced whole; if two branches change the
+    same value, the one that finished last wins.
+    """
+
+    def _run_hook(self, my_task: Any) -> bool:
+        # In a loop, the branches of earlier rounds hang off the join that fired last time;
+        # only this round's branches (under that join, if any) take part.
+        previous = my_task.parent
+        while previous is not None and previous.task_spec != self:
+            previous = previous.parent
+        arrived = sorted(
+            (
+                t for t in my_task.workflow.tasks.values()
+                if t.task_spec == self and t.has_state(TaskState.FINISHED_MASK)
+                and not my_task.is_descendant_of(t)
+                and (previous is None or t.is_descendant_of(previous))
+            ),
+            key=lambda t: t.last_state_change,
+        )
+        branch_ends = [t.parent for t in arrived] + [my_task.parent]
+        base = _common_ancestor(branch_ends).data
+        merged = copy.deepcopy(base)
+        for end in branch_ends:
+            for key, value in end.data.items():
+                if key not in base or base[key] != value:
+                    merged[key] = copy.deepcopy(value)
+        for task in arrived:
+            # As Spiff's own join: drop the branches that arrived earlier (they are done).
+            if task.has_state(TaskState.COMPLETED):
+                task._drop_children(force=True)
+        my_task.data = merged
+        return True
+
+
+def _common_ancestor(tasks: list[Any]) -> Any:
+    """The nearest task every one of ``tasks`` is (or descends from): the fork."""
+    first, others = tasks[0], tasks[1:]
+    candidate = first
+    while candidate is not None:
+        if all(t is candidate or t.is_descendant_of(candidate) for t in others):
+            return candidate
+        candidate = candidate.parent
+    return first.workflow.task_tree
+
+
+class _SpecParser(SpiffBpmnParser):  # type: ignore[misc]
+    """Spiff's parser with carepath's parallel join."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("parallelGateway"): (GatewayParser, ParallelJoin),
+    }
+
+
 def _local(element: Any) -> tuple[str, str]:
     qname = etree.QName(element)
     return qname.namespace or "", qname.localname
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a document came from. ``lines`` maps element ids to lines of another source the
+    document was compiled from (a YAML process); without it, lines are the XML's own."""
+
+    file: str
+    lines: Mapping[str, int] | None = None
+
+    def line(self, element: Any) -> int | None:
+        if self.lines is None:
+            return _line(element)
+        while element is not None:
+            found = self.lines.get(element.get("id") or "")
+            if found:
+                return found
+            element = element.getparent()
+        return None
+
+    def error(self, message: str, element: Any) -> PackError:
+        return PackError(message, self.file, self.line(element))
 
 
 def _line(element: Any) -> int | None:
@@ -217,7 +305,7 @@ class ProcessLibrary:
     """The BPMN processes of one pack."""
 
     def __init__(self) -> None:
-        self._parser = SpiffBpmnParser(validator=VALIDATOR)
+        self._parser = _SpecParser(validator=VALIDATOR)
         self._entries: dict[str, _Entry] = {}
         self._specs: dict[str, ProcessSpecs] = {}
         self._passes: dict[str, bool] = {}
@@ -231,8 +319,13 @@ class ProcessLibrary:
     def graph(self, process_id: str) -> ProcessGraph:
         return self._entries[process_id].graph
 
-    def add(self, xml: bytes, file: str) -> list[str]:
-        """Check one BPMN document and add its processes; returns their ids."""
+    def add(self, xml: bytes, file: str, lines: Mapping[str, int] | None = None) -> list[str]:
+        """Check one BPMN document and add its processes; returns their ids.
+
+        ``lines`` (element id -> line, see ``compiler.source_lines``) makes errors found after
+        the XML checks name lines of ``file`` when the document was compiled from it.
+        """
+        source = _Source(file, lines)
         parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
         try:
             root = etree.fromstring(xml, parser=parser)
@@ -247,15 +340,15 @@ class ProcessLibrary:
             line = exc.line_number if isinstance(exc.line_number, int) else None
             raise PackError(f"not valid BPMN: {exc}", file, line) from None
 
-        processes = self._check_document(root, file)
+        processes = self._check_document(root, source)
         entries: dict[str, _Entry] = {}
         for process in processes:
             process_id = process.get("id")
             if process_id in self._entries or process_id in entries:
                 other = self._entries[process_id].file if process_id in self._entries else file
-                raise PackError(f"process id '{process_id}' is already used in {other}", file,
-                                _line(process))
-            entries[process_id] = self._read_process(process, root, file)
+                raise source.error(f"process id '{process_id}' is already used in {other}",
+                                   process)
+            entries[process_id] = self._read_process(process, root, source)
 
         try:
             self._parser.add_bpmn_xml(root, filename=file)
@@ -263,7 +356,7 @@ class ProcessLibrary:
                 self._parser.get_spec(process_id)
         except ValidationException as exc:
             raise PackError(f"not a process carepath can run: {exc}", file,
-                            _validation_line(exc, root)) from None
+                            _validation_line(exc, root, source)) from None
         except SpiffWorkflowException as exc:
             raise PackError(f"not a process carepath can run: {exc}", file) from None
         self._entries.update(entries)
@@ -317,7 +410,7 @@ class ProcessLibrary:
 
     # -- checks -------------------------------------------------------------------------------
 
-    def _check_document(self, root: Any, file: str) -> list[Any]:
+    def _check_document(self, root: Any, source: _Source) -> list[Any]:
         """Refuse every element carepath does not run; return the processes."""
         processes = []
         for child in root:
@@ -327,28 +420,27 @@ class ProcessLibrary:
             if namespace == BPMNDI_NS:
                 continue
             if namespace != BPMN_NS or name not in ALLOWED_TOP:
-                what = "pools (collaborations)" if name == "collaboration" else f"'{name}'"
-                raise PackError(f"{what} are not supported in carepath processes"
-                                if name == "collaboration" else
-                                f"{what} is not supported in carepath processes", file,
-                                _line(child))
+                if name == "collaboration":
+                    raise source.error("pools (collaborations) are not supported in carepath "
+                                       "processes", child)
+                raise source.error(f"'{name}' is not supported in carepath processes", child)
             if name == "process":
                 if child.get("isExecutable") != "true":
-                    raise PackError(f"process '{child.get('id')}' must be executable "
-                                    "(isExecutable=\"true\")", file, _line(child))
+                    raise source.error(f"process '{child.get('id')}' must be executable "
+                                       "(isExecutable=\"true\")", child)
                 processes.append(child)
         if not processes:
-            raise PackError("the document has no process", file, _line(root))
+            raise source.error("the document has no process", root)
         for process in processes:
             for element in process.iter():
                 if not isinstance(element.tag, str) or element is process:
                     continue
-                self._check_element(element, file)
+                self._check_element(element, source)
         return processes
 
-    def _check_element(self, element: Any, file: str) -> None:
+    def _check_element(self, element: Any, source: _Source) -> None:
         namespace, name = _local(element)
-        line = _line(element)
+        file, line = source.file, source.line(element)
         if namespace == SPIFF_NS:
             if name in SPIFF_REFUSED:
                 raise PackError(SPIFF_REFUSED[name], file, line)
@@ -359,8 +451,7 @@ class ProcessLibrary:
         if namespace != BPMN_NS:
             # Other tools' extensions (camunda:, zeebe:...) inside extensionElements are inert:
             # Spiff never reads them. Anything else outside BPMN is refused.
-            parent = element.getparent()
-            if parent is not None and _in_extensions(parent):
+            if _in_extensions(element):
                 return
             raise PackError(f"'{element.tag}' is not supported in carepath processes", file,
                             line)
@@ -371,10 +462,9 @@ class ProcessLibrary:
         if name not in NODE_KINDS and name not in ALLOWED_PARTS:
             raise PackError(f"bpmn:{name} is not supported in carepath processes", file, line)
         if name in ("startEvent", "endEvent", "intermediateCatchEvent", "boundaryEvent"):
+            parts = [_local(c)[1] for c in element if isinstance(c.tag, str)]
             definitions = [
-                _local(c)[1] for c in element
-                if isinstance(c.tag, str)
-                and (_local(c)[1].endswith("EventDefinition") or _local(c)[1] == "eventDefinitionRef")
+                p for p in parts if p.endswith("EventDefinition") or p == "eventDefinitionRef"
             ]
             if name in ("startEvent", "endEvent") and definitions:
                 raise PackError(f"{name} with {definitions[0]} is not supported: start and end "
@@ -385,12 +475,13 @@ class ProcessLibrary:
                 raise PackError("boundary events other than timers are not supported", file,
                                 line)
 
-    def _read_process(self, process: Any, root: Any, file: str) -> _Entry:
+    def _read_process(self, process: Any, root: Any, source: _Source) -> _Entry:
         """The graph of a checked process, with its expressions compiled."""
+        file, line_of = source.file, source.line
         process_id = process.get("id")
         if process_id in ("Start", "End"):
             raise PackError(f"process id '{process_id}' is reserved by SpiffWorkflow", file,
-                            _line(process))
+                            line_of(process))
         positions = _positions(root)
         elements: dict[str, Any] = {}
         for element in process.iter(f"{{{BPMN_NS}}}*"):
@@ -399,30 +490,34 @@ class ProcessLibrary:
                 node_id = element.get("id")
                 if node_id in ("Start", "End"):
                     raise PackError(f"'{node_id}' cannot be used as an element id "
-                                    "(SpiffWorkflow reserves it)", file, _line(element))
+                                    "(SpiffWorkflow reserves it)", file, line_of(element))
                 elements[node_id] = element
 
         outgoing: dict[str, list[tuple[float, GraphEdge]]] = {n: [] for n in elements}
         conditions: list[ConditionInfo] = []
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-            source, target = flow.get("sourceRef"), flow.get("targetRef")
-            if source not in elements or target not in elements:
+            from_id, target = flow.get("sourceRef"), flow.get("targetRef")
+            if from_id not in elements or target not in elements:
                 raise PackError(f"sequence flow '{flow.get('id')}' does not connect two flow "
-                                "nodes of this process", file, _line(flow))
-            source_element = elements[source]
+                                "nodes of this process", file, line_of(flow))
+            source_element = elements[from_id]
             expression = flow.find(f"{{{BPMN_NS}}}conditionExpression")
             condition = None
             if expression is not None:
                 condition = (expression.text or "").strip()
                 if _local(source_element)[1] != "exclusiveGateway":
                     raise PackError("conditions are only allowed on flows leaving an exclusive "
-                                    "gateway", file, _line(expression))
-                _compile(condition, file, _line(expression), "condition")
-                title = source_element.get("name") or source
-                conditions.append(ConditionInfo(flow.get("id"), source, title, condition))
+                                    "gateway", file, line_of(expression))
+                _compile(condition, file, line_of(expression), "condition")
+                title = source_element.get("name") or from_id
+                conditions.append(ConditionInfo(flow.get("id"), from_id, title, condition))
             is_default = source_element.get("default") == flow.get("id")
+            if is_default and condition is not None:
+                raise PackError(f"flow '{flow.get('id')}' is the default of gateway '{from_id}' "
+                                "and so cannot have a condition (Spiff would ignore it)", file,
+                                line_of(expression))
             y = positions.get(target, 0.0)
-            outgoing[source].append((y, GraphEdge(target, condition or None, is_default,
+            outgoing[from_id].append((y, GraphEdge(target, condition or None, is_default,
                                                   flow.get("id"))))
 
         for element in elements.values():
@@ -437,19 +532,19 @@ class ProcessLibrary:
                 if edge.condition is None and not edge.is_default:
                     raise PackError(f"flow '{edge.flow_id}' leaves exclusive gateway "
                                     f"'{element.get('id')}' without a condition and is not its "
-                                    "default", file, _line(element))
+                                    "default", file, line_of(element))
 
         for element in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
             for part in element:
                 if isinstance(part.tag, str):
-                    _compile((part.text or "").strip(), file, _line(part), "timer expression")
+                    _compile((part.text or "").strip(), file, line_of(part), "timer expression")
 
         for node_id, element in elements.items():
             if _local(element)[1] == "boundaryEvent":
                 attached = element.get("attachedToRef")
                 if attached not in outgoing:
                     raise PackError(f"boundary event '{node_id}' is not attached to an "
-                                    "activity of this process", file, _line(element))
+                                    "activity of this process", file, line_of(element))
                 outgoing[attached].append((float("inf"), GraphEdge(node_id, None, False,
                                                                    f"{node_id}-attached")))
 
@@ -473,16 +568,16 @@ class ProcessLibrary:
                 called=element.get("calledElement") if kind == "call" else None,
                 starts=properties.get("start") if kind == "end" else None,
                 form=properties.get("form") if kind == "task" else None,
-                line=_line(element),
+                line=line_of(element),
             )
             if kind == "call" and not element.get("calledElement"):
                 raise PackError(f"call activity '{node_id}' has no calledElement", file,
-                                _line(element))
+                                line_of(element))
             if kind == "start":
                 starts.append(node_id)
         if len(starts) != 1:
             raise PackError(f"process '{process_id}' must have exactly one start event "
-                            f"(found {len(starts)})", file, _line(process))
+                            f"(found {len(starts)})", file, line_of(process))
 
         graph = ProcessGraph(process_id, process.get("name") or process_id, file, tuple(starts),
                              nodes)
@@ -592,13 +687,12 @@ def _successors(graph: ProcessGraph) -> dict[str, list[str]]:
     return {node_id: [e.target for e in node.outgoing] for node_id, node in graph.nodes.items()}
 
 
-def _waiting(graph: ProcessGraph, call_waits: Callable[[str | None], bool]) -> set[str]:
+def _waiting(graph: ProcessGraph, call_waits: Callable[[str], bool]) -> set[str]:
     """Nodes where a run stops until a person or the clock moves it on."""
     waiting = set()
     for node_id, node in graph.nodes.items():
-        if node.kind in ("task", "timer"):
-            waiting.add(node_id)
-        elif node.kind == "call" and call_waits(node.called):
+        calls_and_waits = node.called is not None and call_waits(node.called)
+        if node.kind in ("task", "timer") or (node.kind == "call" and calls_and_waits):
             waiting.add(node_id)
     return waiting
 
@@ -609,7 +703,7 @@ def _loop_message(cycle: list[str]) -> str:
             "a user task or timer on it")
 
 
-def _validation_line(exc: ValidationException, root: Any) -> int | None:
+def _validation_line(exc: ValidationException, root: Any, source: _Source) -> int | None:
     """Spiff's exceptions name the element id but not its line (lxml calls it sourceline)."""
     line = getattr(exc, "line_number", None)
     if isinstance(line, int) and line > 0:
@@ -618,5 +712,5 @@ def _validation_line(exc: ValidationException, root: Any) -> int | None:
     if element_id:
         for element in root.iter():
             if isinstance(element.tag, str) and element.get("id") == element_id:
-                return _line(element)
+                return source.line(element)
     return None

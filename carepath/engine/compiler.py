@@ -46,13 +46,14 @@ from carepath.engine.process_model import (
 )
 from carepath.engine.yamlsource import SourceDict, SourceList
 
-__all__ = ["ProcessModel", "compile_to_bpmn", "parse_process"]
+__all__ = ["ProcessModel", "compile_to_bpmn", "parse_process", "source_lines"]
 
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 REF_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # ISO 8601 durations as Spiff's timer parser accepts them (weeks stand alone).
 DURATION_RE = re.compile(
-    r"^P(?:\d+W|(?=\d|T\d)(?:\d+Y)?(?:\d+M)?(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?)$"
+    r"^P(?:\d+W|(?=\d|T\d)(?:\d+Y)?(?:\d+M)?(?:\d+D)?"
+    r"(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?)$"
 )
 # Spiff names two task specs of every process "Start" and "End"; a step with that id would clash.
 RESERVED_IDS = {"Start", "End"}
@@ -147,15 +148,19 @@ class _Parser:
                     _key_line(data, key),
                 )
 
-    def text(self, data: Mapping[str, Any], key: str, what: str, required: bool = True) -> str | None:
-        if key not in data or data[key] is None:
-            if required:
-                raise self.error(f"{what} needs a '{key}'", _line(data))
+    def optional_text(self, data: Mapping[str, Any], key: str, what: str) -> str | None:
+        if data.get(key) is None:
             return None
         value = data[key]
         if not isinstance(value, str) or not value.strip():
             raise self.error(f"'{key}' of {what} must be text", _key_line(data, key))
         return value.strip()
+
+    def text(self, data: Mapping[str, Any], key: str, what: str) -> str:
+        value = self.optional_text(data, key, what)
+        if value is None:
+            raise self.error(f"{what} needs a '{key}'", _line(data))
+        return value
 
     def identifier(self, data: Mapping[str, Any], key: str, what: str) -> str:
         value = data.get(key)
@@ -167,10 +172,9 @@ class _Parser:
             )
         return value
 
-    def reference(self, data: Mapping[str, Any], key: str, what: str, required: bool) -> str | None:
+    def reference(self, data: Mapping[str, Any], key: str, what: str) -> str | None:
+        """A name of something else in the pack (form, role, timescale), if given."""
         if data.get(key) is None:
-            if required:
-                raise self.error(f"{what} needs a '{key}'", _line(data))
             return None
         value = data[key]
         if not isinstance(value, str) or not REF_RE.match(value):
@@ -178,9 +182,14 @@ class _Parser:
                              _key_line(data, key))
         return value
 
+    def required_reference(self, data: Mapping[str, Any], key: str, what: str) -> str:
+        value = self.reference(data, key, what)
+        if value is None:
+            raise self.error(f"{what} needs a '{key}'", _line(data))
+        return value
+
     def expression(self, data: Mapping[str, Any], key: str, what: str) -> str:
         source = self.text(data, key, what)
-        assert source is not None  # required=True above
         try:
             compile_expression(source)
         except ExpressionError as exc:
@@ -195,7 +204,7 @@ class _Parser:
         process_id = self.identifier(data, "id", "the process")
         self.process_id = process_id
         title = self.text(data, "title", "the process")
-        description = self.text(data, "description", "the process", required=False)
+        description = self.optional_text(data, "description", "the process")
         steps_data = data.get("steps")
         if steps_data is None or (isinstance(steps_data, list) and not steps_data):
             raise self.error("the process has no steps", _key_line(data, "steps") or _line(data))
@@ -209,9 +218,8 @@ class _Parser:
                 )
             raise self.error(f"goto '{target}': there is no step '{target}' in this process"
                              f"{_suggest(target, self.ids)}", line)
-        assert title is not None
         model = ProcessModel(process_id, title, description, steps, self.file, _line(data) or 1)
-        if not any(isinstance(s, EndStep) for s in model.walk()) and _falls_through(steps) is False:
+        if not any(isinstance(s, EndStep) for s in model.walk()) and not _falls_through(steps):
             raise self.error("the process can never end: add an 'end' step", _line(data) or 1)
         _check_loops(model)
         return model
@@ -233,7 +241,7 @@ class _Parser:
                 )
             step = self.step(item, scope)
             steps.append(step)
-            if _falls_through((step,)) is False:
+            if not _falls_through((step,)):
                 ended_by = step
         return tuple(steps)
 
@@ -272,13 +280,11 @@ class _Parser:
         self.ids[step_id] = line
         scope.visible[step_id] = line
         title = self.text(data, "title", what)
-        assert title is not None
 
         if kind == "task":
-            form = self.reference(data, "form", what, required=True)
-            role = self.reference(data, "role", what, required=True)
-            due = self.reference(data, "due", what, required=False)
-            assert form is not None and role is not None
+            form = self.required_reference(data, "form", what)
+            role = self.required_reference(data, "role", what)
+            due = self.reference(data, "due", what)
             return TaskStep(step_id, title, form, role, due, line)
         if kind == "call":
             return CallStep(step_id, title, called, line)
@@ -300,7 +306,7 @@ class _Parser:
             raise self.error(f"goto must name an earlier step (got {target!r})", line)
         if scope.in_parallel:
             raise self.error("goto is not allowed inside a parallel branch", line)
-        title = self.text(data, "title", f"goto '{target}'", required=False)
+        title = self.optional_text(data, "title", f"goto '{target}'")
         if target not in scope.visible:
             if target in self.ids:
                 raise self.error(
@@ -316,9 +322,11 @@ class _Parser:
         what = f"timer '{step_id}'"
         has_duration = data.get("duration") is not None
         has_until = data.get("until") is not None
-        if has_duration == has_until:
+        if has_duration and has_until:
+            raise self.error(f"{what} has both 'duration' and 'until'; give one, not both", line)
+        if not has_duration and not has_until:
             raise self.error(f"{what} needs either 'duration' (such as \"P7D\") or 'until' "
-                             "(an expression giving a date), not both", line)
+                             "(an expression giving a date)", line)
         if has_duration:
             duration = data["duration"]
             if not isinstance(duration, str) or not DURATION_RE.match(duration.strip()):
@@ -374,7 +382,7 @@ class _Parser:
         return ParallelStep(step_id, title, tuple(branches), line)
 
     def branch(self, data: Mapping[str, Any], when: str | None, what: str, scope: _Scope) -> Branch:
-        title = self.text(data, "title", f"a branch of {what}", required=False)
+        title = self.optional_text(data, "title", f"a branch of {what}")
         if "steps" not in data:
             raise self.error(f"a branch of {what} needs 'steps' (use 'steps: []' for none)",
                              _line(data))
@@ -410,7 +418,8 @@ def _check_loops(model: ProcessModel) -> None:
     if cycle is None:
         return
     on_cycle = set(cycle)
-    lines = [f.line for f in graph.flows if f.back and f.source in on_cycle and f.target in on_cycle]
+    lines = [f.line for f in graph.flows
+             if f.back and f.source in on_cycle and f.target in on_cycle]
     raise PackError(
         "this goto loops without any task or timer on the way, so it would never stop; "
         "put a task or timer between the step it goes back to and here",
@@ -636,7 +645,7 @@ def compile_to_bpmn(model: ProcessModel) -> bytes:
     nodes = {n.id: n for n in graph.nodes}
     flows = {f.id: f for f in graph.flows}
 
-    root = etree.Element(_q(BPMN_NS, "definitions"), nsmap=NSMAP)  # type: ignore[arg-type]
+    root = etree.Element(_q(BPMN_NS, "definitions"), nsmap=NSMAP)
     root.set("id", f"{model.id}-definitions")
     root.set("targetNamespace", "http://carepath.example/bpmn")
     root.set("exporter", "carepath")
@@ -691,6 +700,16 @@ def compile_to_bpmn(model: ProcessModel) -> bytes:
 
     _diagram(root, model.id, nodes, flows)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def source_lines(model: ProcessModel) -> dict[str, int]:
+    """Line in the YAML file of every element of the compiled document (step ids, and the
+    ids the compiler made up: gateways, flows), for ``ProcessLibrary.add(..., lines=...)``."""
+    graph = _Builder(model).build()
+    lines = {node.id: node.line for node in graph.nodes}
+    lines.update({flow.id: flow.line for flow in graph.flows})
+    lines[model.id] = model.line
+    return lines
 
 
 def _centre(node: _Node) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from carepath.engine.codes import STATUTORY_CODELISTS
 from carepath.engine.record import Child
+from carepath.engine.story import upn_problem
 from carepath.engine.yamlsource import load_yaml
 from carepath.forms.loader import parse_form
 from carepath.forms.schema import Form
@@ -24,7 +25,7 @@ fields:
   - {name: la_child_id, type: text, label: Local authority child ID, required: true, max: 20,
      record: child.la_child_id, example: C0001}
   - {name: upn, type: text, label: Unique pupil number (UPN), record: child.upn,
-     example: A201250001001}
+     example: C201250001001}
   - {name: upn_unknown, type: choice, codelist: upn_unknown, label: Reason the UPN is unknown,
      record: child.upn_unknown, example: UN1}
   - {name: birth_date, type: date, label: Date of birth, not_future: true,
@@ -62,60 +63,41 @@ def intake_form(name: str) -> Form:
 
 
 LA_CHILD_ID_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
-UPN_RE = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$")
-_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # 23 check letters: no I, O or S
-
-
-def upn_check_letter(rest: str) -> str:
-    """The check letter that goes in front of the 12 characters ``rest`` (DfE algorithm)."""
-    total = 0
-    for weight, char in zip(range(2, 14), rest, strict=True):
-        value = int(char) if char.isdigit() else _UPN_LETTERS.index(char)
-        total += value * weight
-    return _UPN_LETTERS[total % 23]
-
-
-def upn_problem(upn: str) -> str | None:
-    if not UPN_RE.match(upn):
-        return ("Enter a unique pupil number in the correct format: a letter followed by 11 "
-                "digits and a final digit or letter, like A201250001001")
-    final = upn[12]
-    if not final.isdigit() and final not in _UPN_LETTERS:
-        return "The last character of the unique pupil number is not a valid letter"
-    if upn_check_letter(upn[1:]) != upn[0]:
-        return "The unique pupil number is not valid: check the first letter and the digits"
-    return None
-
-
 def check_child(raw: Mapping[str, Any], ctx: ValidationContext) -> Child:
     """Validate a child's details (every problem at once) and return the record's Child."""
     errors: list[FieldError] = []
+    wrong: set[str] = set()
     try:
         values = validate(intake_form("child"), raw, ctx)
     except FormErrors as exc:
         errors.extend(exc.errors)
-        values = {}
-    if values:
-        upn, unknown = values.get("upn"), values.get("upn_unknown")
-        if upn and unknown:
-            errors.append(FieldError("upn_unknown", "Give either a unique pupil number or the "
-                                     "reason it is unknown, not both"))
-        elif not upn and not unknown:
-            errors.append(FieldError("upn", "Enter the unique pupil number, or the reason it "
-                                     "is unknown"))
-        elif upn and (problem := upn_problem(str(upn).upper())):
-            errors.append(FieldError("upn", problem))
-        born, expected = values.get("birth_date"), values.get("expected_birth_date")
-        if born and expected:
-            errors.append(FieldError("expected_birth_date", "Give either the date of birth or "
-                                     "the expected date of birth, not both"))
-        elif not born and not expected:
-            errors.append(FieldError("birth_date", "Enter the date of birth, or the expected "
-                                     "date of birth for an unborn child"))
-        la_id = str(values.get("la_child_id") or "")
-        if la_id and not LA_CHILD_ID_RE.match(la_id):
-            errors.append(FieldError("la_child_id", "Local authority child ID must be letters "
-                                     "and numbers only, 20 characters or less"))
+        # still check the answers that were fine, so every problem is reported at once
+        wrong = {e.field.split(".")[0] for e in exc.errors}
+        values = {k: v for k, v in raw.items() if k not in wrong}
+    upn, unknown = values.get("upn"), values.get("upn_unknown")
+    if wrong & {"upn", "upn_unknown"}:
+        pass  # already reported
+    elif upn and unknown:
+        errors.append(FieldError("upn_unknown", "Give either a unique pupil number or the "
+                                 "reason it is unknown, not both"))
+    elif not upn and not unknown:
+        errors.append(FieldError("upn", "Enter the unique pupil number, or the reason it "
+                                 "is unknown"))
+    elif upn and (problem := upn_problem(str(upn).upper())):
+        errors.append(FieldError("upn", problem))
+    born, expected = values.get("birth_date"), values.get("expected_birth_date")
+    if wrong & {"birth_date", "expected_birth_date"}:
+        pass  # already reported
+    elif born and expected:
+        errors.append(FieldError("expected_birth_date", "Give either the date of birth or "
+                                 "the expected date of birth, not both"))
+    elif not born and not expected:
+        errors.append(FieldError("birth_date", "Enter the date of birth, or the expected "
+                                 "date of birth for an unborn child"))
+    la_id = str(values.get("la_child_id") or "")
+    if la_id and not LA_CHILD_ID_RE.match(la_id):
+        errors.append(FieldError("la_child_id", "Local authority child ID must be letters "
+                                 "and numbers only, 20 characters or less"))
     if errors:
         raise FormErrors(errors)
     return Child(

@@ -16,7 +16,7 @@ from typing import Any
 from carepath import __version__
 from carepath.engine.bpmn import ProcessLibrary, ProcessSpecs, TaskInfo
 from carepath.engine.codes import STATUTORY_CODELISTS, Codelist
-from carepath.engine.compiler import compile_to_bpmn, parse_process
+from carepath.engine.compiler import compile_to_bpmn, parse_process, source_lines
 from carepath.engine.errors import CarepathError, PackError
 from carepath.engine.timescales import Timescales, parse_timescales
 from carepath.engine.yamlsource import SourceDict, load_yaml
@@ -227,6 +227,7 @@ def build_pack(files: Mapping[str, str], source: str) -> Pack:
 
     for path in under("processes", ".yaml", ".yml", ".bpmn"):
         try:
+            lines: dict[str, int] | None = None
             if path.endswith(".bpmn"):
                 xml = files[path].encode("utf-8")
             else:
@@ -235,8 +236,9 @@ def build_pack(files: Mapping[str, str], source: str) -> Pack:
                     continue
                 model = parse_process(data, path)
                 xml = compile_to_bpmn(model)
+                lines = source_lines(model)
                 models[model.id] = model
-            for process_id in library.add(xml, path):
+            for process_id in library.add(xml, path, lines=lines):
                 bpmn[process_id] = (path, xml)
         except PackError as exc:
             problems.append(exc)

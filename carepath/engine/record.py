@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from carepath.engine.working_days import WorkingDayCalendar
 
 
+def in_code_order(codes: list[str], codelist: str) -> list[str]:
+    """Codes in the order of their statutory list: a set of codes has one canonical form."""
+
+
+    order = {c.code: i for i, c in enumerate(STATUTORY_CODELISTS[codelist].codes)}
+    return sorted(codes, key=lambda code: (order.get(code, len(order)), code))
+
+
 @dataclass
 class Child:
     la_child_id: str
@@ -172,7 +180,7 @@ def record_to_story(
         c["sex"] = child.sex
     if child.ethnicity is not None:
         c["ethnicity"] = child.ethnicity
-    c["disabilities"] = list(child.disabilities)
+    c["disabilities"] = in_code_order(child.disabilities, "disability")
 
     episodes: list[dict[str, Any]] = []
     plans_before = 0
@@ -226,7 +234,7 @@ def _assessment_story(a: Assessment) -> dict[str, Any]:
     if a.authorised is not None:
         item["authorised"] = a.authorised
     if a.factors:
-        item["factors"] = list(a.factors)
+        item["factors"] = in_code_order(a.factors, "assessment_factors")
     return item
 
 

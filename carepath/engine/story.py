@@ -19,6 +19,7 @@ from typing import Any
 
 from carepath.engine.codes import STATUTORY_CODELISTS
 from carepath.engine.errors import StoryError
+from carepath.engine.record import in_code_order
 from carepath.engine.yamlsource import SourceDict, SourceList
 
 __all__ = ["StoryFormatError", "parse_story", "upn_check_letter"]
@@ -85,7 +86,7 @@ def upn_check_letter(body: str) -> str:
     return _UPN_LETTERS[total % 23]
 
 
-def _upn_problem(upn: str) -> str | None:
+def upn_problem(upn: str) -> str | None:
     if not _UPN_RE.match(upn):
         return (
             f"'{upn}' is not a unique pupil number: a capital letter, 11 digits and a final digit "
@@ -128,7 +129,8 @@ class _Reader:
         key: str | None = None,
     ) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
-            raise self.fail(f"{what} must be a mapping of keys to values", parent, key)
+            where = (parent, key) if self.line(parent, key) else (value, None)
+            raise self.fail(f"{what} must be a mapping of keys to values", *where)
         for k in value:
             if k not in allowed:
                 raise self.fail(
@@ -242,7 +244,7 @@ class _Reader:
             raise self.fail("'child' needs either 'upn' or 'upn_unknown' (one, not both)", node)
         if has_upn:
             upn = self.text(node, "upn", "'upn'")
-            problem = _upn_problem(upn)
+            problem = upn_problem(upn)
             if problem:
                 raise self.fail(problem, node, "upn")
             out["upn"] = upn
@@ -271,7 +273,7 @@ class _Reader:
                 node,
                 "disabilities",
             )
-        out["disabilities"] = disabilities
+        out["disabilities"] = in_code_order(disabilities, "disability")
         return out, node
 
     def episode(self, value: Any, parent: Any) -> dict[str, Any]:
@@ -356,7 +358,7 @@ class _Reader:
                 if "21" in factors and len(factors) > 1:
                     raise self.fail("factor 21 (no factors identified) must be the only factor "
                                     "(DfE rule 8869)", a, "factors")
-                entry["factors"] = factors
+                entry["factors"] = in_code_order(factors, "assessment_factors")
             out.append(entry)
         return out
 
@@ -575,12 +577,13 @@ class _Reader:
             )
         born = child.get("birth_date") or child.get("expected_birth_date")
         assert isinstance(born, date)
-        for e in episodes:
+        for e, e_node in zip(episodes, episodes_node, strict=True):
             if e["referral"]["date"] < born - timedelta(days=280):
                 raise self.fail(
                     "a referral cannot be more than 40 weeks before the child's (expected) date "
                     "of birth (DfE rule 8606)",
-                    episodes_node,
+                    e_node,
+                    "referral",
                 )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_unsupported_database_is_refused() -> None:
 def test_postgresql_engine_pings_pooled_connections() -> None:
     url = "postgresql+psycopg://u@127.0.0.1:1/d"
     try:
-        assert make_engine(url).pool._pre_ping  # type: ignore[attr-defined]
+        assert make_engine(url).pool._pre_ping
     finally:
         dispose_engine(url)
 
@@ -245,3 +246,64 @@ def test_two_connections_racing_one_loses_and_writes_nothing(db: Engine) -> None
         assert case is not None
         assert (case.version, case.worker, case.team) == (1, "first", None)
         assert session.scalars(select(EventRow)).all() == []
+
+
+def test_bumping_first_makes_a_concurrent_writer_wait_then_lose(db: Engine) -> None:
+    """Bumping before any other write holds the case: the second writer blocks on it, and once
+    the first commits it gets ConflictError before it has written anything (no unique-key
+    errors from both appending event N+1)."""
+    case_id = _new_case(db)
+    first = Session(db)
+    outcome: list[BaseException | None] = []
+    first_committed = threading.Event()
+    try:
+        bump_version(first, case_id, 0)  # the first writer holds the case, uncommitted
+
+        def second_writer() -> None:
+            try:
+                with session_scope(db) as second:
+                    bump_version(second, case_id, 0)
+                    second.add(
+                        EventRow(
+                            case_id=case_id,
+                            seq=1,
+                            at=datetime.now(UTC),
+                            actor="second",
+                            kind="k",
+                            payload="{}",
+                            prev_hash="",
+                            hash="0" * 64,
+                        )
+                    )
+                outcome.append(None)
+            except BaseException as exc:  # handed to the test thread
+                outcome.append(exc)
+            assert first_committed.is_set(), "the second writer did not wait for the first"
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the second writer should be waiting for the first"
+        first.add(
+            EventRow(
+                case_id=case_id,
+                seq=1,
+                at=datetime.now(UTC),
+                actor="first",
+                kind="k",
+                payload="{}",
+                prev_hash="",
+                hash="1" * 64,
+            )
+        )
+        first.flush()
+        first_committed.set()
+        first.commit()
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        first.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], ConflictError), outcome
+    with session_scope(db) as session:
+        assert [e.actor for e in session.scalars(select(EventRow))] == ["first"]
+        assert session.scalar(select(CaseRow.version).where(CaseRow.id == case_id)) == 1

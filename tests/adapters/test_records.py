@@ -52,7 +52,9 @@ def complex_record() -> CaseRecord:
                 referral_source="1A",
                 primary_need="N1",
                 assessments=[
-                    Assessment(start=D(2023, 1, 11), authorised=D(2023, 2, 1), factors=["2A", "3B"]),
+                    Assessment(
+                        start=D(2023, 1, 11), authorised=D(2023, 2, 1), factors=["2A", "3B"]
+                    ),
                     Assessment(start=D(2023, 6, 1)),
                 ],
                 s47s=[Section47(start=D(2023, 1, 12), icpc_date=D(2023, 1, 30))],
@@ -178,9 +180,7 @@ def test_only_the_loaded_case_is_read(db: Engine) -> None:
         pytest.param(lambda r: setattr(r.child, "sex", "M"), 1, id="child field"),
         pytest.param(lambda r: r.child.disabilities.append("VIS"), 1, id="child codes"),
         pytest.param(lambda r: setattr(r.child, "la_child_id", "LA-NEW"), 1, id="la child id"),
-        pytest.param(
-            lambda r: setattr(r.episodes[2], "primary_need", "N2"), 1, id="episode field"
-        ),
+        pytest.param(lambda r: setattr(r.episodes[2], "primary_need", "N2"), 1, id="episode field"),
         pytest.param(
             lambda r: setattr(r.episodes[0].assessments[1], "authorised", D(2023, 7, 1)),
             1,
@@ -217,9 +217,7 @@ def test_only_the_loaded_case_is_read(db: Engine) -> None:
         pytest.param(lambda r: r.episodes[0].cp_plans.pop(), 3, id="removed plan and reviews"),
         pytest.param(lambda r: r.episodes[0].cp_plans[0].reviews.pop(), 1, id="removed review"),
         pytest.param(lambda r: r.episodes.pop(), 4, id="removed episode and its items"),
-        pytest.param(
-            lambda r: r.episodes.pop(0), 16, id="removed first episode shifts the rest"
-        ),
+        pytest.param(lambda r: r.episodes.pop(0), 16, id="removed first episode shifts the rest"),
     ],
 )
 def test_save_writes_only_changed_rows(db: Engine, change: Any, rows: int) -> None:

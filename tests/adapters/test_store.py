@@ -19,7 +19,7 @@ from carepath.engine.clock import FixedClock, use_clock
 from carepath.engine.errors import ConflictError, TaskStateError
 from carepath.forms.validation import FormErrors
 
-CHILD = {"la_child_id": "C9001", "upn": "A201250001001", "birth_date": "2015-06-01",
+CHILD = {"la_child_id": "C9001", "upn": "C201250001001", "birth_date": "2015-06-01",
          "sex": "F", "ethnicity": "WBRI", "disabilities": ["NONE"]}
 REFERRAL = {"date": "2025-05-01", "source": "2A"}
 
@@ -49,7 +49,7 @@ def test_open_case_gives_a_referral_decision_due_next_working_day(store: CaseSto
 
 def test_bad_child_changes_nothing(store: CaseStore) -> None:
     with pytest.raises(FormErrors) as caught:
-        store.open_case("wt2023", {**CHILD, "sex": "X", "upn": "A201250001002"},
+        store.open_case("wt2023", {**CHILD, "sex": "X", "upn": "C201250001002"},
                         REFERRAL, "tester")
     fields = {e.field for e in caught.value.errors}
     assert {"child.sex", "child.upn"} <= fields

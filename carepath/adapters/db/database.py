@@ -156,6 +156,11 @@ def bump_version(session: Session, case_id: int, seen: int) -> None:
 
     Raises :class:`ConflictError` if no row matched: the case changed since it was read at
     version ``seen``. The caller's transaction must then be rolled back (``session_scope`` does).
+
+    Call it before writing anything else for the case in the transaction (it flushes pending ORM
+    changes first): the row it updates then stays locked until commit, so a concurrent writer of
+    the same case waits here and gets ConflictError, instead of failing later on a unique key
+    (both appending event N+1, both adding episode N) with an IntegrityError.
     """
     result = cast(
         CursorResult[Any],

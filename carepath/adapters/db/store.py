@@ -160,8 +160,7 @@ class CaseStore:
                     case.team = team
             seen = case.version
             outcome = runtime.open_episode(before, child_value, referral_value, case.worker)
-            self._persist(session, case, before, outcome, actor)
-            bump_version(session, case.id, seen)
+            self._persist(session, case, seen, before, outcome, actor)
             return case.id
 
     def complete_task(self, task_id: int, values: Mapping[str, Any], actor: str,
@@ -170,10 +169,8 @@ class CaseStore:
         with self._session() as session:
             outcome, case, record, seen = self._complete(session, task_id, values,
                                                          expected_version)
-            opened = self._persist(session, case, record, outcome, actor,
-                                   completed_task=task_id)
-            bump_version(session, case.id, seen)
-            return opened
+            return self._persist(session, case, seen, record, outcome, actor,
+                                 completed_task=task_id)
 
     def _load_task(self, session: Session, task_id: int) -> tuple[m.TaskRow, m.CaseRow,
                                                                   m.ProcessInstanceRow]:
@@ -229,8 +226,11 @@ class CaseStore:
             session.rollback()
             session.close()
 
-    def _persist(self, session: Session, case: m.CaseRow, before: CaseRecord | None,
+    def _persist(self, session: Session, case: m.CaseRow, seen: int, before: CaseRecord | None,
                  outcome: Outcome, actor: str, completed_task: int | None = None) -> list[TaskView]:
+        # The version check comes first: it locks the case row until commit, so a racing
+        # writer waits here and then gets ConflictError instead of a duplicate-key error.
+        bump_version(session, case.id, seen)
         now = _now()
         save_record(session, case.id, before, outcome.record)
         rows: dict[int, m.ProcessInstanceRow] = {}
@@ -311,11 +311,11 @@ class CaseStore:
         events: list[tuple[str, dict[str, Any]]] = []
         session.flush()
         open_ids = [r.id for r in others] + list(touched)
-        result = session.execute(
+        cancelled = session.execute(
             update(m.TaskRow)
             .where(m.TaskRow.instance_id.in_(open_ids), m.TaskRow.status == "ready")
             .values(status="cancelled", completed_at=now)
-        )
+        ).rowcount  # type: ignore[attr-defined]
         for row in others:
             if row.id in touched:
                 continue
@@ -324,8 +324,8 @@ class CaseStore:
             row.next_timer_at = None
             events.append(("process.cancelled", {"process": row.process_id,
                                                  "reason": "episode closed"}))
-        if result.rowcount:
-            events.append(("tasks.cancelled", {"count": result.rowcount,
+        if cancelled:
+            events.append(("tasks.cancelled", {"count": cancelled,
                                                "reason": "episode closed"}))
         return events
 
@@ -361,8 +361,7 @@ class CaseStore:
                     if row.next_timer_at is not None and row.next_timer_at <= until:
                         row.next_timer_at = None
                     continue
-                self._persist(session, case, record, outcome, actor)
-                bump_version(session, case.id, seen)
+                self._persist(session, case, seen, record, outcome, actor)
                 moved += 1
 
     # -- reading -------------------------------------------------------------------------

@@ -4,6 +4,10 @@ carepath runs these through :func:`carepath.adapters.db.database.upgrade`, which
 connection in ``config.attributes["connection"]``; no ``alembic.ini`` is needed. Run by hand
 (``alembic`` with a config whose ``script_location`` points here), the database URL comes from
 the config's ``sqlalchemy.url``, else ``$CAREPATH_DATABASE_URL``, else ``sqlite:///carepath.db``.
+
+A new revision is numbered: against a database at head, run
+``alembic.command.revision(alembic_config(), message="what", rev_id="0002", autogenerate=True)``
+(``alembic_config`` from ``carepath.adapters.db.database``); it writes ``versions/0002_what.py``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,432 @@
+"""A typed facade over one SpiffWorkflow process instance.
+
+Everything else in carepath talks to :class:`WorkflowInstance`, never to Spiff. It guarantees:
+
+* the safe script engine (``expressions.safe_script_engine``) is attached on start *and on every
+  restore*: Spiff does not serialise the engine and would fall back to raw ``eval``;
+* a task is completed only if it exists and is READY (Spiff's ``Task.run`` does not check);
+* errors come out as carepath errors naming the step ("Condition on 'After assessment' failed:
+  'outcome' is not defined"), never as Spiff exceptions;
+* timers run on carepath's clock (``clock.install_spiff_clock``);
+* the dumped state holds no spec: specs come from the pack (``ProcessSpecs``) on restore.
+
+After an error from :meth:`WorkflowInstance.complete` or :meth:`WorkflowInstance.run_timers`
+the instance is half-way through a step: discard it and restore from the last saved state.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.task_spec import ParallelGatewayConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+from carepath.engine.bpmn import ParallelJoin, ProcessSpecs
+from carepath.engine.clock import install_spiff_clock
+from carepath.engine.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
+from carepath.engine.expressions import safe_script_engine
+
+# Spiff logs every state change, and below INFO the records carry task data: personal data.
+logging.getLogger("spiff").setLevel(logging.WARNING)
+install_spiff_clock()
+
+Functions = Mapping[str, Callable[..., Any]]
+
+# Spiff's task iterators stop at depth 1000, and each round of a loop adds two to four levels:
+# past 250-500 rounds the READY task becomes invisible and is_completed() turns True without an
+# error (spiffworkflow-notes, finding 1). Processes are meant to be small; this is insurance.
+MAX_DEPTH = 1_000_000
+# run_timers stops after this many rounds: a cycle timer due many times over cannot spin for ever.
+MAX_TIMER_ROUNDS = 1_000
+_TIMER_TYPES = {
+    cls.__name__
+    for cls in (TimeDateEventDefinition, DurationTimerEventDefinition, CycleTimerEventDefinition)
+}
+
+
+class _DeepIteration:
+    """Iterators and completion checks without Spiff's depth limit of 1000."""
+
+    task_tree: Any
+    completed: bool
+
+    def get_tasks_iterator(self, first_task: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("max_depth", MAX_DEPTH)
+        return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
+
+    def is_completed(self) -> bool:
+        if not self.completed:
+            unfinished = TaskIterator(
+                self.task_tree, state=TaskState.NOT_FINISHED_MASK, max_depth=MAX_DEPTH
+            )
+            if next(unfinished, None) is None:
+                self.completed = True
+        return self.completed
+
+
+class _SubWorkflow(_DeepIteration, BpmnSubWorkflow):  # type: ignore[misc]
+    pass
+
+
+class _Workflow(_DeepIteration, BpmnWorkflow):  # type: ignore[misc]
+    def create_subprocess(self, my_task: Any, spec_name: str) -> Any:
+        subprocess = _SubWorkflow(
+            self.subprocess_specs[spec_name], parent_task_id=my_task.id, top_workflow=self
+        )
+        self.subprocesses[my_task.id] = subprocess
+        return subprocess
+
+
+class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Spiff's workflow converter without the specs: they come from the pack on restore, and
+    converting them on every save would double its cost. (Mirrors Spiff 3.2's ``to_dict``.)"""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _build_serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+    # Our classes are stored under Spiff's own type names, so states stay plain Spiff states
+    # and any stored BpmnWorkflow comes back as our deep-iterating subclass.
+    _StateConverter(_Workflow, registry, typename="BpmnWorkflow")
+    BpmnSubWorkflowConverter(_SubWorkflow, registry, typename="BpmnSubWorkflow")
+    ParallelGatewayConverter(ParallelJoin, registry, typename="ParallelGateway")
+    # Form values in task data: dates (and date-times, Decimals) must survive a round trip.
+    registry.register(
+        date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"])
+    )
+    registry.register(
+        datetime, lambda v: {"value": v.isoformat()}, lambda d: datetime.fromisoformat(d["value"])
+    )
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+_SERIALIZER = _build_serializer()
+_ENCODER = create_encoder(_SERIALIZER.registry)
+_VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task waiting for someone. ``id`` is the Spiff task id (a UUID as text)."""
+
+    id: str
+    bpmn_id: str
+    title: str
+    form: str | None
+    role: str | None
+    due: str | None
+    process_id: str
+
+
+def _title(task_spec: Any) -> str:
+    return str(getattr(task_spec, "bpmn_name", None) or getattr(task_spec, "bpmn_id", None)
+               or task_spec.name)
+
+
+def _described(task: Any, exc: CarepathError) -> CarepathError:
+    """The same kind of error, saying which step it came from."""
+    spec = getattr(task, "task_spec", None)
+    title = _title(spec) if spec is not None else "a step"
+    if isinstance(spec, ExclusiveGateway):
+        message = f"Condition on '{title}' failed: {exc.message}"
+    elif isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+        message = f"Timer '{title}' failed: {exc.message}"
+    else:
+        message = f"'{title}' failed: {exc.message}"
+    kind = type(exc) if type(exc) in (ExpressionError, UnsafeExpression) else ExpressionError
+    return kind(message)
+
+
+class _ReportingEngine(PythonScriptEngine):  # type: ignore[misc]
+    """Wraps the safe engine so that an expression error names its gateway or timer."""
+
+    def __init__(self, inner: PythonScriptEngine) -> None:
+        super().__init__(environment=inner.environment)
+        self.inner = inner
+
+    def validate(self, expression: str) -> None:
+        self.inner.validate(expression)
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        try:
+            return self.inner.evaluate(task, expression, external_context)
+        except CarepathError as exc:
+            raise _described(task, exc) from None
+
+    def execute(self, task: Any, script: str, external_context: Any = None) -> Any:
+        return self.inner.execute(task, script, external_context)
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        return self.inner.call_service(task, **kwargs)
+
+
+def _engine(functions: Functions) -> PythonScriptEngine:
+    return _ReportingEngine(safe_script_engine(functions))
+
+
+class WorkflowInstance:
+    """One running (or finished) process instance. Create with :meth:`start` or :meth:`restore`."""
+
+    def __init__(self, workflow: Any, specs: ProcessSpecs, functions: Functions) -> None:
+        self._wf = workflow
+        self.specs = specs
+        self._functions = functions
+        self._running: Any = None  # the task Spiff is running, for error messages
+
+    # -- creating -----------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls, specs: ProcessSpecs, data: Mapping[str, Any], functions: Functions
+    ) -> WorkflowInstance:
+        """A new instance of ``specs`` with ``data`` as its starting task data, run up to the
+        first tasks or timers."""
+        workflow = _Workflow(
+            specs.spec, dict(specs.subprocess_specs), script_engine=_engine(functions)
+        )
+        workflow.task_tree.data.update(copy.deepcopy(dict(data)))
+        instance = cls(workflow, specs, functions)
+        with instance._guard():
+            instance._engine_steps()
+        return instance
+
+    @classmethod
+    def restore(cls, state: str, specs: ProcessSpecs, functions: Functions) -> WorkflowInstance:
+        """An instance from :meth:`dump` output and the specs it was started from."""
+        try:
+            dct = json.loads(state)
+        except ValueError:
+            raise CarepathError("the stored workflow state is not valid JSON") from None
+        if not isinstance(dct, dict) or _VERSION_KEY not in dct:
+            raise CarepathError("the stored workflow state has no serializer version")
+        version = dct[_VERSION_KEY]
+        if version == _SERIALIZER.VERSION:
+            del dct[_VERSION_KEY]
+        elif version in MIGRATIONS:
+            # Spiff's migrations rewrite specs as well as tasks, so they need the specs as
+            # dicts; afterwards the live (cached) spec objects take their place again.
+            dct["spec"] = _SERIALIZER.to_dict(specs.spec)
+            dct["subprocess_specs"] = {
+                name: _SERIALIZER.to_dict(spec) for name, spec in specs.subprocess_specs.items()
+            }
+            _SERIALIZER.migrate(dct)
+        else:
+            raise CarepathError(
+                f"the stored workflow state has serializer version {version!r}, which this "
+                f"version of carepath cannot read (it writes {_SERIALIZER.VERSION})"
+            )
+        # Live spec objects pass through the registry's restore untouched; sharing them between
+        # instances is what BpmnWorkflow(spec) does anyway.
+        dct["spec"] = specs.spec
+        dct["subprocess_specs"] = dict(specs.subprocess_specs)
+        try:
+            workflow = _SERIALIZER.from_dict(dct)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CarepathError(
+                f"the stored workflow state does not fit process '{specs.process_id}' "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+        # ALWAYS: the engine is not part of the state, and Spiff's default is raw eval.
+        workflow.script_engine = _engine(functions)
+        return cls(workflow, specs, functions)
+
+    def dump(self) -> str:
+        """The state as JSON, without the specs (they come from the pack on restore)."""
+        dct = _SERIALIZER.to_dict(self._wf)
+        dct[_VERSION_KEY] = _SERIALIZER.VERSION
+        return json.dumps(dct, cls=_ENCODER)
+
+    def copy(self) -> WorkflowInstance:
+        """An independent copy (for look-ahead: what would happen if...)."""
+        return WorkflowInstance.restore(self.dump(), self.specs, self._functions)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def process_id(self) -> str:
+        return self.specs.process_id
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The workflow's data (the data of its last end event once it has completed)."""
+        data: dict[str, Any] = self._wf.data
+        return data
+
+    def ready_tasks(self) -> list[ReadyTask]:
+        """READY user tasks, those inside called processes included, in tree order."""
+        ready = []
+        for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
+            ready.append(
+                ReadyTask(
+                    id=str(task.id),
+                    bpmn_id=str(getattr(spec, "bpmn_id", None) or spec.name),
+                    title=_title(spec),
+                    form=properties.get("form") or None,
+                    role=properties.get("role") or None,
+                    due=properties.get("due") or None,
+                    process_id=str(task.workflow.spec.name),
+                )
+            )
+        return ready
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        """The data a task sees (the values of the forms completed before it, and its own)."""
+        data: dict[str, Any] = self._task(task_id).data
+        return data
+
+    def is_completed(self) -> bool:
+        return bool(self._wf.is_completed())
+
+    def ended_starts(self) -> list[str]:
+        """The ``start`` property of every end event completed so far, in completion order
+        (end events of called processes included)."""
+        ended = []
+        for position, task in enumerate(self._all_tasks()):
+            if task.state != TaskState.COMPLETED:
+                continue
+            properties = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+            start = properties.get("start")
+            if start and isinstance(task.task_spec, EndEvent):
+                ended.append((task.last_state_change, position, str(start)))
+        return [start for _, _, start in sorted(ended)]
+
+    def next_timer_at(self) -> datetime | None:
+        """When the earliest waiting timer is due (UTC), or None if no timer is waiting."""
+        due: list[datetime] = []
+        for event in self._wf.waiting_events():
+            if event.event_type not in _TIMER_TYPES:
+                continue
+            value = event.value
+            if isinstance(value, dict):  # a cycle timer: {'cycles', 'next', 'duration'}
+                value = value.get("next")
+            if not isinstance(value, str):
+                continue  # not evaluated yet
+            try:
+                moment = TimerEventDefinition.parse_time_or_duration(value)
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(moment, datetime):
+                due.append(moment)
+        return min(due, default=None)
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def complete(self, task_id: str, values: Mapping[str, Any]) -> None:
+        """Complete a READY user task with ``values`` (merged into its data) and run on."""
+        task = self._task(task_id)
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskStateError(
+                f"task '{_title(task.task_spec)}' cannot be completed now (it is "
+                f"{TaskState.get_name(task.state).lower()})"
+            )
+        task.data.update(copy.deepcopy(dict(values)))
+        with self._guard():
+            self._running = task
+            task.run()
+            self._engine_steps()
+            # A timer that fell due while the person worked fires now rather than on the next
+            # scheduler tick (do_engine_steps only refreshes timers at its very end).
+            self._wf.refresh_timers()
+            self._engine_steps()
+
+    def run_timers(self) -> bool:
+        """Fire every timer that is due on the current clock and run on; True if any fired."""
+        fired = False
+        with self._guard():
+            for _ in range(MAX_TIMER_ROUNDS):
+                self._wf.refresh_timers()
+                if self._engine_steps() == 0:
+                    break
+                fired = True
+        return fired
+
+    # -- inside -------------------------------------------------------------------------------
+
+    def _task(self, task_id: str) -> Any:
+        try:
+            return self._wf.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, TaskNotFoundException):
+            raise TaskStateError(f"there is no task {task_id!r} in this process") from None
+
+    def _all_tasks(self) -> Iterator[Any]:
+        # get_tasks(state=COMPLETED) misses tasks under unfinished parents (notes, section 9).
+        yield from self._wf.tasks.values()
+        for subprocess in self._wf.subprocesses.values():
+            yield from subprocess.tasks.values()
+
+    def _engine_steps(self) -> int:
+        """do_engine_steps; returns how many tasks it ran."""
+        ran = 0
+
+        def before(task: Any) -> None:
+            self._running = task
+
+        def after(task: Any) -> None:
+            nonlocal ran
+            ran += 1
+
+        self._wf.do_engine_steps(will_complete_task=before, did_complete_task=after)
+        return ran
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Spiff's exceptions out as carepath errors that name the step."""
+        self._running = None
+        try:
+            yield
+        except CarepathError:
+            raise
+        except RecursionError as exc:
+            raise CarepathError(
+                f"process '{self.process_id}' has looped too often to continue"
+            ) from exc
+        except Exception as exc:
+            spec = getattr(exc, "task_spec", None)
+            if spec is None and self._running is not None:
+                spec = self._running.task_spec
+            title = _title(spec) if spec is not None else self.process_id
+            detail = str(exc).split("\n")[0] or type(exc).__name__
+            if isinstance(spec, ExclusiveGateway) and "No conditions satisfied" in detail:
+                raise CarepathError(
+                    f"No branch of '{title}' applies and it has no default"
+                ) from exc
+            raise CarepathError(f"'{title}' failed: {detail}") from exc
