@@ -8,8 +8,10 @@ own packs are registered the same way, so they load through exactly this code.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -43,16 +45,34 @@ def read_pack_files(directory: Path) -> dict[str, str]:
     return files
 
 
-_cache: dict[tuple[str, float], Pack] = {}
+CLOSURE_DAYS_ENV = "CAREPATH_CLOSURE_DAYS"
+
+
+def configured_closure_days() -> tuple[date, ...]:
+    """Council closure days from ``CAREPATH_CLOSURE_DAYS`` (comma-separated YYYY-MM-DD)."""
+    text = os.environ.get(CLOSURE_DAYS_ENV, "").strip()
+    days: list[date] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            days.append(date.fromisoformat(part))
+        except ValueError:
+            raise CarepathError(f"{CLOSURE_DAYS_ENV}: '{part}' is not a date (write "
+                                "YYYY-MM-DD, separated by commas)") from None
+    return tuple(days)
+
+
+_cache: dict[tuple[str, float, tuple[date, ...]], Pack] = {}
 
 
 def load_pack_dir(directory: Path) -> Pack:
-    """Load and check the pack in ``directory`` (cached per directory and modification time)."""
+    """Load and check the pack in ``directory`` (cached per directory, modification time and
+    closure days, so an edited pack is checked again)."""
     directory = directory.resolve()
     stamp = max((p.stat().st_mtime for p in directory.rglob("*") if p.is_file()), default=0.0)
-    key = (str(directory), stamp)
+    closure = configured_closure_days()
+    key = (str(directory), stamp, closure)
     if key not in _cache:
-        _cache[key] = build_pack(read_pack_files(directory), str(directory))
+        _cache[key] = build_pack(read_pack_files(directory), str(directory), closure)
     return _cache[key]
 
 
@@ -80,6 +100,7 @@ class PackRegistry:
 
     def __init__(self, extra_dirs: list[Path] | None = None) -> None:
         self._sources: dict[str, PackSource] = {}
+        self._loaded: dict[str, Pack] = {}
         for source in _entry_point_sources():
             self._sources.setdefault(source.name, source)
         for directory in extra_dirs or []:
@@ -87,6 +108,7 @@ class PackRegistry:
 
     def add_dir(self, directory: Path) -> Pack:
         pack = load_pack_dir(directory)
+        self._loaded[pack.name] = pack
         resolved = directory.resolve()
         self._sources[pack.name] = PackSource(pack.name, str(directory), lambda: resolved)
         return pack
@@ -98,9 +120,14 @@ class PackRegistry:
         return self._sources[name].origin
 
     def get(self, name_or_path: str) -> Pack:
-        """A pack by name (installed) or by directory path."""
+        """A pack by name (installed) or by directory path. Loaded once per registry: a running
+        service keeps the packs it started with."""
+        if name_or_path in self._loaded:
+            return self._loaded[name_or_path]
         if name_or_path in self._sources:
-            return load_pack_dir(self._sources[name_or_path].load())
+            pack = load_pack_dir(self._sources[name_or_path].load())
+            self._loaded[name_or_path] = pack
+            return pack
         path = Path(name_or_path)
         if path.is_dir():
             return self.add_dir(path)

@@ -8,8 +8,9 @@ problem with its file and line. A pack is accepted whole or not at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -167,8 +168,12 @@ def _parse_manifest(data: Any, file: str, problems: list[PackError]) -> dict[str
     return dict(data)
 
 
-def build_pack(files: Mapping[str, str], source: str) -> Pack:
-    """Check and compile a pack from its files (relative POSIX path -> text)."""
+def build_pack(files: Mapping[str, str], source: str,
+               closure_days: Iterable[date] = ()) -> Pack:
+    """Check and compile a pack from its files (relative POSIX path -> text).
+
+    ``closure_days`` are the council's own closure days from configuration, added to any the
+    pack's timescales.yaml lists."""
     problems: list[PackError] = []
 
     def load(path: str) -> Any:
@@ -205,7 +210,9 @@ def build_pack(files: Mapping[str, str], source: str) -> Pack:
             problems.append(PackError(f"code list '{codelist.id}' is defined twice", path, 1))
         codelists[codelist.id] = codelist
 
+    broken_forms: set[str] = set()  # reported already: don't also call them missing
     for path in under("forms", ".yaml", ".yml"):
+        broken_forms.add(PurePosixPath(path).stem)
         data = load(path)
         if data is None:
             continue
@@ -214,16 +221,17 @@ def build_pack(files: Mapping[str, str], source: str) -> Pack:
         except PackError as exc:
             problems.append(exc)
             continue
+        broken_forms.discard(form.id)
         forms[form.id] = form
 
     if "timescales.yaml" in files:
         data = load("timescales.yaml")
         try:
-            timescales = parse_timescales(data, "timescales.yaml")
+            timescales = parse_timescales(data, "timescales.yaml", closure_days)
         except PackError as exc:
             problems.append(exc)
     else:
-        timescales = parse_timescales(None, "timescales.yaml")
+        timescales = parse_timescales(None, "timescales.yaml", closure_days)
 
     for path in under("processes", ".yaml", ".yml", ".bpmn"):
         try:
@@ -243,8 +251,8 @@ def build_pack(files: Mapping[str, str], source: str) -> Pack:
         except PackError as exc:
             problems.append(exc)
 
-    if manifest is not None and not problems:
-        _cross_check(manifest, files, forms, timescales, library, problems)
+    if manifest is not None:
+        _cross_check(manifest, forms, broken_forms, timescales, library, problems)
     if problems or manifest is None or timescales is None:
         raise PackErrors(source, problems)
 
@@ -273,14 +281,16 @@ def build_pack(files: Mapping[str, str], source: str) -> Pack:
 
 def _cross_check(
     manifest: Mapping[str, Any],
-    files: Mapping[str, str],
     forms: Mapping[str, Form],
+    broken_forms: set[str],
     timescales: Timescales | None,
     library: ProcessLibrary,
     problems: list[PackError],
 ) -> None:
     """References between files: forms, roles, timescales and processes named by processes."""
     roles = manifest.get("roles") or {}
+    if not isinstance(roles, Mapping):
+        roles = {}
     ids = library.process_ids()
     if manifest.get("start") not in ids:
         problems.append(
@@ -298,7 +308,7 @@ def _cross_check(
             where = f"task '{task.bpmn_id}' ({task.title}) in process '{process_id}'"
             if not task.form:
                 problems.append(PackError(f"{where} has no form", file))
-            elif task.form not in forms:
+            elif task.form not in forms and task.form not in broken_forms:
                 problems.append(PackError(f"{where} uses form '{task.form}', which is not in "
                                           "forms/", file))
             if not task.role:
@@ -306,7 +316,7 @@ def _cross_check(
             elif task.role not in roles:
                 problems.append(PackError(f"{where} has role '{task.role}', which pack.yaml "
                                           "does not list under roles", file))
-            if task.due and (timescales is None or task.due not in timescales.items):
+            if task.due and timescales is not None and task.due not in timescales.items:
                 problems.append(PackError(f"{where} is due by '{task.due}', which is not in "
                                           "timescales.yaml", file))
         for end_id, target in specs.end_starts.items():

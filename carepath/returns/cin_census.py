@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain
-from typing import BinaryIO
+from typing import IO
 
 from lxml import etree
 
@@ -315,7 +315,7 @@ def write_cin_census(
     cases: Iterable[CaseData | CaseRecord],
     year: int,
     la: str,
-    out: BinaryIO,
+    out: IO[bytes],
     calendar: WorkingDayCalendar | None = None,
     software: str = "carepath",
     serial_no: int = 1,

@@ -13,7 +13,7 @@ transaction with snapshot isolation (the CLI does, on PostgreSQL with ``REPEATAB
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -89,7 +89,7 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
             return
 
 
-def _load_batch(session: Session, heads: list[Any], first: int, last: int) -> Iterator[CaseData]:
+def _load_batch(session: Session, heads: Sequence[Any], first: int, last: int) -> Iterator[CaseData]:
     records: dict[int, CaseRecord] = {}
     cases: list[CaseData] = []
     for h in heads:

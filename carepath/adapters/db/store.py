@@ -23,7 +23,7 @@ from carepath.adapters.db.audit import append_event
 from carepath.adapters.db.database import bump_version
 from carepath.adapters.db.records import load_record, save_record
 from carepath.adapters.packs import PackRegistry
-from carepath.engine.clock import current_clock, today
+from carepath.engine.clock import FixedClock, current_clock, today, use_clock
 from carepath.engine.errors import (
     CarepathError,
     ConflictError,
@@ -330,8 +330,12 @@ class CaseStore:
         return events
 
     def run_timers(self, until: datetime, actor: str = "timer") -> int:
-        """Fire every timer due by ``until``; one transaction per instance. Returns how many
-        instances moved."""
+        """Fire every timer due by ``until``, with the clock at ``until``; one transaction per
+        instance. Returns how many instances moved."""
+        with use_clock(FixedClock(until.astimezone(UTC))):
+            return self._run_timers(until, actor)
+
+    def _run_timers(self, until: datetime, actor: str) -> int:
         moved = 0
         while True:
             with self._session() as session:
