@@ -17,6 +17,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# Test tooling from the npm registry (bpmn.io's parser); skipped with a message without npm.
+node_modules/.installed: package.json
+	@if command -v npm >/dev/null 2>&1; then npm install --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the bpmn.io import test will be skipped"; fi
+
 demo: $(VENV)/.installed
 	$(BIN)/carepath demo
 
@@ -27,7 +32,7 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy carepath
 
 # pytest exits 5 when it collects no tests: that is not a failure of the code.
-pytest: $(VENV)/.installed-test
+pytest: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test: lint typecheck pytest

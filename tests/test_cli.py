@@ -127,3 +127,30 @@ def test_story_run_json_and_audit(cli: Any) -> None:
     assert s47["icpc_target"] == "2026-01-07"  # 15 working days over Christmas
     assert cli("audit", "verify").exit_code == 0
     assert cli("timers", "run", "--until", "2026-03-31").exit_code == 0
+
+
+TIMER_PACK = Path(__file__).parent / "packs" / "timer_pack"
+
+
+def test_task_do_asks_each_question(db_url: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAREPATH_PACK_PATH", str(TIMER_PACK))
+    runner = CliRunner()
+    env = {"CAREPATH_DATABASE_URL": db_url, "CAREPATH_TODAY": "2025-05-01",
+           "CAREPATH_USER": "tester", "CAREPATH_PACK_PATH": str(TIMER_PACK)}
+    assert runner.invoke(main, ["init"], env=env).exit_code == 0
+    opened = runner.invoke(main, ["case", "open", "--pack", "timer-test", "--child",
+                                  write(tmp_path, "child.yaml", CHILD), "--referral",
+                                  write(tmp_path, "r.yaml", "date: 2025-05-01\nsource: '6'\n"),
+                                  "--json"], env=env)
+    assert opened.exit_code == 0, opened.output
+    task_id = json.loads(opened.output)["open_tasks"][0]["id"]
+    # first an empty answer to a required question, then a real one
+    result = runner.invoke(main, ["task", "do", str(task_id)], env=env, input="\nSeen at home\n")
+    assert result.exit_code == 0, result.output
+    assert "Enter the note" in result.output
+    assert f"Task {task_id} completed" in result.output
+    timers = runner.invoke(main, ["timers", "run", "--until", "2025-05-09"], env=env)
+    assert timers.exit_code == 0 and "1 process moved on" in timers.output
+    tasks = json.loads(runner.invoke(main, ["task", "list", "--json"], env=env).output)
+    assert [t["title"] for t in tasks] == ["Follow-up visit"]

@@ -7,6 +7,7 @@ own packs are registered the same way, so they load through exactly this code.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -15,6 +16,8 @@ from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from carepath.engine.errors import CarepathError, NotFoundError, PackError
 from carepath.engine.pack import Pack, PackErrors, build_pack
@@ -95,14 +98,45 @@ def _entry_point_sources() -> Iterator[PackSource]:
         yield PackSource(ep.name, origin, resolve)
 
 
+PACK_PATH_ENV = "CAREPATH_PACK_PATH"
+
+
+def _pack_name(directory: Path) -> str | None:
+    """The name in a directory's pack.yaml, read cheaply (the pack is checked when loaded)."""
+    try:
+        data = yaml.safe_load((directory / "pack.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _path_sources() -> Iterator[PackSource]:
+    """Packs in the directories of ``CAREPATH_PACK_PATH`` (a pack, or a folder of packs)."""
+    for entry in filter(None, os.environ.get(PACK_PATH_ENV, "").split(os.pathsep)):
+        root = Path(entry)
+        candidates = [root] if (root / "pack.yaml").is_file() else sorted(
+            p for p in root.glob("*") if (p / "pack.yaml").is_file())
+        for directory in candidates:
+            name = _pack_name(directory)
+            if name:
+                yield PackSource(name, str(directory), functools.partial(Path.resolve,
+                                                                         directory))
+
+
 class PackRegistry:
-    """The packs this installation knows, by name; loaded on first use."""
+    """The packs this installation knows, by name; loaded on first use.
+
+    Sources, first wins: directories given here, ``CAREPATH_PACK_PATH``, then installed
+    distributions (entry point group ``carepath.packs``, which includes the built-in packs)."""
 
     def __init__(self, extra_dirs: list[Path] | None = None) -> None:
         self._sources: dict[str, PackSource] = {}
         self._loaded: dict[str, Pack] = {}
         for source in _entry_point_sources():
             self._sources.setdefault(source.name, source)
+        for source in _path_sources():
+            self._sources[source.name] = source
         for directory in extra_dirs or []:
             self.add_dir(directory)
 
@@ -133,11 +167,17 @@ class PackRegistry:
             return self.add_dir(path)
         known = ", ".join(self.names()) or "none"
         raise NotFoundError(f"No pack called '{name_or_path}' (installed packs: {known}), "
-                            "and no pack directory at that path")
+                            f"and no pack directory at that path. A pack kept in a directory "
+                            f"can be made known with {PACK_PATH_ENV}")
 
     def get_version(self, name: str, version: str) -> Pack:
         """The pack a running instance was pinned to; refuse to run it on another version."""
-        pack = self.get(name)
+        try:
+            pack = self.get(name)
+        except NotFoundError:
+            raise CarepathError(
+                f"This case runs on pack {name}@{version}, which is not installed here. Install "
+                f"it, or add its directory to {PACK_PATH_ENV}.") from None
         if pack.version != version:
             raise CarepathError(
                 f"This case runs on pack {name}@{version}, but {name}@{pack.version} is "
