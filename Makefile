@@ -37,5 +37,13 @@ pytest: $(VENV)/.installed-test node_modules/.installed
 
 test: lint typecheck pytest
 
+# Benchmarks (see BENCHMARKS.md): the full run takes up to 15 minutes and writes
+# bench/results.json; the smoke run takes seconds (the test suite runs it too).
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+bench-smoke: $(VENV)/.installed-test
+	$(BIN)/python -m bench --smoke
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

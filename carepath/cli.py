@@ -513,6 +513,16 @@ def demo(db_url: str) -> None:
     build_demo(db_url, out)
 
 
+def _register_commands() -> None:
+    """Command groups that live beside the features they drive."""
+    from carepath.adapters.returns_cli import returns
+
+    main.add_command(returns)
+
+
+_register_commands()
+
+
 def run() -> None:
     """Console entry point: no traceback ever reaches a user."""
     try:

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -120,6 +121,15 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
         raise click.BadParameter(f"the folder {directory} does not exist", param_hint="--out")
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
     try:
+        # mkstemp makes the file private (0600): give it the mode a new file would have (or
+        # the mode of the file it replaces).
+        if path.exists():
+            mode = stat.S_IMODE(path.stat().st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -144,9 +154,12 @@ def _progress(total: int, title: str, quiet: bool) -> Iterator[Callable[[Iterabl
         task = progress.add_task(title, total=total)
 
         def track(items: Iterable[T]) -> Iterator[T]:
-            for item in items:
+            done = 0
+            for done, item in enumerate(items, start=1):
                 yield item
-                progress.advance(task)
+                if done % 500 == 0:
+                    progress.update(task, completed=done)
+            progress.update(task, completed=done)
 
         yield track
 
@@ -262,8 +275,10 @@ def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
 @_errors
 def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | None,
             as_json: bool) -> None:
-    """Write Ofsted's Annex A lists 3 to 7 (referrals, assessments, section 47 enquiries,
-    children in need, child protection) as an Excel workbook."""
+    """Write Ofsted's Annex A lists 3 to 7 as an Excel workbook.
+
+    Lists 3 referrals, 4 assessments, 5 section 47 enquiries, 6 children in need, 7 child
+    protection, for the period START to END (default: the six months up to today)."""
     from carepath.adapters.db.record_stream import count_cases, iter_cases
     from carepath.returns.annex_a import LIST_TITLES, default_period, write_annex_a
 

@@ -5,25 +5,42 @@ simulates the choices a worker could make (decision questions) to pick the one t
 the story says happens next. It sets the clock to the story date the task records, completes the
 task through the real store, and stops when the story has nothing for the ready tasks. If a pack
 asks for something the story cannot give, it fails naming the task and the missing item.
+
+How it stays fast (the choice it makes is the same as simulating every option of every task):
+
+* the record is read once per episode and then kept up to date in memory (a completion changes
+  it exactly as the form's ``record:`` mappings say); the ready tasks, with the state of their
+  process instances, come in one query per step;
+* decision questions that neither a show_if of the form nor anything in the pack's processes
+  reads cannot change what happens: they are answered once (the first option), not tried in turn;
+  options that leave the same answers (hidden questions) are tried once;
+* an option is simulated (its process instance restored and the task completed in memory) only
+  when the cheap part of its score ties with another option's. When an option chosen without a
+  simulation is refused by the store, nothing was written: it is set aside and the step chosen
+  again, exactly as if its simulation had failed.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carepath.adapters.db.store import CaseStore, LiveTask, TaskView
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carepath.adapters.db import models as m
+from carepath.adapters.db.store import CaseStore, TaskView
 from carepath.engine.clock import FixedClock, use_clock
 from carepath.engine.errors import CarepathError, StoryError
 from carepath.engine.pack import Pack
-from carepath.engine.record import CaseRecord
+from carepath.engine.record import CaseRecord, record_to_story
 from carepath.engine.record_items import RECORD_ITEMS
-from carepath.engine.runtime import LiveInstance, TaskRef
+from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
 from carepath.engine.story_cursor import PendingEvent, StoryValue, pending_events, story_values
 from carepath.forms.schema import Field, FieldType, Form
 from carepath.forms.validation import ValidationContext, visible_fields
@@ -36,6 +53,7 @@ MAX_STEPS = 2_000
 # had would add a second.
 ADDING = {"assessment.start", "s47.start", "cp_plan.start", "cin_plan.start", "cp_plan.review",
           "closure.date"}
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -50,22 +68,6 @@ class StoryResult:
 
 
 @dataclass
-class Plan:
-    """One way to complete one task: the values, what they record, and how good a step it is."""
-
-    task: TaskView
-    values: dict[str, Any]
-    recorded: list[StoryValue]
-    when: date
-    score: tuple[Any, ...]
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def first_key(self) -> tuple[date, int]:
-        return min(v.key for v in self.recorded)
-
-
-@dataclass
 class _Trial:
     values: dict[str, Any]
     recorded: list[StoryValue]
@@ -73,17 +75,225 @@ class _Trial:
     invalid: str | None = None
 
 
+@dataclass(frozen=True)
+class _Live:
+    """A ready task with what is needed to simulate completing it: its process instance's
+    stored state (restored only if a simulation is needed)."""
+
+    view: TaskView
+    ref: TaskRef
+    instance_id: int
+    process_id: str
+    episode_seq: int
+    state: str
+    pack_name: str
+    pack_version: str
+    worker: str | None
+    case_version: int
+
+
+@dataclass
+class _FormInfo:
+    form: Form
+    items: frozenset[str]
+    decisions: list[Field]  # tried option by option
+    fixed: dict[str, Any]  # decisions nothing reads: answered once
+
+
 def _noon(day: date) -> datetime:
     return datetime.combine(day, time(12, 0), LONDON).astimezone(UTC)
 
 
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _values_key(values: Mapping[str, Any]) -> Any:
+    return _freeze(dict(values))
+
+
+_PACK_WORDS: dict[int, tuple[Pack, frozenset[str]]] = {}
+
+
+def _pack_words(pack: Pack) -> frozenset[str]:
+    """Every name-like word in the pack's processes (conditions, timers, anything): a decision
+    question is tried option by option only if its name is among them (or a show_if reads it)."""
+    cached = _PACK_WORDS.get(id(pack))
+    if cached is not None and cached[0] is pack:
+        return cached[1]
+    words: set[str] = set()
+    for _, xml in pack.bpmn.values():
+        words.update(_WORD.findall(xml.decode("utf-8", errors="replace")))
+    if not pack.bpmn:  # no XML kept: fall back to the conditions the specs know
+        for process_id in pack.library.process_ids():
+            for condition in pack.specs(process_id).conditions:
+                words.update(_WORD.findall(condition.source))
+    frozen = frozenset(words)
+    _PACK_WORDS[id(pack)] = (pack, frozen)
+    return frozen
+
+
+class _Candidate:
+    """One way to complete one task, scored lazily: the parts of the score that need the task
+    completed in memory are worked out only when a choice depends on them."""
+
+    def __init__(self, step: _Step, live: _Live, info: _FormInfo, trial: _Trial,
+                 order: int) -> None:
+        self.step = step
+        self.live = live
+        self.info = info
+        self.trial = trial
+        self.order = order
+        self.recorded = trial.recorded
+        self.when = max([v.when for v in trial.recorded if v.when] + [step.today])
+        recorded_items = {(v.item, v.when) for v in trial.recorded}
+        top = max((v.key for v in trial.recorded), default=None)
+        violations = 0
+        if top is not None:
+            violations = sum(1 for e in step.pending
+                             if (e.item, e.when) not in recorded_items and e.key < top)
+        remaining = [e for e in step.pending if (e.item, e.when) not in recorded_items]
+        self.first_remaining = remaining[0] if remaining else None
+        # completing it closes the episode exactly when it records the (pending) closure date
+        closes = any(v.item == "closure.date" for v in trial.recorded)
+        self.s0 = violations + (10 if closes and remaining else 0)
+        self._outcome: Outcome | None = None
+        self._simulated = False
+        self._covered: set[tuple[str, date | None]] = set()
+
+    @property
+    def failed(self) -> bool:
+        """Simulated, and the engine refused it."""
+        return self._simulated and self._outcome is None
+
+    @property
+    def key(self) -> Any:
+        return (self.live.view.id, _values_key(self.trial.values))
+
+    @property
+    def first_key(self) -> tuple[date, int]:
+        return min(v.key for v in self.recorded)
+
+    def simulate(self) -> bool:
+        """Complete the task in memory; False if the engine refuses the values."""
+        if not self._simulated:
+            self._simulated = True
+            self._outcome = self.step.runner._simulate(self.live, self.step.record,
+                                                       self.trial.values, self.when)
+            if self._outcome is not None:
+                self._covered = self.step.covered(self._outcome)
+        return self._outcome is not None
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self._outcome if self._simulated else None
+
+    def _reaches_next(self) -> bool:
+        first = self.first_remaining
+        return first is None or (first.item, first.when) in self._covered
+
+    # each level of the score; None when it cannot be known (the simulation failed)
+    def level(self, index: int) -> int | None:
+        if index == 0:
+            return self.s0
+        if index == 1 and self.recorded:
+            return 0
+        if index == 3:
+            return -len(self.recorded)
+        if not self.simulate():
+            return None
+        if index == 1:
+            return 0 if (self._reaches_next() or self._covered) else 1
+        if index == 2:
+            return 0 if self._reaches_next() else 1
+        return -len(self._covered)
+
+
+
+SCORE_LEVELS = 5
+
+
+def _lazy_min(candidates: Sequence[_Candidate],
+              prefix: Callable[[_Candidate], Any] | None = None,
+              after: Callable[[_Candidate], Any] | None = None) -> _Candidate | None:
+    """The candidate with the least ``(prefix, score, after)``, ties to the earliest; score
+    levels are worked out only for candidates still tied. A candidate whose simulation fails
+    is left out, as it would be if every candidate were simulated first."""
+    while True:
+        alive = [c for c in candidates if not c.failed]
+        if not alive:
+            return None
+        if prefix is not None:
+            least = min(prefix(c) for c in alive)
+            alive = [c for c in alive if prefix(c) == least]
+        for index in range(SCORE_LEVELS):
+            if len(alive) <= 1:
+                break
+            scored = [(c.level(index), c) for c in alive]
+            alive_scores = [(v, c) for v, c in scored if v is not None]
+            if not alive_scores:
+                break  # every tied candidate failed: choose again without them
+            least_level = min(v for v, _ in alive_scores)
+            alive = [c for v, c in alive_scores if v == least_level]
+        alive = [c for c in alive if not c.failed]
+        if not alive:
+            continue
+        if after is not None and len(alive) > 1:
+            least = min(after(c) for c in alive)
+            alive = [c for c in alive if after(c) == least]
+        return alive[0]
+
+
+class _Step:
+    """What one step of the runner knows: the record, the story's pending events, today."""
+
+    def __init__(self, runner: StoryRunner, child: Mapping[str, Any], target: Mapping[str, Any],
+                 record: CaseRecord, pending: list[PendingEvent], today: date) -> None:
+        self.runner = runner
+        self.child = child
+        self.target = target
+        self.record = record
+        self.pending = pending
+        self.today = today
+        self._given: dict[frozenset[str], dict[str, StoryValue]] = {}
+
+    def given(self, items: frozenset[str]) -> dict[str, StoryValue]:
+        found = self._given.get(items)
+        if found is None:
+            found = story_values(self.child, self.target, self.record, items)
+            self._given[items] = found
+        return found
+
+    def covered(self, outcome: Outcome) -> set[tuple[str, date | None]]:
+        """The pending items the tasks an outcome opens could record next."""
+        covered: set[tuple[str, date | None]] = set()
+        for new in outcome.opened:
+            if not new.task.form:
+                continue
+            info = self.runner._form_info(new.task.form)
+            for v in story_values(self.child, self.target, outcome.record, info.items).values():
+                if v.pending:
+                    covered.add((v.item, v.when))
+        return covered
+
+
 class StoryRunner:
     def __init__(self, store: CaseStore, pack: Pack, actor: str = "story-runner",
-                 worker: str | None = "story-worker") -> None:
+                 worker: str | None = "story-worker", check_record: bool = False) -> None:
+        """``check_record``: after each task, compare the record kept in memory with the one
+        in the database (slow; for tests)."""
         self.store = store
         self.pack = pack
         self.actor = actor
         self.worker = worker
+        self.check_record = check_record
+        self._forms: dict[str, _FormInfo] = {}
+        self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
+        self.simulations = 0  # how many task completions were simulated (for profiling)
 
     def run(self, story: Mapping[str, Any]) -> StoryResult:
         episodes = list(story["episodes"])
@@ -103,90 +313,210 @@ class StoryRunner:
     def _run(self, child: Mapping[str, Any], episodes: list[Mapping[str, Any]],
              clock: FixedClock) -> StoryResult:
         case_id = self._open(child, episodes[0], clock)
+        record = self.store.record(case_id)
         result = StoryResult([case_id], [])
         index = 0
         idle = 0
+        rejected: set[Any] = set()
         for _ in range(MAX_STEPS):
-            record = self.store.record(case_id)
             target = episodes[index]
             pending = pending_events(target, record.episodes[index])
-            tasks = self.store.tasks(case_id=case_id)
+            tasks, lives = self._ready(case_id)
             if not pending:
                 if index + 1 < len(episodes) and record.episodes[-1].closure_date is not None:
                     index += 1
                     self._open(child, episodes[index], clock)
+                    record = self.store.record(case_id)
                     continue
                 result.stopped_at = tasks
                 return result
-            plans, blocked = self._plans(tasks, child, target, record, pending, clock)
-            actionable = [p for p in plans if p.recorded]
+            today = clock.now().astimezone(LONDON).date()
+            step = _Step(self, child, target, record, pending, today)
+            bests, blocked = self._bests(step, lives, rejected)
+            actionable = [c for c in bests if c.recorded]
+            chosen: _Candidate | None = None
             if actionable:
-                plan = min(actionable, key=lambda p: (p.first_key, p.score, p.task.id))
-                idle = 0
+                chosen = _lazy_min(actionable, prefix=lambda c: c.first_key,
+                                   after=lambda c: c.live.view.id)
             else:
                 if blocked:
-                    task, missing = blocked[0]
-                    names = ", ".join(f"'{m}' ({RECORD_ITEMS[m].title})" for m in missing)
-                    raise StoryError(f"Task {task.id} '{task.title}' (form {task.form}) needs "
-                                     f"{names}, which the story does not give")
-                idle += 1
-                useful = [p for p in plans if p.score[1] == 0]
-                if not useful or idle > MAX_IDLE_STEPS:
-                    result.stopped_at = tasks
-                    return result
-                plan = min(useful, key=lambda p: (p.score, p.task.id))
-            clock.set(max(clock.now(), _noon(plan.when)))
-            self.store.complete_task(plan.task.id, plan.values, self.actor)
+                    # a task whose best option is refused may be blocked too: check them all
+                    for c in bests:
+                        c.simulate()
+                useful = [c for c in bests if c.level(1) == 0] if not blocked else []
+                if not any(c.failed for c in bests):
+                    if blocked:
+                        task, missing = blocked[0]
+                        names = ", ".join(f"'{m}' ({RECORD_ITEMS[m].title})" for m in missing)
+                        raise StoryError(f"Task {task.id} '{task.title}' (form {task.form}) "
+                                         f"needs {names}, which the story does not give")
+                    if not useful or idle + 1 > MAX_IDLE_STEPS:
+                        result.stopped_at = tasks
+                        return result
+                    chosen = _lazy_min(useful, after=lambda c: c.live.view.id)
+            failed = [c for c in bests if c.failed]
+            if failed or chosen is None:
+                # a task's best option turned out to be refused: its next best takes its place
+                rejected.update(c.key for c in failed)
+                continue
+            if not chosen.simulate():
+                rejected.add(chosen.key)  # refused by the engine: its task's next best counts
+                continue
+            moment = max(clock.now(), _noon(chosen.when))
+            clock.set(moment)
+            outcome = chosen.outcome
+            if outcome is None or moment != _noon(chosen.when):
+                # complete it on the clock the store would use (a timer may fire on it)
+                outcome = self._outcome(chosen.live, record, chosen.trial.values)
+            self._commit(case_id, chosen.live, record, outcome)
+            idle = 0 if chosen.recorded else idle + 1
+            rejected = set()
             result.completed += 1
+            record = outcome.record
+            if self.check_record:
+                stored = self.store.record(case_id)
+                if record_to_story(stored) != record_to_story(record):
+                    raise StoryError(f"the runner's record of case {case_id} differs from the "
+                                     f"database after task {chosen.live.view.id}")
         raise StoryError(f"The story did not finish within {MAX_STEPS} tasks")
+
+    # -- the database ------------------------------------------------------------------
+
+    def _ready(self, case_id: int) -> tuple[list[TaskView], list[_Live]]:
+        """The case's ready tasks (as ``CaseStore.tasks`` lists them) with their instances."""
+        with Session(self.store.engine) as session:
+            rows = session.execute(
+                select(m.TaskRow, m.CaseRow.la_child_id, m.CaseRow.worker, m.CaseRow.version,
+                       m.ProcessInstanceRow.process_id, m.ProcessInstanceRow.state,
+                       m.ProcessInstanceRow.episode_seq, m.ProcessInstanceRow.pack_name,
+                       m.ProcessInstanceRow.pack_version)
+                .join(m.CaseRow, m.CaseRow.id == m.TaskRow.case_id)
+                .join(m.ProcessInstanceRow, m.ProcessInstanceRow.id == m.TaskRow.instance_id)
+                .where(m.TaskRow.status == "ready", m.TaskRow.case_id == case_id)
+                .order_by(m.TaskRow.due.is_(None), m.TaskRow.due, m.TaskRow.id)
+            ).all()
+        tasks: list[TaskView] = []
+        lives: list[_Live] = []
+        for t, la, worker, version, process, state, episode_seq, pack_name, pack_version in rows:
+            view = TaskView(t.id, t.case_id, la, t.title, t.form, t.role, t.assignee, t.due,
+                            t.status, process, t.bpmn_id, t.created_at)
+            tasks.append(view)
+            lives.append(_Live(view, TaskRef(t.spiff_task_id, t.bpmn_id, t.form, t.id, t.title),
+                               t.instance_id, process, episode_seq, state or "", pack_name,
+                               pack_version, worker, version))
+        return tasks, lives
+
+    def _runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:
+        key = (pack_name, pack_version)
+        runtime = self._runtimes.get(key)
+        if runtime is None:
+            runtime = CaseRuntime(self.store.packs.get_version(pack_name, pack_version))
+            self._runtimes[key] = runtime
+        return runtime
+
+    # -- in memory -----------------------------------------------------------------------
+
+    def _simulate(self, live: _Live, record: CaseRecord, values: Mapping[str, Any],
+                  when: date) -> Outcome | None:
+        """What completing the task with ``values`` would do, or None if it is refused."""
+        self.simulations += 1
+        runtime = self._runtime(live.pack_name, live.pack_version)
+        try:
+            with use_clock(FixedClock(_noon(when))):
+                instance = runtime.restore(live.process_id, live.state, live.episode_seq,
+                                           live.instance_id)
+                return runtime.complete(record, instance, live.ref, values, live.worker)
+        except CarepathError:
+            return None
+
+    def _outcome(self, live: _Live, record: CaseRecord, values: Mapping[str, Any]) -> Outcome:
+        """Complete the task on the current clock, as ``CaseStore.complete_task`` would."""
+        runtime = self._runtime(live.pack_name, live.pack_version)
+        instance = runtime.restore(live.process_id, live.state, live.episode_seq,
+                                   live.instance_id)
+        return runtime.complete(record, instance, live.ref, values, live.worker)
+
+    def _commit(self, case_id: int, live: _Live, record: CaseRecord, outcome: Outcome) -> None:
+        """Write a completion worked out in memory: one transaction, exactly as
+        ``CaseStore.complete_task`` writes its own (version check first, so if the case changed
+        since this step read it nothing is written and ConflictError is raised)."""
+        with self.store._session() as session:
+            case = session.get(m.CaseRow, case_id)
+            if case is None:
+                raise StoryError(f"case {case_id} disappeared while its story was running")
+            self.store._persist(session, case, live.case_version, record, outcome, self.actor,
+                                completed_task=live.view.id)
 
     # -- choosing how to complete a task -------------------------------------------------
 
-    def _plans(self, tasks: list[TaskView], child: Mapping[str, Any],
-               target: Mapping[str, Any], record: CaseRecord, pending: list[PendingEvent],
-               clock: FixedClock) -> tuple[list[Plan], list[tuple[TaskView, list[str]]]]:
-        plans: list[Plan] = []
-        blocked: list[tuple[TaskView, list[str]]] = []
-        today = clock.now().astimezone(LONDON).date()
-        for task in tasks:
-            if not task.form:
+    def _form_info(self, form_id: str) -> _FormInfo:
+        info = self._forms.get(form_id)
+        if info is not None:
+            return info
+        form = self.pack.form(form_id)
+        read = set(_pack_words(self.pack))
+        for f in form.fields:
+            if f.show_if is not None:
+                read.update(f.show_if.names)
+        decisions: list[Field] = []
+        fixed: dict[str, Any] = {}
+        for f in form.fields:
+            if f.record or f.type not in (FieldType.CHOICE, FieldType.YESNO):
                 continue
-            form = self.pack.form(task.form)
-            live = self.store.load_live(task.id)
-            best: Plan | None = None
+            options = _options(f)
+            if f.name in read or not options:
+                decisions.append(f)
+            else:
+                fixed[f.name] = options[0]
+        info = _FormInfo(form, frozenset(f.record for f in form.fields if f.record), decisions,
+                         fixed)
+        self._forms[form_id] = info
+        return info
+
+    def _bests(self, step: _Step, lives: list[_Live], rejected: set[Any]
+               ) -> tuple[list[_Candidate], list[tuple[TaskView, list[str]]]]:
+        """Each task's best way to be completed, and the tasks the story cannot complete."""
+        bests: list[_Candidate] = []
+        blocked: list[tuple[TaskView, list[str]]] = []
+        for live in lives:
+            if not live.view.form:
+                continue
+            info = self._form_info(live.view.form)
+            candidates: list[_Candidate] = []
             missing_everywhere: list[str] | None = None
-            for trial in self._trials(form, child, target, record, today):
+            for order, trial in enumerate(self._trials(info, step)):
                 if trial.invalid:
                     continue
                 if trial.missing:
                     if any(v.pending for v in trial.recorded):
                         missing_everywhere = missing_everywhere or trial.missing
                     continue
-                plan = self._judge(task, form, live, trial, pending, child, target, today)
-                if plan is not None and (best is None or plan.score < best.score):
-                    best = plan
+                candidate = _Candidate(step, live, info, trial, order)
+                if candidate.key in rejected:
+                    continue
+                candidates.append(candidate)
+            best = _lazy_min(candidates)
             if best is not None:
-                plans.append(best)
+                bests.append(best)
             elif missing_everywhere:
-                blocked.append((task, missing_everywhere))
-        return plans, blocked
+                blocked.append((live.view, missing_everywhere))
+        return bests, blocked
 
-    def _trials(self, form: Form, child: Mapping[str, Any], target: Mapping[str, Any],
-                record: CaseRecord, today: date) -> list[_Trial]:
-        items = {f.record for f in form.fields if f.record}
-        given = story_values(child, target, record, items)
-        decisions = [f for f in form.fields
-                     if not f.record and f.type in (FieldType.CHOICE, FieldType.YESNO)]
-        choices: list[list[Any]] = []
-        for f in decisions:
-            if f.type is FieldType.YESNO:
-                choices.append([True, False])
-            else:
-                choices.append([o.value for o in f.options])
+    def _trials(self, info: _FormInfo, step: _Step) -> list[_Trial]:
+        given = step.given(info.items)
+        choices = [_options(f) for f in info.decisions]
+        names = [f.name for f in info.decisions]
         trials: list[_Trial] = []
+        seen: set[Any] = set()
         for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
-            trials.append(self._trial(form, given, dict(zip([f.name for f in decisions], combo,
-                                                            strict=True)), today))
+            chosen = dict(info.fixed)
+            chosen.update(zip(names, combo, strict=True))
+            trial = self._trial(info.form, given, chosen, step.today)
+            key = _values_key(trial.values)
+            if key in seen:
+                continue  # the options differ only in questions the form then hides
+            seen.add(key)
+            trials.append(trial)
         return trials
 
     def _trial(self, form: Form, given: Mapping[str, StoryValue], chosen: dict[str, Any],
@@ -221,52 +551,11 @@ class StoryRunner:
                 final[f.name] = _filler(f, when)
         return _Trial(final, recorded, missing, invalid)
 
-    def _judge(self, task: TaskView, form: Form, live: LiveTask, trial: _Trial,
-               pending: list[PendingEvent], child: Mapping[str, Any],
-               target: Mapping[str, Any], today: date) -> Plan | None:
-        when = max([v.when for v in trial.recorded if v.when] + [today])
-        recorded_items = {(v.item, v.when) for v in trial.recorded}
-        try:
-            with use_clock(FixedClock(_noon(when))):
-                record = copy.deepcopy(live.record)
-                instance = _copy_instance(live.instance)
-                outcome = live.runtime.complete(record, instance, live.ref, trial.values,
-                                                live.worker)
-        except CarepathError:
-            return None
-        # what the tasks it opens could record next
-        covered: set[tuple[str, date | None]] = set()
-        for new in outcome.opened:
-            if not new.task.form:
-                continue
-            next_form = self.pack.form(new.task.form)
-            items = {f.record for f in next_form.fields if f.record}
-            for v in story_values(child, target, outcome.record, items).values():
-                if v.pending:
-                    covered.add((v.item, v.when))
-        top = max((v.key for v in trial.recorded), default=None)
-        violations = 0
-        if top is not None:
-            violations = sum(1 for e in pending
-                             if (e.item, e.when) not in recorded_items and e.key < top)
-        remaining = [e for e in pending if (e.item, e.when) not in recorded_items]
-        first = remaining[0] if remaining else None
-        reaches_next = first is None or (first.item, first.when) in covered
-        closes_early = outcome.episode_closed and bool(remaining)
-        score = (
-            violations + (10 if closes_early else 0),
-            0 if (trial.recorded or reaches_next or covered) else 1,
-            0 if reaches_next else 1,
-            -len(trial.recorded),
-            -len(covered),
-        )
-        return Plan(task, trial.values, trial.recorded, when, score)
 
-
-def _copy_instance(instance: LiveInstance) -> LiveInstance:
-    return LiveInstance(instance.process_id, instance.episode_seq, instance.pack_name,
-                        instance.pack_version, instance.workflow.copy(), instance.db_id,
-                        instance.status, instance.changed)
+def _options(f: Field) -> list[Any]:
+    if f.type is FieldType.YESNO:
+        return [True, False]
+    return [o.value for o in f.options]
 
 
 def _filler(f: Field, when: date) -> Any:

@@ -70,6 +70,7 @@ class TaskRef:
     bpmn_id: str
     form: str | None
     db_id: int | None = None
+    title: str = ""
 
 
 @dataclass
@@ -212,7 +213,8 @@ class CaseRuntime:
         outcome.instances.append(instance)
         outcome.closed.append((instance, task.spiff_task_id, "completed"))
         outcome.events.append(("task.completed", {
-            "task": task.bpmn_id, "form": task.form, "process": instance.process_id,
+            "task": task.bpmn_id, "title": task.title, "form": task.form,
+            "process": instance.process_id,
             "values": _jsonable(cleaned),
         }))
         if changes:

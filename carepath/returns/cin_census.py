@@ -23,19 +23,25 @@ Computed items: ``InitialCPCtarget`` is 15 working days after the strategy discu
 (``S47ActualStartDate``) on the given calendar; ``NumberOfPreviousCPP`` counts every plan the
 child had before, in any episode, whether or not that episode is in this year's return.
 
-The XML is written with ``lxml.etree.xmlfile``: one ``<Child>`` is built, written and dropped at a
-time, so memory does not grow with the number of children. The element order, cardinality and
-codes are those of the CIN census 2025-26 schema (``schema/CIN_schema_2026.xsd``).
+The record holds each initial child protection conference on its section 47 enquiry, so
+``DateOfInitialCPC`` is written there and never at the ``CINdetails`` level (rule 2884).
+
+The file is streamed: ``lxml.etree.xmlfile`` writes the declaration, ``<Message>``, the header and
+``<Children>``; each ``<Child>`` is made as escaped XML text of a fixed shape (:func:`child_xml`),
+written and dropped, so memory does not grow with the number of children (building an lxml tree
+per child instead took most of a 100,000-child run). The element order, cardinality and codes are
+those of the CIN census 2025-26 schema (``schema/CIN_schema_2026.xsd``); the tests check every
+file they write against it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain
-from typing import IO
+from typing import IO, TypeVar
 
 from lxml import etree
 
@@ -111,14 +117,17 @@ class CensusChild:
 
 def census_child(record: CaseRecord, year: int) -> CensusChild | None:
     """The part of ``record`` that goes in the census for ``year``; None when the child had no
-    episode open in that year. ``record`` is not changed."""
+    episode open in that year.
+
+    ``record`` is not changed. The view shares the parts that need no cut with ``record`` (most
+    children's whole record), so treat it as read-only.
+    """
     start, end = census_year_bounds(year)
     episodes: list[Episode] = []
     previous: list[int] = []
     plans_before = 0
     for ep in record.episodes:
-        in_year = ep.referral_date <= end and (ep.closure_date is None or ep.closure_date >= start)
-        if not in_year:
+        if ep.referral_date > end or (ep.closure_date is not None and ep.closure_date < start):
             plans_before += len(ep.cp_plans)
             continue
         plans: list[CPPlan] = []
@@ -128,39 +137,64 @@ def census_child(record: CaseRecord, year: int) -> CensusChild | None:
                 plans.append(kept)
                 previous.append(plans_before)
             plans_before += 1
-        closed = ep.closure_date is not None and ep.closure_date <= end
+        assessments = _kept(ep.assessments, _assessment, start, end)
+        s47s = _kept(ep.s47s, _s47, start, end)
+        cin_plans = _kept(ep.cin_plans, _cin_plan, start, end)
+        closed = ep.closure_date is None or ep.closure_date <= end
+        if (closed and assessments is ep.assessments and s47s is ep.s47s
+                and cin_plans is ep.cin_plans and _same(plans, ep.cp_plans)):
+            episodes.append(ep)  # nothing to cut
+            continue
         episodes.append(
             Episode(
                 referral_date=ep.referral_date,
                 referral_source=ep.referral_source,
                 referral_nfa=ep.referral_nfa,
                 primary_need=ep.primary_need,
-                assessments=[a for a in (_assessment(a, start, end) for a in ep.assessments)
-                             if a is not None],
-                s47s=[s for s in (_s47(s, start, end) for s in ep.s47s) if s is not None],
+                assessments=assessments,
+                s47s=s47s,
                 cp_plans=plans,
-                cin_plans=[c for c in (_cin_plan(c, start, end) for c in ep.cin_plans)
-                           if c is not None],
+                cin_plans=cin_plans,
                 closure_date=ep.closure_date if closed else None,
                 closure_reason=ep.closure_reason if closed else None,
             )
         )
     if not episodes:
         return None
-    child = replace(record.child, disabilities=list(record.child.disabilities))
+    child = record.child
     if child.birth_date is not None and child.birth_date > end:
-        child = replace(child, birth_date=None, expected_birth_date=child.birth_date, sex="U")
+        child = replace(child, birth_date=None, expected_birth_date=child.birth_date, sex="U",
+                        disabilities=list(child.disabilities))
     return CensusChild(CaseRecord(child=child, episodes=episodes), tuple(previous))
+
+
+_Item = TypeVar("_Item")
+
+
+def _same(new: list[_Item], old: list[_Item]) -> bool:
+    return len(new) == len(old) and all(a is b for a, b in zip(new, old, strict=True))
+
+
+def _kept(items: list[_Item], cut: Callable[[_Item, date, date], _Item | None], start: date,
+          end: date) -> list[_Item]:
+    """``items`` cut to the year: the same list when every item is kept whole."""
+    kept = [k for k in (cut(item, start, end) for item in items) if k is not None]
+    return items if _same(kept, items) else kept
+
+
+# Each returns the item itself when it is kept whole, a cut copy, or None to leave it out.
 
 
 def _assessment(a: Assessment, start: date, end: date) -> Assessment | None:
     if a.start > end:
         return None
-    if a.authorised is not None and a.authorised < start:
+    if a.authorised is None:
+        return a
+    if a.authorised < start:
         return None  # completed in an earlier year
-    if a.authorised is None or a.authorised > end:
+    if a.authorised > end:
         return Assessment(start=a.start)  # open at the reference date: no factors yet
-    return Assessment(start=a.start, authorised=a.authorised, factors=list(a.factors))
+    return a
 
 
 def _s47(s: Section47, start: date, end: date) -> Section47 | None:
@@ -171,16 +205,17 @@ def _s47(s: Section47, start: date, end: date) -> Section47 | None:
             return None  # its conference was in an earlier year
         if s.icpc_date > end:
             return Section47(start=s.start)  # open at the reference date
-        return Section47(start=s.start, icpc_date=s.icpc_date)
-    if s.icpc_not_required:
-        # No date says when the enquiry ended: it belongs to the year it started in.
-        return Section47(start=s.start, icpc_not_required=True) if s.start >= start else None
-    return Section47(start=s.start)
+        return s
+    if s.icpc_not_required and s.start < start:
+        return None  # no date says when it ended: it belongs to the year it started in
+    return s
 
 
 def _cp_plan(p: CPPlan, start: date, end: date) -> CPPlan | None:
     if p.start > end or (p.end is not None and p.end < start):
         return None
+    if (p.end is None or p.end <= end) and (not p.reviews or p.reviews[-1] <= end):
+        return p
     return CPPlan(
         start=p.start,
         initial_category=p.initial_category,
@@ -193,36 +228,45 @@ def _cp_plan(p: CPPlan, start: date, end: date) -> CPPlan | None:
 def _cin_plan(c: CINPlan, start: date, end: date) -> CINPlan | None:
     if c.start > end or (c.end is not None and c.end < start):
         return None
-    return CINPlan(start=c.start, end=c.end if c.end is not None and c.end <= end else None)
+    if c.end is not None and c.end > end:
+        return CINPlan(start=c.start)
+    return c
 
 
 # -- XML --------------------------------------------------------------------------------------
 
-
-def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
-    el = etree.SubElement(parent, tag)
-    if text is not None:
-        el.text = text
-    return el
+# A new line and the indentation of an element at each depth (Message 0, Children 1, Child 2...).
+_PAD = ["\n" + "  " * depth for depth in range(8)]
+_P2, _P3, _P4, _P5, _P6 = _PAD[2:7]
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def _opt(parent: etree._Element, tag: str, value: date | str | None) -> None:
-    if value is not None:
-        _sub(parent, tag, value.isoformat() if isinstance(value, date) else value)
+def _text(value: str) -> str:
+    """``value`` escaped as XML text; a character XML cannot hold is refused."""
+    if _NOT_IN_XML.search(value):
+        raise ReturnError(f"{value!r} holds a character that cannot be written in XML: "
+                          "correct the record")
+    if "&" in value or "<" in value or ">" in value:
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value
 
 
 def _flag(value: bool) -> str:
     return "1" if value else "0"
 
 
+def _sub(parent: etree._Element, tag: str, text: str) -> None:
+    etree.SubElement(parent, tag).text = text
+
+
 def header_element(year: int, la: str, software: str, serial_no: int = 1) -> etree._Element:
     _, end = census_year_bounds(year)
     header = etree.Element("Header")
-    details = _sub(header, "CollectionDetails")
+    details = etree.SubElement(header, "CollectionDetails")
     _sub(details, "Collection", "CIN")
     _sub(details, "Year", str(year))
     _sub(details, "ReferenceDate", end.isoformat())
-    source = _sub(header, "Source")
+    source = etree.SubElement(header, "Source")
     _sub(source, "SourceLevel", "L")
     _sub(source, "LEA", la)
     _sub(source, "SoftwareCode", software)
@@ -233,82 +277,135 @@ def header_element(year: int, la: str, software: str, serial_no: int = 1) -> etr
     return header
 
 
-def child_element(
-    child: CensusChild, calendar: WorkingDayCalendar, missing: list[MissingItem] | None = None
-) -> etree._Element:
-    """The ``<Child>`` element for one child of the return. Items the census needs but the
-    record lacks are left out (the file then fails the schema) and listed in ``missing``."""
+def child_xml(
+    child: CensusChild,
+    icpc_target_of: Callable[[Section47], date],
+    missing: list[MissingItem] | None = None,
+) -> str:
+    """The ``<Child>`` element of one child as indented XML text. Items the census needs but
+    the record lacks are left out (the file then fails the schema) and listed in ``missing``.
+
+    Written out as text with fixed indentation (the structure is fixed), which is several times
+    faster than growing an lxml tree element by element; :func:`child_element` parses it.
+    """
     record = child.record
     c = record.child
     lacking = missing if missing is not None else []
+    parts: list[str] = []
+    add = parts.append
 
-    def need(value: str | None, item: str) -> str | None:
-        if value is None or value == "":
-            lacking.append(MissingItem(c.la_child_id, item))
-            return None
-        return value
+    def lack(item: str) -> None:
+        lacking.append(MissingItem(c.la_child_id, item))
 
-    el = etree.Element("Child")
-    ids = _sub(el, "ChildIdentifiers")
-    _sub(ids, "LAchildID", c.la_child_id)
-    _opt(ids, "UPN", c.upn)
-    _opt(ids, "UPNunknown", c.upn_unknown)
-    _opt(ids, "PersonBirthDate", c.birth_date)
-    _opt(ids, "ExpectedPersonBirthDate", c.expected_birth_date)
-    _opt(ids, "Sex", need(c.sex, "Sex"))
-
-    chars = _sub(el, "ChildCharacteristics")
-    _opt(chars, "Ethnicity", need(c.ethnicity, "Ethnicity"))
+    add(f"{_P2}<Child>{_P3}<ChildIdentifiers>{_P4}<LAchildID>{_text(c.la_child_id)}</LAchildID>")
+    if c.upn is not None:
+        add(f"{_P4}<UPN>{_text(c.upn)}</UPN>")
+    if c.upn_unknown is not None:
+        add(f"{_P4}<UPNunknown>{_text(c.upn_unknown)}</UPNunknown>")
+    if c.birth_date is not None:
+        add(f"{_P4}<PersonBirthDate>{c.birth_date.isoformat()}</PersonBirthDate>")
+    if c.expected_birth_date is not None:
+        add(f"{_P4}<ExpectedPersonBirthDate>{c.expected_birth_date.isoformat()}"
+            "</ExpectedPersonBirthDate>")
+    if c.sex:
+        add(f"{_P4}<Sex>{_text(c.sex)}</Sex>")
+    else:
+        lack("Sex")
+    add(f"{_P3}</ChildIdentifiers>{_P3}<ChildCharacteristics>")
+    if c.ethnicity:
+        add(f"{_P4}<Ethnicity>{_text(c.ethnicity)}</Ethnicity>")
+    else:
+        lack("Ethnicity")
     if c.disabilities:
-        disabilities = _sub(chars, "Disabilities")
+        add(f"{_P4}<Disabilities>")
         for code in c.disabilities:
-            _sub(disabilities, "Disability", code)
+            add(f"{_P5}<Disability>{_text(code)}</Disability>")
+        add(f"{_P4}</Disabilities>")
+    add(f"{_P3}</ChildCharacteristics>")
 
     plans = iter(child.previous_cpp)
     for number, ep in enumerate(record.episodes, start=1):
-        where = f"CINdetails[{number}]"
-        d = _sub(el, "CINdetails")
-        _sub(d, "CINreferralDate", ep.referral_date.isoformat())
-        _opt(d, "ReferralSource", need(ep.referral_source, f"{where}/ReferralSource"))
-        primary_need = ep.primary_need
-        if primary_need is None and not ep.referral_nfa:
-            need(None, f"{where}/PrimaryNeedCode")  # rule 8610
-        _opt(d, "PrimaryNeedCode", primary_need)
-        _opt(d, "CINclosureDate", ep.closure_date)
-        _opt(d, "ReasonForClosure", ep.closure_reason)
+        add(f"{_P3}<CINdetails>{_P4}<CINreferralDate>{ep.referral_date.isoformat()}"
+            "</CINreferralDate>")
+        if ep.referral_source:
+            add(f"{_P4}<ReferralSource>{_text(ep.referral_source)}</ReferralSource>")
+        else:
+            lack(f"CINdetails[{number}]/ReferralSource")
+        if ep.primary_need:
+            add(f"{_P4}<PrimaryNeedCode>{_text(ep.primary_need)}</PrimaryNeedCode>")
+        elif not ep.referral_nfa:
+            lack(f"CINdetails[{number}]/PrimaryNeedCode")  # rule 8610
+        if ep.closure_date is not None:
+            add(f"{_P4}<CINclosureDate>{ep.closure_date.isoformat()}</CINclosureDate>")
+        if ep.closure_reason:
+            add(f"{_P4}<ReasonForClosure>{_text(ep.closure_reason)}</ReasonForClosure>")
         for a in ep.assessments:
-            ae = _sub(d, "Assessments")
-            _sub(ae, "AssessmentActualStartDate", a.start.isoformat())
-            _opt(ae, "AssessmentAuthorisationDate", a.authorised)
+            add(f"{_P4}<Assessments>{_P5}<AssessmentActualStartDate>{a.start.isoformat()}"
+                "</AssessmentActualStartDate>")
+            if a.authorised is not None:
+                add(f"{_P5}<AssessmentAuthorisationDate>{a.authorised.isoformat()}"
+                    "</AssessmentAuthorisationDate>")
             if a.factors:
-                factors = _sub(ae, "FactorsIdentifiedAtAssessment")
+                add(f"{_P5}<FactorsIdentifiedAtAssessment>")
                 for code in a.factors:
-                    _sub(factors, "AssessmentFactors", code)
+                    add(f"{_P6}<AssessmentFactors>{_text(code)}</AssessmentFactors>")
+                add(f"{_P5}</FactorsIdentifiedAtAssessment>")
+            add(f"{_P4}</Assessments>")
         for cin in ep.cin_plans:
-            ce = _sub(d, "CINPlanDates")
-            _sub(ce, "CINPlanStartDate", cin.start.isoformat())
-            _opt(ce, "CINPlanEndDate", cin.end)
+            add(f"{_P4}<CINPlanDates>{_P5}<CINPlanStartDate>{cin.start.isoformat()}"
+                "</CINPlanStartDate>")
+            if cin.end is not None:
+                add(f"{_P5}<CINPlanEndDate>{cin.end.isoformat()}</CINPlanEndDate>")
+            add(f"{_P4}</CINPlanDates>")
         for s in ep.s47s:
-            se = _sub(d, "Section47")
-            _sub(se, "S47ActualStartDate", s.start.isoformat())
-            _sub(se, "InitialCPCtarget", icpc_target(s, calendar).isoformat())
-            _opt(se, "DateOfInitialCPC", s.icpc_date)
-            _sub(se, "ICPCnotRequired", _flag(s.icpc_not_required))
-        _sub(d, "ReferralNFA", _flag(ep.referral_nfa))
+            add(f"{_P4}<Section47>{_P5}<S47ActualStartDate>{s.start.isoformat()}"
+                f"</S47ActualStartDate>{_P5}<InitialCPCtarget>"
+                f"{icpc_target_of(s).isoformat()}</InitialCPCtarget>")
+            if s.icpc_date is not None:
+                add(f"{_P5}<DateOfInitialCPC>{s.icpc_date.isoformat()}</DateOfInitialCPC>")
+            add(f"{_P5}<ICPCnotRequired>{_flag(s.icpc_not_required)}</ICPCnotRequired>"
+                f"{_P4}</Section47>")
+        add(f"{_P4}<ReferralNFA>{_flag(ep.referral_nfa)}</ReferralNFA>")
         for p in ep.cp_plans:
-            pe = _sub(d, "ChildProtectionPlans")
-            _sub(pe, "CPPstartDate", p.start.isoformat())
-            _opt(pe, "CPPendDate", p.end)
-            _opt(pe, "InitialCategoryOfAbuse",
-                 need(p.initial_category, f"{where}/ChildProtectionPlans/InitialCategoryOfAbuse"))
-            _opt(pe, "LatestCategoryOfAbuse",
-                 need(p.latest_category, f"{where}/ChildProtectionPlans/LatestCategoryOfAbuse"))
-            _sub(pe, "NumberOfPreviousCPP", str(next(plans)))
+            add(f"{_P4}<ChildProtectionPlans>{_P5}<CPPstartDate>{p.start.isoformat()}"
+                "</CPPstartDate>")
+            if p.end is not None:
+                add(f"{_P5}<CPPendDate>{p.end.isoformat()}</CPPendDate>")
+            for tag, category in (("InitialCategoryOfAbuse", p.initial_category),
+                                  ("LatestCategoryOfAbuse", p.latest_category)):
+                if category:
+                    add(f"{_P5}<{tag}>{_text(category)}</{tag}>")
+                else:
+                    lack(f"CINdetails[{number}]/ChildProtectionPlans/{tag}")
+            add(f"{_P5}<NumberOfPreviousCPP>{next(plans)}</NumberOfPreviousCPP>")
             if p.reviews:
-                reviews = _sub(pe, "Reviews")
+                add(f"{_P5}<Reviews>")
                 for r in p.reviews:
-                    _sub(reviews, "CPPreviewDate", r.isoformat())
-    return el
+                    add(f"{_P6}<CPPreviewDate>{r.isoformat()}</CPPreviewDate>")
+                add(f"{_P5}</Reviews>")
+            add(f"{_P4}</ChildProtectionPlans>")
+        add(f"{_P3}</CINdetails>")
+    add(f"{_P2}</Child>")
+    return "".join(parts)
+
+
+def child_element(
+    child: CensusChild,
+    calendar: WorkingDayCalendar | None = None,
+    missing: list[MissingItem] | None = None,
+) -> etree._Element:
+    """The ``<Child>`` element of one child (see :func:`child_xml`)."""
+    cal = calendar if calendar is not None else WorkingDayCalendar()
+    return _parse_child(child_xml(child, lambda s: icpc_target(s, cal), missing),
+                        child.record.child.la_child_id)
+
+
+def _parse_child(text: str, la_child_id: str) -> etree._Element:
+    try:
+        return etree.fromstring(text.lstrip())
+    except etree.XMLSyntaxError as exc:
+        raise ReturnError(f"The record of child {la_child_id} holds text that cannot be written "
+                          f"in XML ({exc})") from None
 
 
 def write_cin_census(
@@ -330,8 +427,15 @@ def write_cin_census(
     check_la(la)
     cal = calendar if calendar is not None else WorkingDayCalendar()
     summary = CensusSummary()
+    targets: dict[date, date] = {}  # strategy discussion -> ICPC target: dates repeat a lot
 
-    def children() -> Iterator[etree._Element]:
+    def target_of(s47: Section47) -> date:
+        target = targets.get(s47.start)
+        if target is None:
+            target = targets[s47.start] = icpc_target(s47, cal)
+        return target
+
+    def children() -> Iterator[str]:
         for item in cases:
             record = item.record if isinstance(item, CaseData) else item
             view = census_child(record, year)
@@ -339,10 +443,10 @@ def write_cin_census(
                 continue
             summary.children += 1
             summary.episodes += len(view.record.episodes)
-            yield child_element(view, cal, summary.missing)
+            yield child_xml(view, target_of, summary.missing)
 
-    elements = children()
-    first = next(elements, None)
+    texts = children()
+    first = next(texts, None)
     if first is None:
         start, end = census_year_bounds(year)
         raise ReturnError(
@@ -352,16 +456,19 @@ def write_cin_census(
     with etree.xmlfile(out, encoding="UTF-8") as xf:
         xf.write_declaration()
         with xf.element("Message"):
-            xf.write("\n  ")
+            xf.write(_PAD[1])
             header = header_element(year, la, software, serial_no)
             etree.indent(header, space="  ", level=1)
             xf.write(header)
-            xf.write("\n  ")
+            xf.write(_PAD[1])
             with xf.element("Children"):
-                for el in chain([first], elements):
-                    etree.indent(el, space="  ", level=2)
-                    xf.write("\n    ", el)
-                xf.write("\n  ")
+                # The children go straight to ``out``, between <Children> and </Children>:
+                # their text is escaped XML of a fixed shape (see child_xml), and passing it
+                # through lxml element by element would take most of the run's time.
+                xf.flush()
+                for text in chain([first], texts):
+                    out.write(text.encode("utf-8"))
+                xf.write(_PAD[1])
             xf.write("\n")
     out.write(b"\n")
     return summary

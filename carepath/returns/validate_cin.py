@@ -156,7 +156,10 @@ def check_schema(path: Path | str, schema: Path = SCHEMA_2026) -> list[SchemaErr
 
 def file_year(path: Path | str) -> int | None:
     """The census year written in the file's header (``Year``, else the reference date's)."""
-    root = _parse(path)
+    return _year_in(_parse(path))
+
+
+def _year_in(root: ET.Element) -> int | None:
     for tag in ("Header/CollectionDetails/Year", "Header/CollectionDetails/ReferenceDate"):
         text = (root.findtext(tag) or "").strip()
         if re.fullmatch(r"\d{4}(-\d\d-\d\d)?", text):
@@ -210,7 +213,7 @@ def validate_cin(path: Path | str, year: int | None = None) -> ValidationReport:
             "<Children> (and no XML namespace)"
         )
     if year is None:
-        year = file_year(path)
+        year = _year_in(root)
         if year is None:
             raise NotACensusFile(f"{path} does not say its census year (Header/CollectionDetails/"
                                  "Year): give the year")

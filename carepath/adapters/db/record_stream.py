@@ -14,9 +14,9 @@ transaction with snapshot isolation (the CLI does, on PostgreSQL with ``REPEATAB
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from carepath.engine.errors import RecordError
@@ -41,17 +41,12 @@ from .models import (
     EpisodeRow,
     Section47Row,
 )
-from .records import split_codes
 
 __all__ = ["CaseData", "iter_cases", "count_cases"]
-
-T = TypeVar("T")
 
 
 def count_cases(session: Session) -> int:
     """How many cases :func:`iter_cases` will yield."""
-    from sqlalchemy import func
-
     return int(session.execute(select(func.count()).select_from(CaseRow)).scalar_one())
 
 
@@ -59,9 +54,12 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
     """Every case in the database, in order of id, with its record."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
+    # Core statements on the session's connection: rows as plain tuples, no ORM bookkeeping
+    # (this is the hot path of a 100,000-child return).
+    connection = session.connection()
     after = 0
     while True:
-        heads = session.execute(
+        heads = connection.execute(
             select(
                 CaseRow.id,
                 CaseRow.la_child_id,
@@ -82,35 +80,46 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
         ).all()
         if not heads:
             return
-        first, last = heads[0].id, heads[-1].id
-        yield from _load_batch(session, heads, first, last)
+        first, last = heads[0][0], heads[-1][0]
+        yield from _load_batch(connection, heads, first, last)
         after = last
         if len(heads) < batch:
             return
 
 
-def _load_batch(session: Session, heads: Sequence[Any], first: int, last: int) -> Iterator[CaseData]:
+def _inconsistent(case_id: int, what: str, seq: int, before: int) -> RecordError:
+    return RecordError(
+        f"The stored record of case {case_id} is inconsistent: "
+        f"{what} number {seq} follows {before} earlier ones"
+    )
+
+
+def _load_batch(
+    connection: Connection, heads: Sequence[Any], first: int, last: int
+) -> Iterator[CaseData]:
     records: dict[int, CaseRecord] = {}
     cases: list[CaseData] = []
-    for h in heads:
+    for (case_id, la_child_id, worker, team, upn, upn_unknown, birth_date, expected_birth_date,
+         sex, ethnicity, disabilities) in heads:
         record = CaseRecord(
             child=Child(
-                la_child_id=h.la_child_id,
-                upn=h.upn,
-                upn_unknown=h.upn_unknown,
-                birth_date=h.birth_date,
-                expected_birth_date=h.expected_birth_date,
-                sex=h.sex,
-                ethnicity=h.ethnicity,
-                disabilities=split_codes(h.disabilities),
+                la_child_id=la_child_id,
+                upn=upn,
+                upn_unknown=upn_unknown,
+                birth_date=birth_date,
+                expected_birth_date=expected_birth_date,
+                sex=sex,
+                ethnicity=ethnicity,
+                disabilities=disabilities.split(",") if disabilities else [],
             )
         )
-        records[h.id] = record
-        cases.append(CaseData(h.id, h.la_child_id, h.worker, h.team, record))
+        records[case_id] = record
+        cases.append(CaseData(case_id, la_child_id, worker, team, record))
 
     in_batch = EpisodeRow.case_id.between(first, last)
     episodes: dict[int, tuple[int, Episode]] = {}  # episode row id -> (case id, episode)
-    for row in session.execute(
+    for (episode_id, case_id, seq, referral_date, source, nfa, need, closure_date,
+         closure_reason) in connection.execute(
         select(
             EpisodeRow.id,
             EpisodeRow.case_id,
@@ -124,84 +133,85 @@ def _load_batch(session: Session, heads: Sequence[Any], first: int, last: int) -
         )
         .where(in_batch)
         .order_by(EpisodeRow.case_id, EpisodeRow.seq)
-    ):
+    ).all():
+        case_episodes = records[case_id].episodes
+        if seq != len(case_episodes):
+            raise _inconsistent(case_id, "episode", seq, len(case_episodes))
         episode = Episode(
-            referral_date=row.referral_date,
-            referral_source=row.referral_source,
-            referral_nfa=bool(row.referral_nfa),
-            primary_need=row.primary_need,
-            closure_date=row.closure_date,
-            closure_reason=row.closure_reason,
+            referral_date=referral_date,
+            referral_source=source,
+            referral_nfa=bool(nfa),
+            primary_need=need,
+            closure_date=closure_date,
+            closure_reason=closure_reason,
         )
-        _place(records[row.case_id].episodes, row.seq, episode, row.case_id, "episode")
-        episodes[row.id] = (row.case_id, episode)
+        case_episodes.append(episode)
+        episodes[episode_id] = (case_id, episode)
 
     if episodes:
-        _load_items(session, in_batch, episodes)
+        _load_items(connection, in_batch, episodes)
     yield from cases
 
 
-def _load_items(session: Session, in_batch: Any, episodes: dict[int, tuple[int, Episode]]) -> None:
+def _load_items(
+    connection: Connection, in_batch: Any, episodes: dict[int, tuple[int, Episode]]
+) -> None:
     def rows(model: Any, *columns: Any) -> Any:
-        return session.execute(
+        return connection.execute(
             select(model.episode_id, model.seq, *columns)
             .join(EpisodeRow, EpisodeRow.id == model.episode_id)
             .where(in_batch)
             .order_by(model.episode_id, model.seq)
-        )
+        ).all()
 
-    for row in rows(
+    for episode_id, seq, start, authorised, factors in rows(
         AssessmentRow, AssessmentRow.start_date, AssessmentRow.authorised_date,
         AssessmentRow.factors,
     ):
-        case_id, episode = episodes[row.episode_id]
-        item = Assessment(start=row.start_date, authorised=row.authorised_date,
-                          factors=split_codes(row.factors))
-        _place(episode.assessments, row.seq, item, case_id, "assessment")
+        case_id, episode = episodes[episode_id]
+        if seq != len(episode.assessments):
+            raise _inconsistent(case_id, "assessment", seq, len(episode.assessments))
+        episode.assessments.append(Assessment(
+            start=start, authorised=authorised, factors=factors.split(",") if factors else []))
 
-    for row in rows(
+    for episode_id, seq, start, icpc_date, not_required in rows(
         Section47Row, Section47Row.start_date, Section47Row.icpc_date,
         Section47Row.icpc_not_required,
     ):
-        case_id, episode = episodes[row.episode_id]
-        s47 = Section47(start=row.start_date, icpc_date=row.icpc_date,
-                        icpc_not_required=bool(row.icpc_not_required))
-        _place(episode.s47s, row.seq, s47, case_id, "section 47 enquiry")
+        case_id, episode = episodes[episode_id]
+        if seq != len(episode.s47s):
+            raise _inconsistent(case_id, "section 47 enquiry", seq, len(episode.s47s))
+        episode.s47s.append(Section47(start=start, icpc_date=icpc_date,
+                                      icpc_not_required=bool(not_required)))
 
     plans: dict[int, tuple[int, CPPlan]] = {}
-    for row in rows(
+    for episode_id, seq, plan_id, start, end, initial, latest in rows(
         CPPlanRow, CPPlanRow.id, CPPlanRow.start_date, CPPlanRow.end_date,
         CPPlanRow.initial_category, CPPlanRow.latest_category,
     ):
-        case_id, episode = episodes[row.episode_id]
-        plan = CPPlan(start=row.start_date, end=row.end_date,
-                      initial_category=row.initial_category,
-                      latest_category=row.latest_category)
-        _place(episode.cp_plans, row.seq, plan, case_id, "child protection plan")
-        plans[row.id] = (case_id, plan)
+        case_id, episode = episodes[episode_id]
+        if seq != len(episode.cp_plans):
+            raise _inconsistent(case_id, "child protection plan", seq, len(episode.cp_plans))
+        plan = CPPlan(start=start, end=end, initial_category=initial, latest_category=latest)
+        episode.cp_plans.append(plan)
+        plans[plan_id] = (case_id, plan)
 
     if plans:
-        for review in session.execute(
+        for plan_id, seq, review_date in connection.execute(
             select(CPReviewRow.cp_plan_id, CPReviewRow.seq, CPReviewRow.review_date)
             .join(CPPlanRow, CPPlanRow.id == CPReviewRow.cp_plan_id)
             .join(EpisodeRow, EpisodeRow.id == CPPlanRow.episode_id)
             .where(in_batch)
             .order_by(CPReviewRow.cp_plan_id, CPReviewRow.seq)
-        ):
-            case_id, plan = plans[review.cp_plan_id]
-            _place(plan.reviews, review.seq, review.review_date, case_id, "review")
+        ).all():
+            case_id, plan = plans[plan_id]
+            if seq != len(plan.reviews):
+                raise _inconsistent(case_id, "review", seq, len(plan.reviews))
+            plan.reviews.append(review_date)
 
-    for row in rows(CINPlanRow, CINPlanRow.start_date, CINPlanRow.end_date):
-        case_id, episode = episodes[row.episode_id]
-        _place(episode.cin_plans, row.seq, CINPlan(start=row.start_date, end=row.end_date),
-               case_id, "CIN plan")
-
-
-def _place(items: list[T], seq: int, item: T, case_id: int, what: str) -> None:
-    """Append ``item``, which must be the next in order (rows come ordered by seq)."""
-    if seq != len(items):
-        raise RecordError(
-            f"The stored record of case {case_id} is inconsistent: "
-            f"{what} number {seq} follows {len(items)} earlier ones"
-        )
-    items.append(item)
+    for episode_id, seq, start, end in rows(CINPlanRow, CINPlanRow.start_date,
+                                            CINPlanRow.end_date):
+        case_id, episode = episodes[episode_id]
+        if seq != len(episode.cin_plans):
+            raise _inconsistent(case_id, "CIN plan", seq, len(episode.cin_plans))
+        episode.cin_plans.append(CINPlan(start=start, end=end))

@@ -204,7 +204,7 @@ class CaseStore:
         record = load_record(session, case.id)
         live = runtime.restore(row.process_id, row.state or "", row.episode_seq, row.id)
         return runtime, record, live, TaskRef(task.spiff_task_id, task.bpmn_id, task.form,
-                                               task.id)
+                                               task.id, task.title)
 
     def load_live(self, task_id: int) -> LiveTask:
         """A ready task with everything needed to simulate completing it in memory."""

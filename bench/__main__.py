@@ -1,0 +1,471 @@
+"""``python -m bench``: run every benchmark figure, print a table, write bench/results.json.
+
+    python -m bench                 # the full run (< 15 minutes on 2 cores); updates BENCHMARKS.md
+    python -m bench --smoke         # seconds: every figure at toy size (used by the test suite)
+    python -m bench --only history,throughput --out /tmp/r.json
+
+PostgreSQL figures need ``CAREPATH_BENCH_POSTGRES_URL`` (or ``CAREPATH_TEST_POSTGRES_URL``, or
+``--postgres URL``); without one they are reported as null with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Settings, configured_postgres, log, machine
+
+FIGURES = ("history", "throughput", "returns", "packcheck")
+RESULTS = ROOT / "results.json"
+MARKDOWN = ROOT.parent / "BENCHMARKS.md"
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+WEB_REASON = "no web app yet (web issue not done)"
+STRETCH_REASON = ("stretch figure not attempted in this run: needs the bpmn-engine npm package "
+                  "and a Node.js runner for the same referral-to-closure process")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.profiles is None:
+        args.profiles = not args.smoke and not args.only
+    settings = Settings.smoke_settings() if args.smoke else Settings.full()
+    if args.only:
+        settings.only = {f.strip() for f in args.only.split(",") if f.strip()}
+        unknown = settings.only - set(FIGURES)
+        if unknown:
+            raise SystemExit(f"unknown figure(s) {sorted(unknown)}: choose from {FIGURES}")
+    postgres, pg_reason = (None, "disabled with --no-postgres") if args.no_postgres else \
+        configured_postgres(args.postgres)
+    settings.postgres_url = postgres
+    kinds = ["sqlite"] + (["postgresql"] if postgres else [])
+    out_path = Path(args.out) if args.out else (None if args.smoke else RESULTS)
+    started = time.perf_counter()
+    log(f"{'smoke' if args.smoke else 'full'} run; databases: {', '.join(kinds)}"
+        + (f" (PostgreSQL: {pg_reason})" if pg_reason else ""))
+
+    errors: dict[str, str] = {}
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="carepath-bench-", dir=args.workdir) as tmp:
+        workdir = Path(tmp)
+        info = machine(postgres, workdir)
+        script = None
+        if settings.wants("history") or settings.wants("throughput") or args.profiles:
+            from bench.cases import record_script
+
+            script = record_script()
+        for figure in FIGURES:
+            if not settings.wants(figure):
+                continue
+            try:
+                figures[figure] = _run_figure(figure, settings, script, kinds, workdir)
+            except Exception as exc:  # reported as null with the reason; the run goes on
+                traceback.print_exc()
+                errors[figure] = f"{type(exc).__name__}: {exc}"
+        results = assemble(figures, errors, settings, info, pg_reason)
+        results["run"]["seconds"] = round(time.perf_counter() - started, 1)
+        if args.profiles and script is not None:
+            results["profiles"] = _profiles(results, script, workdir)
+    results["run"]["seconds_with_profiles"] = round(time.perf_counter() - started, 1)
+    if out_path is not None:
+        tmp_path = out_path.with_name(out_path.name + ".tmp")
+        tmp_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+        tmp_path.replace(out_path)
+        log(f"results written to {out_path}")
+    if not args.smoke and args.markdown and not settings.only:
+        update_markdown(results, MARKDOWN)
+        log(f"{MARKDOWN.name} updated")
+    print_table(results)
+    if errors:
+        log(f"figures that failed: {', '.join(sorted(errors))}")
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, runs in seconds")
+    parser.add_argument("--only", help=f"comma-separated figures: {', '.join(FIGURES)}")
+    parser.add_argument("--out", help="where to write the results JSON (default: "
+                        "bench/results.json for a full run, nowhere for --smoke)")
+    parser.add_argument("--postgres", help="PostgreSQL URL (default: "
+                        "$CAREPATH_BENCH_POSTGRES_URL or $CAREPATH_TEST_POSTGRES_URL)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--workdir", help="folder for the benchmark databases (default: the "
+                        "system temporary folder)")
+    parser.add_argument("--no-markdown", dest="markdown", action="store_false",
+                        help="do not update the results section of BENCHMARKS.md")
+    parser.add_argument("--profiles", dest="profiles", action="store_true", default=None,
+                        help="write cProfile text for missed targets to bench/profiles/ "
+                        "(default: on for a full run)")
+    parser.add_argument("--no-profiles", dest="profiles", action="store_false")
+    return parser
+
+
+def _run_figure(figure: str, settings: Settings, script: Any, kinds: list[str],
+                workdir: Path) -> dict[str, Any]:
+    if figure == "history":
+        from bench import history
+
+        return history.run(settings, script, kinds, workdir, settings.postgres_url)
+    if figure == "throughput":
+        from bench import throughput
+
+        return throughput.run(settings, script, kinds, workdir, settings.postgres_url)
+    if figure == "returns":
+        from bench import returns
+
+        return returns.run(settings, workdir)
+    from bench import packcheck
+
+    return packcheck.run(settings)
+
+
+# --- results.json ------------------------------------------------------------------------------
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT.parent,
+                              capture_output=True, text=True, timeout=10, check=False)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "carepath"],
+                               cwd=ROOT.parent, capture_output=True, text=True, timeout=10,
+                               check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() + (" (carepath/ has uncommitted changes)"
+                                  if dirty.stdout.strip() else "")
+
+
+def assemble(figures: dict[str, Any], errors: dict[str, str], settings: Settings,
+             info: dict[str, Any], pg_reason: str | None) -> dict[str, Any]:
+    """The results document: the keys the issue names at the top (SQLite, the default
+    database, where a figure is per database), per-database objects beside them, details below."""
+    r: dict[str, Any] = {}
+
+    def null(key: str, reason: str) -> None:
+        r[key] = None
+        r[f"{key}_reason"] = reason
+
+    # figure 1
+    hist = figures.get("history")
+    if hist is None:
+        reason = _why_missing("history", errors, settings)
+        for key in ("completion_p50_ms", "completion_p99_ms", "completion_ratio_1000_vs_10",
+                    "raw_spiff_p50_ms_at_1000", "speedup_vs_raw_spiff_at_1000"):
+            null(key, reason)
+    else:
+        per_db = hist["per_db"]
+        r["completion_p50_ms"] = per_db["sqlite"]["carepath_p50_ms"]
+        r["completion_p99_ms"] = per_db["sqlite"]["carepath_p99_ms"]
+        r["completion_p50_ms_by_db"] = {k: v["carepath_p50_ms"] for k, v in per_db.items()}
+        r["completion_p99_ms_by_db"] = {k: v["carepath_p99_ms"] for k, v in per_db.items()}
+        ratios = {k: _ratio(v["carepath_p50_ms"], "1000", "10") for k, v in per_db.items()}
+        r["completion_ratio_1000_vs_10"] = ratios["sqlite"]
+        r["completion_ratio_1000_vs_10_by_db"] = ratios
+        at = {k: v["raw_spiff_p50_ms"].get("1000") for k, v in per_db.items()}
+        r["raw_spiff_p50_ms_at_1000"] = at["sqlite"]
+        r["raw_spiff_p50_ms_by_db"] = {k: v["raw_spiff_p50_ms"] for k, v in per_db.items()}
+        r["raw_spiff_p99_ms_by_db"] = {k: v["raw_spiff_p99_ms"] for k, v in per_db.items()}
+        speedups = {k: v["speedup_vs_raw_spiff"].get("1000") for k, v in per_db.items()}
+        r["speedup_vs_raw_spiff_at_1000"] = speedups["sqlite"]
+        r["speedup_vs_raw_spiff_by_db"] = {k: v["speedup_vs_raw_spiff"]
+                                           for k, v in per_db.items()}
+        if "1000" not in per_db["sqlite"]["carepath_p50_ms"]:
+            reason = "no checkpoint at 1,000 prior tasks in this run (smoke mode)"
+            for key in ("completion_ratio_1000_vs_10", "raw_spiff_p50_ms_at_1000",
+                        "speedup_vs_raw_spiff_at_1000"):
+                r[f"{key}_reason"] = reason
+        if pg_reason:
+            r["postgresql_reason"] = pg_reason
+    # figure 2
+    thr = figures.get("throughput")
+    if thr is None:
+        reason = _why_missing("throughput", errors, settings)
+        for key in ("throughput_per_s", "raw_commit_per_s", "throughput_vs_commit_ratio"):
+            null(key, reason)
+    else:
+        per_db = thr["per_db"]
+        for key in ("throughput_per_s", "raw_commit_per_s", "throughput_vs_commit_ratio"):
+            r[key] = per_db["sqlite"][key]
+            r[f"{key}_by_db"] = {k: v[key] for k, v in per_db.items()}
+    # figure 3
+    ret = figures.get("returns")
+    if ret is None:
+        reason = _why_missing("returns", errors, settings)
+        for key in ("cin_census_100k_s", "cin_census_100k_peak_mb", "annex_a_100k_s",
+                    "annex_a_100k_peak_mb"):
+            null(key, reason)
+    else:
+        for key, src in (("cin_census_100k", "census"), ("annex_a_100k", "annex_a")):
+            if ret.get(f"{src}_s") is None:
+                reason = ret.get(f"{src}_reason", "not measured")
+                null(f"{key}_s", reason)
+                null(f"{key}_peak_mb", reason)
+            else:
+                r[f"{key}_s"] = ret[f"{src}_s"]
+                r[f"{key}_peak_mb"] = ret[f"{src}_peak_mb"]
+        r["returns_children"] = ret["children"]
+        r["records_stream_100k_s"] = ret.get("stream_s")
+        r["records_stream_100k_peak_mb"] = ret.get("stream_peak_mb")
+    # figure 4
+    chk = figures.get("packcheck")
+    if chk is None:
+        null("pack_check_s", _why_missing("packcheck", errors, settings))
+    else:
+        r["pack_check_s"] = chk["pack_check_s"] if chk.get("checker") else None
+        if chk.get("pack_check_s_reason"):
+            r["pack_check_s_reason"] = chk["pack_check_s_reason"]
+        r["pack_load_s"] = chk["pack_load_s"]
+    # figures 5 and 6
+    null("web_inbox_p95_ms", WEB_REASON)
+    null("web_case_p95_ms", WEB_REASON)
+    null("bpmn_engine_step_ratio", STRETCH_REASON)
+    r["machine"] = info
+    r["targets"] = targets(r, judged=not settings.smoke)
+    r["run"] = {"mode": "smoke" if settings.smoke else "full",
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "commit": _git_commit(), "errors": errors or None}
+    r["details"] = figures
+    return r
+
+
+def _why_missing(figure: str, errors: dict[str, str], settings: Settings) -> str:
+    if figure in errors:
+        return f"the {figure} figure failed: {errors[figure]}"
+    if not settings.wants(figure):
+        return f"not run (--only {','.join(sorted(settings.only))})"
+    return "not measured"
+
+
+def _ratio(values: dict[str, float], top: str, bottom: str) -> float | None:
+    if top not in values or bottom not in values or not values[bottom]:
+        return None
+    return round(values[top] / values[bottom], 3)
+
+
+TARGETS: list[tuple[str, str, str, float]] = [
+    ("completion_ratio_1000_vs_10", "completion cost at 1,000 / at 10 prior tasks", "<=", 1.5),
+    ("speedup_vs_raw_spiff_at_1000", "speed-up over raw Spiff at 1,000", ">=", 20.0),
+    ("throughput_per_s", "completions per second (SQLite)", ">=", 500.0),
+    ("throughput_vs_commit_ratio", "throughput / raw commit rate (SQLite)", ">=", 0.25),
+    ("cin_census_100k_s", "CIN census, 100k children, seconds", "<=", 10.0),
+    ("cin_census_100k_peak_mb", "CIN census, 100k children, peak RSS MB", "<=", 500.0),
+    ("web_inbox_p95_ms", "web inbox p95 ms", "<=", 100.0),
+]
+
+
+def targets(r: dict[str, Any], judged: bool = True) -> dict[str, Any]:
+    """Each target with its value and whether it was met (None: not measured, or a smoke run,
+    whose toy sizes say nothing about the targets)."""
+    out: dict[str, Any] = {}
+
+    def judge(value: Any, op: str, limit: float) -> bool | None:
+        if not judged or not isinstance(value, int | float):
+            return None
+        return value <= limit if op == "<=" else value >= limit
+
+    for key, title, op, limit in TARGETS:
+        value = r.get(key)
+        out[key] = {"title": title, "target": f"{op} {limit:g}", "value": value,
+                    "met": judge(value, op, limit)}
+        by_db = r.get(f"{key}_by_db")
+        if isinstance(by_db, dict):
+            out[key]["by_db"] = {k: {"value": v, "met": judge(v, op, limit)}
+                                 for k, v in by_db.items()}
+    checks = r.get("pack_check_s")
+    if isinstance(checks, dict):
+        for pack, value in checks.items():
+            out[f"pack_check_s.{pack}"] = {"title": f"pack check {pack}, seconds",
+                                           "target": "<= 1", "value": value,
+                                           "met": judge(value, "<=", 1.0)}
+    else:
+        out["pack_check_s"] = {"title": "pack check, seconds", "target": "<= 1",
+                               "value": None, "met": None}
+    return out
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+
+def _profiles(results: dict[str, Any], script: Any, workdir: Path) -> dict[str, str]:
+    """cProfile the operation behind each missed target (full run only)."""
+    from bench.profiles import profile_completions
+
+    t = results["targets"]
+    written: dict[str, str] = {}
+    missed = {k for k, v in t.items() if v.get("met") is False
+              or any(d.get("met") is False for d in v.get("by_db", {}).values())}
+    log("profiles for missed targets: " + (", ".join(sorted(missed)) or "none"))
+    try:
+        if missed & {"throughput_per_s", "throughput_vs_commit_ratio"}:
+            path = profile_completions(script, workdir, prior=10, samples=200,
+                                       name="completion_at_10_prior_tasks")
+            written["completion_at_10"] = str(path.relative_to(ROOT.parent))
+        if missed & {"completion_ratio_1000_vs_10", "speedup_vs_raw_spiff_at_1000"}:
+            path = profile_completions(script, workdir, prior=1000, samples=60,
+                                       name="completion_at_1000_prior_tasks")
+            written["completion_at_1000"] = str(path.relative_to(ROOT.parent))
+            path = profile_completions(script, workdir, prior=5000, samples=20,
+                                       name="completion_at_5000_prior_tasks")
+            written["completion_at_5000"] = str(path.relative_to(ROOT.parent))
+    except Exception as exc:  # a profile is a help, not a figure
+        traceback.print_exc()
+        written["error"] = f"{type(exc).__name__}: {exc}"
+    return written
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    else:
+        text = str(value)
+    return f"{text}{unit}"
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(figure, measure, carepath, baseline, target, met) for the table and BENCHMARKS.md."""
+    out: list[tuple[str, str, str, str, str, str]] = []
+    t = r.get("targets", {})
+
+    def met(key: str, db: str | None = None) -> str:
+        entry = t.get(key, {})
+        value = entry.get("by_db", {}).get(db, {}).get("met") if db else entry.get("met")
+        return {True: "yes", False: "NO", None: "—"}[value]
+
+    p50 = r.get("completion_p50_ms_by_db") or {}
+    p99 = r.get("completion_p99_ms_by_db") or {}
+    spiff = r.get("raw_spiff_p50_ms_by_db") or {}
+    spiff99 = r.get("raw_spiff_p99_ms_by_db") or {}
+    for db in p50:
+        for count in p50[db]:
+            out.append((f"1 completion ({db})", f"{int(count):,} prior tasks: p50 / p99",
+                        f"{_fmt(p50[db][count])} / {_fmt(p99[db].get(count))} ms",
+                        f"raw Spiff {_fmt(spiff[db].get(count))} / "
+                        f"{_fmt(spiff99[db].get(count))} ms", "", ""))
+        out.append((f"1 completion ({db})", "cost at 1,000 / cost at 10",
+                    _fmt((r.get("completion_ratio_1000_vs_10_by_db") or {}).get(db)), "",
+                    "<= 1.5", met("completion_ratio_1000_vs_10", db)))
+        out.append((f"1 completion ({db})", "speed-up over raw Spiff at 1,000",
+                    _fmt((r.get("speedup_vs_raw_spiff_by_db") or {}).get(db, {}).get("1000"),
+                         "x"), "1x", ">= 20x", met("speedup_vs_raw_spiff_at_1000", db)))
+    if not p50:
+        out.append(("1 completion", "p50 by history", "—", "—", "",
+                    r.get("completion_p50_ms_reason", "")))
+    thr = r.get("throughput_per_s_by_db") or {}
+    raw = r.get("raw_commit_per_s_by_db") or {}
+    ratio = r.get("throughput_vs_commit_ratio_by_db") or {}
+    for db in thr:
+        out.append((f"throughput ({db})", "completions/s vs raw 1-row commits/s",
+                    _fmt(thr[db], "/s"), _fmt(raw.get(db), "/s"),
+                    ">= 500/s" if db == "sqlite" else "", met("throughput_per_s", db)
+                    if db == "sqlite" else ""))
+        out.append((f"throughput ({db})", "throughput / raw commit rate",
+                    _fmt(ratio.get(db)), "1", ">= 0.25",
+                    met("throughput_vs_commit_ratio", db)))
+    if not thr:
+        out.append(("throughput", "completions/s", "—", "—", ">= 500/s",
+                    r.get("throughput_per_s_reason", "")))
+    n = r.get("returns_children")
+    label = f"{n:,}" if isinstance(n, int) else "100,000"
+    stream = r.get("records_stream_100k_s")
+    out.append(("returns", f"CIN census, {label} children: seconds",
+                _fmt(r.get("cin_census_100k_s"), " s"),
+                f"read only {_fmt(stream, ' s')}" if stream is not None else "—", "<= 10 s",
+                met("cin_census_100k_s") if r.get("cin_census_100k_s") is not None
+                else r.get("cin_census_100k_s_reason", "")[:60]))
+    out.append(("returns", f"CIN census, {label} children: peak RSS",
+                _fmt(r.get("cin_census_100k_peak_mb"), " MB"),
+                _fmt(r.get("records_stream_100k_peak_mb"), " MB"), "<= 500 MB",
+                met("cin_census_100k_peak_mb") if r.get("cin_census_100k_peak_mb") is not None
+                else "—"))
+    out.append(("returns", f"Annex A, {label} children: seconds / peak RSS",
+                f"{_fmt(r.get('annex_a_100k_s'), ' s')} / "
+                f"{_fmt(r.get('annex_a_100k_peak_mb'), ' MB')}", "", "",
+                "" if r.get("annex_a_100k_s") is not None
+                else r.get("annex_a_100k_s_reason", "")[:60]))
+    checks = r.get("pack_check_s")
+    loads = r.get("pack_load_s") or {}
+    if isinstance(checks, dict):
+        for pack, value in checks.items():
+            out.append(("pack check", pack, _fmt(value, " s"),
+                        f"build {_fmt(loads.get(pack), ' s')}", "<= 1 s",
+                        met(f"pack_check_s.{pack}") if value is not None
+                        else r.get("pack_check_s_reason", "")[:60]))
+    else:
+        for pack, value in loads.items():
+            out.append(("pack check", pack, "—", f"build {_fmt(value, ' s')}", "<= 1 s",
+                        (r.get("pack_check_s_reason") or "")[:60]))
+    out.append(("web", "inbox p95 under load", "—", "", "<= 100 ms",
+                r.get("web_inbox_p95_ms_reason", "")))
+    out.append(("stretch", "bpmn-engine step cost ratio", "—", "", "", "not attempted"))
+    return out
+
+
+def print_table(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"carepath benchmarks ({r['run']['mode']} run, "
+                        f"{r['run'].get('seconds', '?')} s)")
+    for column in ("figure", "measure", "carepath", "baseline (same run)", "target", "met"):
+        table.add_column(column, overflow="fold")
+    for row in rows(r):
+        table.add_row(*row)
+    Console(width=max(120, int(os.environ.get("COLUMNS", "0") or 0))).print(table)
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [BEGIN, "",
+             f"Run finished {r['run']['finished']} (commit {r['run']['commit']}), "
+             f"{r['run']['seconds']} s for the figures.", "",
+             f"**Machine:** {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; {m['os']}; "
+             f"Python {m['python']}; SQLite {m['sqlite']}; PostgreSQL {m['postgresql']}; "
+             f"SQLAlchemy {m['sqlalchemy']}; SpiffWorkflow {m['spiffworkflow']}; benchmark "
+             f"databases on {m['bench_dir_filesystem']}; load average at start "
+             f"{m['load_average_at_start']}.", "",
+             "| figure | measure | carepath | baseline (same run) | target | met |",
+             "|---|---|---|---|---|---|"]
+    for row in rows(r):
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
+    lines += ["", "Full numbers (every sample set, per database): `bench/results.json`.", "",
+              END]
+    return "\n".join(lines)
+
+
+def update_markdown(r: dict[str, Any], path: Path) -> None:
+    block = render_markdown(r)
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            path.write_text(head + block + tail, encoding="utf-8")
+            return
+        path.write_text(text.rstrip() + "\n\n## Latest full run\n\n" + block + "\n",
+                        encoding="utf-8")
+        return
+    path.write_text("# Benchmarks\n\n`make bench` (`python -m bench`) writes the section below "
+                    "and `bench/results.json`.\n\n## Latest full run\n\n" + block + "\n",
+                    encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

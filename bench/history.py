@@ -1,0 +1,164 @@
+"""Figure 1: the cost of one task completion as a case's history grows.
+
+K cases of the wt2023 pack are walked through the real store to a child protection plan, then
+their plan recurs: each review conference completes the ``cp_review`` instance and starts the next
+one (how the pack models recurrence). At each checkpoint (10, 100, 1,000, 5,000 prior completed
+tasks in the case) every case completes R more reviews through ``CaseStore.complete_task`` (load,
+validate, map to the record, engine steps, durable commit, events), timed one by one.
+
+Baseline, in the same run, on the same database: raw SpiffWorkflow running the same recurrence as
+one BPMN loop with the same history, one stateless request per step (``spiff_baseline``). The two
+are interleaved completion by completion, so a noisy neighbour hits both alike.
+
+History below ``real_history_up_to`` is made of real completions; above it, the rows review
+completions write are written directly (``cases.fill_reviews``) - the measured completions are
+always real ones.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bench import spiff_baseline
+from bench.cases import (
+    FIRST_REVIEW,
+    CaseDriver,
+    Script,
+    check_filled_like_real,
+    completed_tasks,
+    fill_reviews,
+    noon,
+)
+from bench.common import Settings, database, log, median, ms, percentile
+from carepath.adapters.db.store import CaseStore
+from carepath.adapters.packs import PackRegistry
+from carepath.engine.clock import FixedClock, use_clock
+
+
+def review_day(number: int) -> date:
+    return FIRST_REVIEW + timedelta(days=number)
+
+
+def spiff_values(script: Script, number: int) -> dict[str, Any]:
+    values = script.review_values(review_day(number))
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()}
+
+
+def build_spiff_snapshots(settings: Settings, script: Script) -> tuple[dict[int, str], float]:
+    """The raw-Spiff workflow after c completed reviews, for each checkpoint c (built in memory
+    once: that is not what is measured)."""
+    start = time.perf_counter()
+    loop = spiff_baseline.SpiffLoop()
+    snapshots: dict[int, str] = {}
+    for checkpoint in sorted(settings.checkpoints):
+        while loop.completed < checkpoint:
+            loop.complete_one(spiff_values(script, loop.completed))
+        snapshots[checkpoint] = loop.dump()
+        log(f"  raw Spiff workflow with {checkpoint} completed reviews built "
+            f"({len(snapshots[checkpoint]) / 1024:.0f} KB of JSON, "
+            f"{time.perf_counter() - start:.1f} s so far)")
+    return snapshots, time.perf_counter() - start
+
+
+def run(settings: Settings, script: Script, kinds: list[str], workdir: Path,
+        postgres_url: str | None) -> dict[str, Any]:
+    log("figure 1: completion cost vs case history")
+    snapshots, spiff_build_s = build_spiff_snapshots(settings, script)
+    per_db: dict[str, Any] = {}
+    for kind in kinds:
+        with database(kind, workdir, postgres_url, "history") as db:
+            per_db[kind] = _run_one(settings, script, db, snapshots)
+    return {"per_db": per_db, "spiff_build_s": round(spiff_build_s, 1),
+            "spiff_json_kb": {str(c): round(len(s) / 1024, 1) for c, s in snapshots.items()}}
+
+
+def _run_one(settings: Settings, script: Script, db: Any, snapshots: dict[int, str]
+             ) -> dict[str, Any]:
+    started = time.perf_counter()
+    store = CaseStore(db.engine, PackRegistry())
+    clock = FixedClock(script.opened_at)
+    walk = script.walk_to_first_review()
+    drivers = []
+    for n in range(settings.history_cases):
+        driver = CaseDriver(store, script, n, clock)
+        driver.replay(walk, clock)
+        drivers.append(driver)
+    walked = len(walk)
+    reviews = 0  # reviews completed so far by every case
+    spiff_baseline.create_table(db.engine)
+    carepath_ms: dict[str, list[float]] = {}
+    spiff_ms: dict[str, list[float]] = {}
+    build_s: dict[str, float] = {}
+    for checkpoint in sorted(settings.checkpoints):
+        target = checkpoint - walked  # reviews each case must have behind it
+        if target < reviews:
+            raise RuntimeError(f"checkpoint {checkpoint} is behind the history already built")
+        t0 = time.perf_counter()
+        with use_clock(clock):
+            # real completions up to real_history_up_to (and at least one, as fill's template)
+            real_until = max(min(target, settings.real_history_up_to - walked), min(target, 1))
+            while reviews < real_until:
+                clock.set(noon(review_day(reviews)))
+                for driver in drivers:
+                    driver.complete("cp_review", script.review_values(review_day(reviews)))
+                reviews += 1
+        if reviews < target:
+            with Session(db.engine) as session, session.begin():
+                for driver in drivers:
+                    fill_reviews(session, driver.case_id, target - reviews, reviews)
+            reviews = target
+        with Session(db.engine) as session:
+            for driver in drivers:
+                prior = completed_tasks(session, driver.case_id)
+                if prior != checkpoint:
+                    raise RuntimeError(f"case {driver.case_id} has {prior} completed tasks, "
+                                       f"expected {checkpoint}")
+        build_s[str(checkpoint)] = round(time.perf_counter() - t0, 1)
+        for row, _ in enumerate(drivers, start=1):
+            spiff_baseline.store(db.engine, snapshots[checkpoint], row)
+        ours: list[float] = []
+        theirs: list[float] = []
+        gc.collect()
+        with use_clock(clock):
+            for _ in range(settings.history_rounds):
+                day = review_day(reviews)
+                clock.set(noon(day))
+                values = script.review_values(day)
+                raw_values = spiff_values(script, reviews)
+                for row, driver in enumerate(drivers, start=1):
+                    start = time.perf_counter()
+                    driver.complete("cp_review", values)
+                    ours.append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    spiff_baseline.request(db.engine, raw_values, row)
+                    theirs.append(time.perf_counter() - start)
+                reviews += 1
+        carepath_ms[str(checkpoint)] = [ms(x) for x in ours]
+        spiff_ms[str(checkpoint)] = [ms(x) for x in theirs]
+        log(f"  {db.kind}: {checkpoint:>5} prior tasks: carepath p50 "
+            f"{median(carepath_ms[str(checkpoint)]):.1f} ms, raw Spiff p50 "
+            f"{median(spiff_ms[str(checkpoint)]):.1f} ms (history built in "
+            f"{build_s[str(checkpoint)]} s)")
+    if settings.smoke:  # the history shortcut must build what real completions build
+        check_filled_like_real(store, script, reviews=4, first_n=10_000)
+        log(f"  {db.kind}: filled history has the same shape as real history")
+    result: dict[str, Any] = {
+        "samples_per_checkpoint": settings.history_cases * settings.history_rounds,
+        "cases": settings.history_cases,
+        "carepath_p50_ms": {c: round(median(v), 2) for c, v in carepath_ms.items()},
+        "carepath_p99_ms": {c: round(percentile(v, 99), 2) for c, v in carepath_ms.items()},
+        "raw_spiff_p50_ms": {c: round(median(v), 2) for c, v in spiff_ms.items()},
+        "raw_spiff_p99_ms": {c: round(percentile(v, 99), 2) for c, v in spiff_ms.items()},
+        "history_build_s": build_s,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    result["speedup_vs_raw_spiff"] = {
+        c: round(result["raw_spiff_p50_ms"][c] / p50, 2) if p50 else None
+        for c, p50 in result["carepath_p50_ms"].items()}
+    return result

@@ -1,0 +1,63 @@
+"""The benchmark harness in its smoke mode (toy sizes, seconds), so that it cannot rot.
+
+No timing is asserted: benchmarks are not part of pass/fail. What is asserted is that every
+figure ran (or says why not) and that results.json has the keys the benchmark issue names, each a
+number (or object of numbers) or null with a ``<key>_reason``. PostgreSQL is included when
+``CAREPATH_TEST_POSTGRES_URL`` is set, as for the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = [
+    "completion_p50_ms", "completion_ratio_1000_vs_10", "raw_spiff_p50_ms_at_1000",
+    "speedup_vs_raw_spiff_at_1000", "throughput_per_s", "raw_commit_per_s",
+    "throughput_vs_commit_ratio", "cin_census_100k_s", "cin_census_100k_peak_mb",
+    "pack_check_s", "web_inbox_p95_ms", "machine",
+]
+
+
+def _numbers(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(_numbers(v) or v is None for v in value.values())
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def test_smoke_run_writes_every_required_key(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--no-markdown",
+         "--workdir", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(out.read_text())
+
+    assert results["run"]["mode"] == "smoke"
+    assert results["run"]["errors"] is None
+    for key in REQUIRED:
+        assert key in results, key
+        value = results[key]
+        if key == "machine":
+            assert {"cpu", "cores", "ram_gb", "os", "python", "sqlite", "postgresql"} <= set(value)
+        elif value is None:
+            assert results.get(f"{key}_reason"), f"{key} is null without a reason"
+        else:
+            assert _numbers(value), (key, value)
+    # figure 1 measured real completions at every smoke checkpoint, against raw Spiff
+    assert set(results["completion_p50_ms"]) == {"8", "12"}
+    sqlite = results["details"]["history"]["per_db"]["sqlite"]
+    assert set(sqlite["raw_spiff_p50_ms"]) == {"8", "12"}
+    # figure 2 checked that a successor task is in the inbox right after the commit
+    assert results["details"]["throughput"]["per_db"]["sqlite"]["inbox_visible_after_commit"]
+    # figure 5 has no web app to measure yet: null, with the reason
+    assert results["web_inbox_p95_ms"] is None and results["web_inbox_p95_ms_reason"]
+    # the table printed at the end
+    assert "carepath benchmarks" in done.stdout

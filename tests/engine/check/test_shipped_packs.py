@@ -1,0 +1,111 @@
+"""Both shipped packs pass `pack check`; their paths are what the processes say."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from carepath.adapters.packs import PackRegistry, load_pack_dir
+from carepath.engine.check import check_pack, render_text
+from carepath.engine.check.paths import Path as CasePath
+from carepath.engine.check.paths import concurrent, enumerate_paths
+from carepath.engine.pack import Pack
+
+from .broken import DECIDE, copy_pack, edit
+
+PACKS = ("ics2010", "wt2023")
+
+
+@pytest.fixture(scope="module")
+def registry() -> PackRegistry:
+    return PackRegistry()
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_shipped_pack_passes_with_no_errors(registry: PackRegistry, name: str) -> None:
+    report = check_pack(registry.get(name))
+    assert report.ok, render_text(report)
+    assert not report.truncated
+    assert report.paths > 1000
+    # What is left are warnings about what a worker may choose: RC8/RC9 (closed after an
+    # assessment) where there was none or there was an enquiry or plan, and an enquiry with no
+    # assessment.
+    assert {f.rules for f in report.warnings} <= {("8825Q",), ("2990",), ("2991Q",)}
+    data = report.to_json()
+    assert data["ok"] is True and data["errors"] == 0 and data["paths"] == report.paths
+
+
+def runs(path: CasePath) -> Counter[str]:
+    return Counter(s.process for s in path.steps if s.kind == "process")
+
+
+def test_paths_follow_starts_and_take_each_loop_at_most_once(registry: PackRegistry) -> None:
+    found = enumerate_paths(registry.get("wt2023"))
+    assert not found.truncated
+    assert len(found.paths) == found.count
+    nfa = [p for p in found.paths if p.tasks() == (DECIDE,)]
+    assert [p.end for p in nfa] == ["end"]
+    assert nfa[0].forms() == ("referral_decision",)
+    assert max(max(runs(p).values()) for p in found.paths) == 2
+    # a second review conference (the recurring review taken once more), but never a third
+    assert any(runs(p)["cp_review"] == 2 for p in found.paths)
+    looping = [p for p in found.paths if p.end == "loop"]
+    assert looping and all(max(runs(p).values()) == 2 for p in looping)
+
+
+def test_parallel_branches_are_walked_together(registry: PackRegistry) -> None:
+    found = enumerate_paths(registry.get("wt2023"), max_paths=4000)
+    joint = next(p for p in found.paths
+                 if any(s.node == "joint_enquiry_outcome" for s in p.steps))
+    steps = {s.node: s for s in joint.steps if s.kind == "task"}
+    assert {"start_joint_assessment", "joint_assessment", "joint_enquiry_outcome"} <= set(steps)
+    assert concurrent(steps["joint_assessment"], steps["joint_enquiry_outcome"])
+    assert not concurrent(steps["start_joint_assessment"], steps["joint_assessment"])
+    assert not concurrent(steps["strategy_discussion"], steps["joint_enquiry_outcome"])
+
+
+def test_path_bound_is_reported(registry: PackRegistry) -> None:
+    found = enumerate_paths(registry.get("ics2010"), max_paths=100)
+    assert len(found.paths) == 100 and found.truncated
+    assert found.count > 100
+
+
+def bpmn_copy(tmp_path: Path, pack: Pack, name: str) -> Path:
+    """The pack with its YAML processes replaced by the BPMN the compiler makes of them."""
+    root = copy_pack(tmp_path, name)
+    for file, xml in pack.bpmn.values():
+        (root / file).unlink()
+        (root / file).with_suffix(".bpmn").write_bytes(xml)
+    return root
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_bpmn_pack_is_checked_the_same_way(tmp_path: Path, registry: PackRegistry,
+                                           name: str) -> None:
+    pack = registry.get(name)
+    root = bpmn_copy(tmp_path, pack, name)
+    assert not list((root / "processes").glob("*.yaml"))
+    report = check_pack(load_pack_dir(root))
+    assert report.ok, render_text(report)
+    assert report.paths == check_pack(pack).paths
+
+
+def test_broken_bpmn_pack_is_caught_on_its_path(tmp_path: Path, registry: PackRegistry) -> None:
+    root = bpmn_copy(tmp_path, registry.get("wt2023"), "wt2023")
+    # the condition reads a name no form sets
+    edit(root, "processes/referral.bpmn", ">assessment_next == 'cin_plan'<", ">outcome == 'cin_plan'<")
+    # the task that starts the assessment uses a form that does not record its start
+    edit(root, "processes/referral.bpmn",
+         '<spiffworkflow:property name="form" value="assessment_start"/>',
+         '<spiffworkflow:property name="form" value="core_group"/>')
+    report = check_pack(load_pack_dir(root))
+    undefined = [f for f in report.errors if f.check == "undefined-name"]
+    assert [f.path for f in undefined] == [(DECIDE, "Start the child and family assessment",
+                                            "Complete the child and family assessment")]
+    assert undefined[0].file == "processes/referral.bpmn" and undefined[0].line
+    assert "'outcome' may be undefined at gateway 'After the assessment'" in undefined[0].message
+    unstarted = [f for f in report.errors if f.item == "assessment.authorised" and
+                 "8608" in f.rules]
+    assert unstarted and unstarted[0].path == undefined[0].path
