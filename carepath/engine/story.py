@@ -78,7 +78,7 @@ def upn_problem(upn: str) -> str | None:
 
 
 class _Reader(EpisodeReader):
-    """Reads one story file, raising :class:`StoryFormatError` at the first problem."""
+    """Reads a whole story: the child, then each episode in turn."""
 
     # -- the story -----------------------------------------------------------------------
 
