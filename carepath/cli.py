@@ -515,9 +515,11 @@ def demo(db_url: str) -> None:
 
 def _register_commands() -> None:
     """Command groups that live beside the features they drive."""
+    from carepath.adapters.check_cli import check
     from carepath.adapters.returns_cli import returns
 
     main.add_command(returns)
+    pack.add_command(check)
 
 
 _register_commands()

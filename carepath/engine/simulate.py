@@ -45,18 +45,21 @@ T = TypeVar("T")
 # services ~13%, individuals ~7%, other ~5%, other legal agency ~3%, education services ~2%,
 # housing, anonymous, unknown.
 REFERRAL_SOURCES: dict[str, float] = {
-    "6": 29.0, "2A": 20.5, "2B": 1.5,
+    "6": 29.0, "2A": 27.5, "2B": 1.5,
     "3A": 2.0, "3B": 2.0, "3C": 0.5, "3D": 3.0, "3E": 3.5, "3F": 4.0,
     "5A": 3.0, "5B": 4.5, "5C": 1.0, "5D": 4.5,
     "1A": 4.0, "1B": 1.0, "1C": 1.5, "1D": 0.5,
     "8": 5.0, "7": 3.0, "4": 1.5, "9": 1.5, "10": 2.0,
 }
-# Sources that cannot refer a child who is not at school yet.
+# Sources that cannot refer a child who is not at school yet (the schools' weight above is for
+# children of school age, so that schools make about a fifth of all referrals).
 SCHOOL_SOURCES = {"2A", "3C"}
 # Referrals ending in no further action.
 NFA_RATE = 0.08
-# Re-referral within 12 months of a previous referral: ~22% of referrals.
-RE_REFERRAL_RATE = 0.22
+# A closed episode is followed by a new referral 1 week to 11 months later with this chance: about
+# a fifth of the simulated referrals are then re-referrals within 12 months of the previous
+# referral (published: ~22% of referrals).
+RE_REFERRAL_RATE = 0.6
 MAX_EPISODES = 3
 # A strategy discussion straight away at the referral (the assessment runs alongside the
 # enquiry); otherwise the assessment comes first. Together with the enquiries after an
@@ -113,8 +116,10 @@ CATEGORY_FACTOR = {"NEG": "16A", "EMO": "17A", "PHY": "18C", "SAB": "19C"}
 NO_FACTORS_WHEN_NFA = 0.45
 # Closure after a child in need or child protection plan.
 CLOSURE_REASONS: dict[str, float] = {"RC7": 88.0, "RC5": 6.0, "RC3": 3.0, "RC4": 3.0}
-# Children: ~1.5% unborn when referred; ages at referral; ~52% boys.
-UNBORN = 0.015
+# Children: ~1.5% still unborn on 31 March (3% are unborn when first referred, about half of them
+# born by 31 March, when they count as born children); ages at referral; ~52% boys.
+UNBORN = 0.03
+UNBORN_LEAD_DAYS = 250  # latest expected date of birth: this many days after the referral
 AGE_BANDS: dict[tuple[int, int], float] = {(0, 0): 11.0, (1, 4): 19.0, (5, 9): 24.0,
                                            (10, 15): 35.0, (16, 17): 11.0}
 MALE = 0.525
@@ -247,8 +252,15 @@ class _Child:
     def story(self) -> dict[str, Any]:
         first = self.first_referral()
         child: dict[str, Any] = {"la_child_id": child_id(self.seed, self.index)}
+        if self.unborn and (self.ref_date - first).days > UNBORN_LEAD_DAYS:
+            # a child referred before birth this long before 31 March is born by then; the
+            # story has the child as they are now, and a child is referred after their birth
+            self.unborn = False
         if self.unborn:
-            child["expected_birth_date"] = first + timedelta(days=self.rng.randint(30, 200))
+            # still unborn on 31 March (and due at most 40 weeks after the referral, rule 8606)
+            soonest = max(30, (self.ref_date - first).days + 1)
+            child["expected_birth_date"] = first + timedelta(
+                days=self.rng.randint(soonest, max(soonest, UNBORN_LEAD_DAYS)))
             child["sex"] = "U"
             age0 = -1
         else:
@@ -286,9 +298,11 @@ class _Child:
         all_nfa = all(e["referral"]["nfa"] for e in episodes)
         born = child.get("birth_date")
         age = (self.ref_date - born).days // 365 if isinstance(born, date) else -1
-        if all_nfa and self.rng.random() < UN7_WHEN_ALL_NFA:
+        if self.unborn:
+            child["upn_unknown"] = "UN1"
+        elif all_nfa and self.rng.random() < UN7_WHEN_ALL_NFA:
             child["upn_unknown"] = "UN7"
-        elif self.unborn or age < 5:
+        elif age < 5:
             child["upn_unknown"] = "UN1"
         elif self.rng.random() < UPN_UNKNOWN_AT_SCHOOL_AGE:
             child["upn_unknown"] = self.rng.choice(("UN2", "UN3", "UN5"))
@@ -372,6 +386,9 @@ class _Child:
         assessment: dict[str, Any] | None = None
         if alongside:
             assessment = {"start": self.wd(start, 0, 1)}
+            if ep.assessments:  # the one before was authorised: start after that day
+                after = self.cal.next_working_day(ep.assessments[-1]["authorised"])
+                assessment["start"] = max(assessment["start"], after)
             assessment["authorised"] = self.authorised(assessment["start"])
             ep.assessments.append(assessment)
         if self.rng.random() < ICPC_RATE:
@@ -422,8 +439,8 @@ class _Child:
         for number in range(reviews_wanted):
             due = _add_months(previous, 3 if number == 0 else 6)
             if self.rng.random() < REVIEWS_ON_TIME:
-                review = self.cal.add_working_days(due, -self.rng.randint(0, 15))
-                review = self.working_on_or_before(due) if review <= previous else review
+                review = self.cal.add_working_days(self.working_on_or_before(due),
+                                                   -self.rng.randint(0, 15))
             else:
                 review = self.cal.add_working_days(due, self.rng.randint(1, 10))
             if review <= previous:

@@ -29,14 +29,16 @@ would leave the case stuck at that task: those are errors too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from carepath.engine.check.paths import Branch, EndKind, Step, Trail
+from carepath.engine.check.paths import Branch, EndKind, Step, Trail, concurrent_branches
 from carepath.engine.check.report import Findings, Severity
 from carepath.engine.check.symbolic import UNKNOWN
 from carepath.engine.pack import Pack
 
 Level = Literal["sure", "optional", "unsure"]
+_Level = Callable[[str], "Level | None"]  # how surely the step being checked fills an item
 Ref = Branch  # where something was recorded: the parallel branch of its step
 _ORDER = {"sure": 3, "optional": 2, "unsure": 1, None: 0}
 _ACTIVITY = ("assessment.", "s47.", "cp_plan.", "cin_plan.")
@@ -61,7 +63,7 @@ class _Rec(NamedTuple):
     cp: _Obj | None = None
     cin: _Obj | None = None
     worked: bool = False  # an enquiry or a plan is on the episode (rule 2990)
-    closed: Ref | None = None
+    closed: tuple[Ref, Level] | None = None  # where the episode closed, and how surely
     fills: tuple[Ref, ...] = ()  # steps in parallel branches that recorded something
     branched: bool = False  # some Ref above names a parallel branch
 
@@ -76,26 +78,21 @@ def _settle(rec: _Rec) -> _Rec:
     def obj(o: _Obj | None) -> _Obj | None:
         return None if o is None else o._replace(at=())
 
+    closed = None if rec.closed is None else ((), rec.closed[1])
     return rec._replace(
         nfa=_plain(rec.nfa), activity=_plain(rec.activity), assessment=obj(rec.assessment),
         s47=obj(rec.s47), icpc=None if rec.icpc is None else ((), rec.icpc[1]),
-        cp=obj(rec.cp), cin=obj(rec.cin), closed=_plain(rec.closed), fills=(), branched=False)
+        cp=obj(rec.cp), cin=obj(rec.cin), closed=closed, fills=(), branched=False)
 
 
 def _best(a: Level | None, b: Level | None) -> Level | None:
     return a if _ORDER[a] >= _ORDER[b] else b
 
 
-def _conc(a: Branch, b: Branch) -> bool:
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            return x[0] == y[0]
-    return False
-
-
-def _severity(trigger: Level, have: Level | None) -> Severity | None:
-    """How bad it is that a step doing something (``trigger``) finds an item only ``have``."""
-    if have == "sure":
+def _severity(trigger: Level | None, have: Level | None) -> Severity | None:
+    """How bad it is that a step doing something (``trigger``: how surely it does it) finds an
+    item it needs only ``have`` (None: nothing to report)."""
+    if trigger is None or have == "sure":
         return None
     return "error" if trigger == "sure" and have != "unsure" else "warning"
 
@@ -109,6 +106,7 @@ class RecordContract:
         self.findings = findings
         self.maps_nfa = any(f.record == "referral.nfa" for form in pack.forms.values()
                             for f in form.fields)
+        self._seen: dict[tuple[Any, ...], _Rec] = {}
 
     def begin(self) -> _Rec:
         return _Rec()
@@ -143,6 +141,16 @@ class RecordContract:
         step = trail.step
         if step.kind != "task":
             return rec
+        # The same step from the same record state reports the same and leads to the same
+        # state: work it out once (the first path to get here is the shortest, or as short).
+        key = (rec, step.process, step.node, id(step.outcome), step.branch)
+        known = self._seen.get(key)
+        if known is None:
+            known = self._seen[key] = self._step(rec, trail)
+        return known
+
+    def _step(self, rec: _Rec, trail: Trail) -> _Rec:
+        step = trail.step
         out = step.outcome
         here: Ref = step.branch
 
@@ -157,7 +165,8 @@ class RecordContract:
         if rec.branched and not step.branch:
             rec = _settle(rec)
         if rec.closed is not None:
-            self._report("error", trail, ("8565",), next(iter(sorted(filled)), None),
+            self._report(_severity(rec.closed[1], None), trail, ("8565",),
+                         next(iter(sorted(filled)), None),
                          f"'{step.title}' comes after the episode was closed: nothing can be "
                          "recorded after closure")
             return rec
@@ -173,7 +182,7 @@ class RecordContract:
             rec = rec._replace(fills=(*rec.fills, here) if filled else rec.fills, branched=True)
         return rec
 
-    def _referral(self, rec: _Rec, trail: Trail, here: Ref, lv: Any) -> _Rec:
+    def _referral(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step, out = trail.step, trail.step.outcome
         says_nfa = out.items.get("referral.nfa") is True
         need_here = lv("episode.primary_need") == "sure"
@@ -207,7 +216,7 @@ class RecordContract:
             rec = rec._replace(need=True)
         return rec
 
-    def _assessment(self, rec: _Rec, trail: Trail, here: Ref, lv: Any) -> _Rec:
+    def _assessment(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step = trail.step
         start, auth, factors = (lv("assessment.start"), lv("assessment.authorised"),
                                 lv("assessment.factors"))
@@ -225,7 +234,7 @@ class RecordContract:
                              f"'{step.title}' authorises an assessment, but none was started "
                              "(the engine refuses it)")
             else:
-                if _conc(a.at, step.branch):
+                if concurrent_branches(a.at, step.branch):
                     self._report("error", trail, ("8608",), "assessment.authorised",
                                  f"'{step.title}' may authorise the assessment before it starts "
                                  "(they are in parallel branches)")
@@ -238,7 +247,7 @@ class RecordContract:
             a = a._replace(extra=_best(a.extra, factors))
         return rec._replace(assessment=a) if a is not rec.assessment else rec
 
-    def _s47(self, rec: _Rec, trail: Trail, here: Ref, lv: Any) -> _Rec:
+    def _s47(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step, out = trail.step, trail.step.outcome
         start, icpc = lv("s47.start"), lv("s47.icpc_date")
         not_required = lv("s47.icpc_not_required") if out.items.get(
@@ -263,14 +272,14 @@ class RecordContract:
             rec = rec._replace(icpc=(here, icpc))
         return rec._replace(s47=s) if s is not rec.s47 else rec
 
-    def _plans(self, rec: _Rec, trail: Trail, here: Ref, lv: Any) -> _Rec:
+    def _plans(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step = trail.step
         cp, cin = rec.cp, rec.cin
         cp_start, cin_start = lv("cp_plan.start"), lv("cin_plan.start")
         cp_end, cin_end = lv("cp_plan.end"), lv("cin_plan.end")
         if cp_start:
             icpc = rec.icpc
-            have = None if icpc is None or _conc(icpc[0], step.branch) else icpc[1]
+            have = None if icpc is None or concurrent_branches(icpc[0], step.branch) else icpc[1]
             have = _best(have, lv("s47.icpc_date"))
             self._report(_severity(cp_start, have), trail, ("2885", "2883"), "s47.icpc_date",
                          f"'{step.title}' starts a child protection plan, but no initial child "
@@ -280,7 +289,7 @@ class RecordContract:
                 self._report(_severity(cp_start, cp.done), trail, ("8935", "8940"),
                              "cp_plan.start", f"'{step.title}' starts a child protection plan "
                              "while another may still be open")
-            if cin is not None and (cin.done != "sure" or _conc(cin.at, step.branch)):
+            if cin is not None and (cin.done != "sure" or concurrent_branches(cin.at, step.branch)):
                 have = _best(None if cin.done is None else cin.done, cin_end)
                 self._report(_severity(cp_start, have), trail, ("4001", "4016", "4017"),
                              "cin_plan.end", f"'{step.title}' starts a child protection plan "
@@ -314,7 +323,7 @@ class RecordContract:
                 self._report(_severity(cin_start, cin.done), trail, ("4004",), "cin_plan.start",
                              f"'{step.title}' starts a child in need plan while another may still "
                              "be open (the engine refuses it)")
-            if cp is not None and (cp.done != "sure" or _conc(cp.at, step.branch)):
+            if cp is not None and (cp.done != "sure" or concurrent_branches(cp.at, step.branch)):
                 self._report(_severity(cin_start, cp.done), trail, ("4001", "4016", "4017"),
                              "cin_plan.start", f"'{step.title}' starts a child in need plan "
                              "while a child protection plan may still be open")
@@ -322,7 +331,7 @@ class RecordContract:
             rec = rec._replace(worked=True)
         return rec._replace(cp=cp, cin=cin)
 
-    def _closure(self, rec: _Rec, trail: Trail, here: Ref, lv: Any) -> _Rec:
+    def _closure(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step = trail.step
         when, reason = lv("closure.date"), lv("closure.reason")
         if when == "sure" and reason != "sure":
@@ -373,11 +382,11 @@ class RecordContract:
                          "assessment) on a path with a section 47 enquiry or a plan",
                          key=step.form)
         for other in rec.fills:
-            if _conc(other, step.branch):
+            if concurrent_branches(other, step.branch):
                 self._report("error", trail, ("8565",), "closure.date",
                              f"a task in parallel with the closure at '{step.title}' may record "
                              "something after it")
-        return rec._replace(closed=here)
+        return rec._replace(closed=(here, when))
 
     def _category(self, rec: _Rec, trail: Trail) -> None:
         if rec.cp is not None and rec.cp.extra != "sure":

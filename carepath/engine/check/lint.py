@@ -21,11 +21,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from carepath.engine.check.paths import (
+    Branch,
     EndKind,
     Notice,
     PathSet,
     Trail,
     compiled,
+    concurrent_branches,
     route,
     task_titles,
 )
@@ -62,22 +64,23 @@ class TimescaleLint:
                 paths.add(timescale.from_path)
         self.read = frozenset(_SOURCE.get(p, p) for p in paths) & _READ
 
-    def begin(self) -> tuple[tuple[str, str, Any], ...]:
+    def begin(self) -> tuple[tuple[str, str, Branch], ...]:
         return ()
 
-    def step(self, dates: tuple[tuple[str, str, Any], ...], trail: Trail
-             ) -> tuple[tuple[str, str, Any], ...]:
+    def step(self, dates: tuple[tuple[str, str, Branch], ...], trail: Trail
+             ) -> tuple[tuple[str, str, Branch], ...]:
+        """``dates``: (item, how surely it is set, the branch of the step that set it)."""
         step = trail.step
         if step.kind != "task":
             return dates
         if step.due:
             self._check(dates, trail)
         out = step.outcome
-        if not out.sure and not out.optional and not out.unsure and (step.branch or not any(
-                d[2] for d in dates)):
+        settled = not step.branch and any(branch for _, _, branch in dates)
+        if not (out.sure or out.optional or out.unsure or settled):
             return dates
-        known = {item: (level, () if not step.branch else branch)
-                 for item, level, branch in dates}
+        # outside a parallel block, every step before has happened: forget their branches
+        known = {item: (level, branch if step.branch else ()) for item, level, branch in dates}
         for item, level in ([(i, "sure") for i in out.sure] + [(i, "optional") for i in
                              out.optional] + [(i, "unsure") for i in out.unsure]):
             namespace, _, name = item.partition(".")
@@ -89,11 +92,12 @@ class TimescaleLint:
                     known[item] = (level, step.branch)
         return tuple(sorted((k, v[0], v[1]) for k, v in known.items()))
 
-    def _names(self, dates: Iterable[tuple[str, str, Any]], trail: Trail) -> dict[str, Any]:
+    def _names(self, dates: Iterable[tuple[str, str, Branch]], trail: Trail
+               ) -> dict[str, Any]:
         step = trail.step
         best: dict[str, int] = {}
         for item, level, branch in dates:
-            if _concurrent(branch, step.branch):
+            if concurrent_branches(branch, step.branch):
                 continue
             best[item] = max(best.get(item, 0), _LEVEL[level])
         names: dict[str, Any] = {}
@@ -102,7 +106,7 @@ class TimescaleLint:
             names[path] = SET if path in _OPENING or have == 3 else UNKNOWN if have else None
         return names
 
-    def _check(self, dates: tuple[tuple[str, str, Any], ...], trail: Trail) -> None:
+    def _check(self, dates: tuple[tuple[str, str, Branch], ...], trail: Trail) -> None:
         step = trail.step
         timescale = self.pack.timescales.items.get(step.due or "")
         if timescale is None:
@@ -119,22 +123,16 @@ class TimescaleLint:
         missing = [p for p in reads if names.get(p) is None] or \
             [p for p in reads if names.get(p) is UNKNOWN] or reads
         severity: Severity = "error" if value is None else "warning"
+        which = "none of which" if len(missing) > 1 else "which"
         how = "is not" if value is None else "may not be"
         self.findings.at(
             severity, "timescale",
-            f"timescale '{timescale.name}' counts from {', '.join(missing)}, which {how} "
+            f"timescale '{timescale.name}' counts from {' or '.join(missing)}, {which} {how} "
             f"recorded before task '{step.title}' opens, so the task would have no due date",
             trail, item=missing[0], key=("timescale", timescale.name, step.process, step.node))
 
     def finish(self, dates: Any, trail: Trail, end: EndKind) -> None:
         return None
-
-
-def _concurrent(a: Any, b: Any) -> bool:
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            return bool(x[0] == y[0])
-    return False
 
 
 # --------------------------------------------------------------------------- notices

@@ -71,12 +71,17 @@ class Step:
         return self.title
 
 
-def concurrent(a: Step, b: Step) -> bool:
-    """Whether two steps are in different branches of one parallel block."""
-    for x, y in zip(a.branch, b.branch, strict=False):
+def concurrent_branches(a: Branch, b: Branch) -> bool:
+    """Whether steps in parallel branches ``a`` and ``b`` may run in either order."""
+    for x, y in zip(a, b, strict=False):
         if x != y:
             return x[0] == y[0]
     return False
+
+
+def concurrent(a: Step, b: Step) -> bool:
+    """Whether two steps are in different branches of one parallel block."""
+    return concurrent_branches(a.branch, b.branch)
 
 
 class Trail:

@@ -2,11 +2,11 @@
 
 A state is where a path is (process, node, the calls it is inside, the processes waiting to
 start) and what it knows (the answers gateway conditions read in the current run of a process,
-which loops it has taken, whether the episode is closed, each observer's state). Two paths that reach equal states carry
-on the same way, so each state is expanded once, breadth first: the first path to reach a state
-is one of the shortest, and it is the one observers see. Parallel blocks are walked branch by
-branch inside the expansion of the state where they fork; the state after the join is a state
-like any other.
+which loops it has taken, whether the episode is closed, each observer's state). Two paths that
+reach equal states carry on the same way, so each state is expanded once, breadth first: the
+first path to reach a state is one of the shortest, and it is the one observers see. Parallel
+blocks are walked branch by branch inside the expansion of the state where they fork; the state
+after the join is a state like any other.
 """
 
 from __future__ import annotations

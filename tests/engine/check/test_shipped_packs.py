@@ -95,7 +95,8 @@ def test_bpmn_pack_is_checked_the_same_way(tmp_path: Path, registry: PackRegistr
 def test_broken_bpmn_pack_is_caught_on_its_path(tmp_path: Path, registry: PackRegistry) -> None:
     root = bpmn_copy(tmp_path, registry.get("wt2023"), "wt2023")
     # the condition reads a name no form sets
-    edit(root, "processes/referral.bpmn", ">assessment_next == 'cin_plan'<", ">outcome == 'cin_plan'<")
+    edit(root, "processes/referral.bpmn", ">assessment_next == 'cin_plan'<",
+         ">outcome == 'cin_plan'<")
     # the task that starts the assessment uses a form that does not record its start
     edit(root, "processes/referral.bpmn",
          '<spiffworkflow:property name="form" value="assessment_start"/>',
