@@ -176,10 +176,12 @@ def assemble(figures: dict[str, Any], errors: dict[str, str], settings: Settings
         r["completion_ratio_1000_vs_10_by_db"] = ratios
         at = {k: v["raw_spiff_p50_ms"].get("1000") for k, v in per_db.items()}
         r["raw_spiff_p50_ms_at_1000"] = at["sqlite"]
+        r["raw_spiff_p50_ms_at_1000_by_db"] = at
         r["raw_spiff_p50_ms_by_db"] = {k: v["raw_spiff_p50_ms"] for k, v in per_db.items()}
         r["raw_spiff_p99_ms_by_db"] = {k: v["raw_spiff_p99_ms"] for k, v in per_db.items()}
         speedups = {k: v["speedup_vs_raw_spiff"].get("1000") for k, v in per_db.items()}
         r["speedup_vs_raw_spiff_at_1000"] = speedups["sqlite"]
+        r["speedup_vs_raw_spiff_at_1000_by_db"] = speedups
         r["speedup_vs_raw_spiff_by_db"] = {k: v["speedup_vs_raw_spiff"]
                                            for k, v in per_db.items()}
         if "1000" not in per_db["sqlite"]["carepath_p50_ms"]:

@@ -31,8 +31,8 @@ class Settings:
     smoke: bool
     # figure 1: completion cost vs history
     checkpoints: tuple[int, ...] = (10, 100, 1000, 5000)
-    history_cases: int = 10  # cases brought to each checkpoint (one sample each per round)
-    history_rounds: int = 3  # rounds of one completion per case at each checkpoint
+    history_cases: int = 10  # cases per checkpoint (one sample each per round)
+    history_rounds: int = 3  # rounds of one completion per case, all checkpoints
     real_history_up_to: int = 20  # below this, history is built by real store completions
     # figure 2: throughput
     throughput_cases: int = 60

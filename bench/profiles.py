@@ -90,5 +90,5 @@ def _relative(text: str) -> str:
     """Paths shortened to the package (site-packages/... and the repository root dropped)."""
     import re
 
-    text = text.replace(str(ROOT.parent) + "/", "")
-    return re.sub(r"/\S*/site-packages/", "site-packages/", text)
+    text = re.sub(r"\S*/site-packages/", "site-packages/", text)
+    return text.replace(str(ROOT.parent) + "/", "")

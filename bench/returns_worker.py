@@ -103,7 +103,7 @@ def _write_profile(profiler: Any, path: str, seconds: float, summary: Any) -> No
                                ("by own time", "tottime", 40)):
         out.write(f"## {title}\n")
         pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(limit)
-    text = re.sub(r"/\S*/site-packages/", "site-packages/", out.getvalue())
+    text = re.sub(r"\S*/site-packages/", "site-packages/", out.getvalue())
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text.replace(root + "/", ""))

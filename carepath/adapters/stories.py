@@ -3,25 +3,31 @@
 At each step it looks at the ready tasks, works out what the story can give each task's form, and
 simulates the choices a worker could make (decision questions) to pick the one that records what
 the story says happens next. It sets the clock to the story date the task records, completes the
-task through the real store, and stops when the story has nothing for the ready tasks. If a pack
-asks for something the story cannot give, it fails naming the task and the missing item.
+task, and stops when the story has nothing for the ready tasks. If a pack asks for something the
+story cannot give, it fails naming the task and the missing item.
 
-How it stays fast (the choice it makes is the same as simulating every option of every task):
+How it stays fast (the choice it makes is the one simulating every option of every task gives):
 
-* the record is read once per episode and then kept up to date in memory (a completion changes
-  it exactly as the form's ``record:`` mappings say); the ready tasks, with the state of their
-  process instances, come in one query per step;
+* the record is kept in memory, changed exactly as the store changes it (a referral adds an
+  episode; a completion applies the form's ``record:`` mappings); the ready tasks, with the state
+  of their process instances, come in one query per step;
 * decision questions that neither a show_if of the form nor anything in the pack's processes
   reads cannot change what happens: they are answered once (the first option), not tried in turn;
   options that leave the same answers (hidden questions) are tried once;
 * an option is simulated (its process instance restored and the task completed in memory) only
-  when the cheap part of its score ties with another option's. When an option chosen without a
-  simulation is refused by the store, nothing was written: it is set aside and the step chosen
-  again, exactly as if its simulation had failed.
+  when the cheap part of its score ties with another option's, or when it is the one chosen;
+* the chosen option's simulated outcome is what gets written: one transaction through the
+  store's own writer (``CaseStore._persist``), behind the same optimistic version check as
+  ``CaseStore.complete_task``, so the task is not worked out a second time. If the case changed
+  since the step read it, nothing is written (``ConflictError``).
+
+``check_record=True`` compares the record kept in memory with the database after every step
+(for tests).
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -35,10 +41,11 @@ from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
 from carepath.adapters.db.store import CaseStore, TaskView
-from carepath.engine.clock import FixedClock, use_clock
+from carepath.engine.clock import FixedClock, today, use_clock
 from carepath.engine.errors import CarepathError, StoryError
+from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
-from carepath.engine.record import CaseRecord, record_to_story
+from carepath.engine.record import CaseRecord, new_episode, record_to_story
 from carepath.engine.record_items import RECORD_ITEMS
 from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
 from carepath.engine.story_cursor import PendingEvent, StoryValue, pending_events, story_values
@@ -313,7 +320,7 @@ class StoryRunner:
     def _run(self, child: Mapping[str, Any], episodes: list[Mapping[str, Any]],
              clock: FixedClock) -> StoryResult:
         case_id = self._open(child, episodes[0], clock)
-        record = self.store.record(case_id)
+        record = self._opened(None, child, episodes[0], case_id)
         result = StoryResult([case_id], [])
         index = 0
         idle = 0
@@ -326,12 +333,12 @@ class StoryRunner:
                 if index + 1 < len(episodes) and record.episodes[-1].closure_date is not None:
                     index += 1
                     self._open(child, episodes[index], clock)
-                    record = self.store.record(case_id)
+                    record = self._opened(record, child, episodes[index], case_id)
                     continue
                 result.stopped_at = tasks
                 return result
-            today = clock.now().astimezone(LONDON).date()
-            step = _Step(self, child, target, record, pending, today)
+            day = clock.now().astimezone(LONDON).date()
+            step = _Step(self, child, target, record, pending, day)
             bests, blocked = self._bests(step, lives, rejected)
             actionable = [c for c in bests if c.recorded]
             chosen: _Candidate | None = None
@@ -347,7 +354,8 @@ class StoryRunner:
                 if not any(c.failed for c in bests):
                     if blocked:
                         task, missing = blocked[0]
-                        names = ", ".join(f"'{m}' ({RECORD_ITEMS[m].title})" for m in missing)
+                        names = ", ".join(f"'{item}' ({RECORD_ITEMS[item].title})"
+                                          for item in missing)
                         raise StoryError(f"Task {task.id} '{task.title}' (form {task.form}) "
                                          f"needs {names}, which the story does not give")
                     if not useful or idle + 1 > MAX_IDLE_STEPS:
@@ -373,37 +381,59 @@ class StoryRunner:
             rejected = set()
             result.completed += 1
             record = outcome.record
-            if self.check_record:
-                stored = self.store.record(case_id)
-                if record_to_story(stored) != record_to_story(record):
-                    raise StoryError(f"the runner's record of case {case_id} differs from the "
-                                     f"database after task {chosen.live.view.id}")
+            self._check(case_id, record, f"after task {chosen.live.view.id}")
         raise StoryError(f"The story did not finish within {MAX_STEPS} tasks")
+
+    def _opened(self, record: CaseRecord | None, child: Mapping[str, Any],
+                episode: Mapping[str, Any], case_id: int) -> CaseRecord:
+        """The record once a referral is recorded: a new episode (as ``CaseStore.open_case``
+        and ``CaseRuntime.open_episode`` make it)."""
+        ctx = ValidationContext(today=today())
+        child_value = check_child(child, ctx)
+        referral = check_referral({"date": episode["referral"]["date"],
+                                   "source": episode["referral"]["source"]}, ctx)
+        new = copy.deepcopy(record) if record is not None else CaseRecord(child=child_value)
+        new.child = copy.deepcopy(child_value)
+        new_episode(new, referral["date"], referral["source"])
+        self._check(case_id, new, "after the referral")
+        return new
+
+    def _check(self, case_id: int, record: CaseRecord, when: str) -> None:
+        if not self.check_record:
+            return
+        stored = self.store.record(case_id)
+        if record_to_story(stored) != record_to_story(record):
+            raise StoryError(f"the runner's record of case {case_id} differs from the "
+                             f"database {when}")
 
     # -- the database ------------------------------------------------------------------
 
     def _ready(self, case_id: int) -> tuple[list[TaskView], list[_Live]]:
         """The case's ready tasks (as ``CaseStore.tasks`` lists them) with their instances."""
+        t = m.TaskRow
+        i = m.ProcessInstanceRow
         with Session(self.store.engine) as session:
             rows = session.execute(
-                select(m.TaskRow, m.CaseRow.la_child_id, m.CaseRow.worker, m.CaseRow.version,
-                       m.ProcessInstanceRow.process_id, m.ProcessInstanceRow.state,
-                       m.ProcessInstanceRow.episode_seq, m.ProcessInstanceRow.pack_name,
-                       m.ProcessInstanceRow.pack_version)
-                .join(m.CaseRow, m.CaseRow.id == m.TaskRow.case_id)
-                .join(m.ProcessInstanceRow, m.ProcessInstanceRow.id == m.TaskRow.instance_id)
-                .where(m.TaskRow.status == "ready", m.TaskRow.case_id == case_id)
-                .order_by(m.TaskRow.due.is_(None), m.TaskRow.due, m.TaskRow.id)
+                select(t.id, t.case_id, m.CaseRow.la_child_id, t.title, t.form, t.role,
+                       t.assignee, t.due, t.status, i.process_id, t.bpmn_id, t.created_at,
+                       t.spiff_task_id, t.instance_id, i.episode_seq, i.state, i.pack_name,
+                       i.pack_version, m.CaseRow.worker, m.CaseRow.version)
+                .join(m.CaseRow, m.CaseRow.id == t.case_id)
+                .join(i, i.id == t.instance_id)
+                .where(t.status == "ready", t.case_id == case_id)
+                .order_by(t.due.is_(None), t.due, t.id)
             ).all()
         tasks: list[TaskView] = []
         lives: list[_Live] = []
-        for t, la, worker, version, process, state, episode_seq, pack_name, pack_version in rows:
-            view = TaskView(t.id, t.case_id, la, t.title, t.form, t.role, t.assignee, t.due,
-                            t.status, process, t.bpmn_id, t.created_at)
+        for row in rows:
+            view = TaskView(row.id, row.case_id, row.la_child_id, row.title, row.form, row.role,
+                            row.assignee, row.due, row.status, row.process_id, row.bpmn_id,
+                            row.created_at)
             tasks.append(view)
-            lives.append(_Live(view, TaskRef(t.spiff_task_id, t.bpmn_id, t.form, t.id, t.title),
-                               t.instance_id, process, episode_seq, state or "", pack_name,
-                               pack_version, worker, version))
+            lives.append(_Live(view, TaskRef(row.spiff_task_id, row.bpmn_id, row.form, row.id,
+                                             row.title),
+                               row.instance_id, row.process_id, row.episode_seq, row.state or "",
+                               row.pack_name, row.pack_version, row.worker, row.version))
         return tasks, lives
 
     def _runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:

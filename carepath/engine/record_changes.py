@@ -7,7 +7,6 @@ was when they do.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +24,7 @@ from carepath.engine.record_model import (
     Episode,
     Section47,
     as_date,
+    clone_record,
     iso_date,
 )
 
@@ -106,7 +106,7 @@ def apply_values(record: CaseRecord, values: Mapping[str, Any]) -> list[RecordCh
                 "enquiry or plan can be recorded on it"
             )
 
-    snapshot = copy.deepcopy(record)
+    snapshot = clone_record(record)
     changes: list[RecordChange] = []
     try:
         for item in order:

@@ -7,7 +7,7 @@ record, the instances that changed or started, the tasks opened and closed, and 
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -25,6 +25,7 @@ from carepath.engine.record import (
     new_episode,
     record_context,
 )
+from carepath.engine.record_model import clone_record
 from carepath.engine.workflow import ReadyTask, WorkflowInstance
 from carepath.forms.validation import ValidationContext, record_values, validate
 
@@ -171,9 +172,9 @@ class CaseRuntime:
     def open_episode(self, record: CaseRecord | None, child: Child,
                      referral: Mapping[str, Any], worker: str | None) -> Outcome:
         """A new referral: a new case (``record`` is None) or a new episode on the same case."""
-        new = copy.deepcopy(record) if record is not None else CaseRecord(child=child)
+        new = clone_record(record) if record is not None else CaseRecord(child=child)
         # the child's details may have changed since the last referral
-        new.child = copy.deepcopy(child)
+        new.child = dataclasses.replace(child, disabilities=list(child.disabilities))
         new_episode(new, referral["date"], referral["source"])
         outcome = Outcome(record=new)
         kind = "case.opened" if record is None else "referral.recorded"
@@ -192,7 +193,7 @@ class CaseRuntime:
         ctx = ValidationContext(today=today(),
                                 referral_date=episode.referral_date if episode else None)
         cleaned = validate(form, raw, ctx)
-        new = copy.deepcopy(record)
+        new = clone_record(record)
         if episode is not None and episode.closure_date is not None and \
                 instance.episode_seq == len(record.episodes) - 1:
             raise RecordError(f"This episode was closed on {episode.closure_date.isoformat()}: "

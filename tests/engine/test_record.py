@@ -450,3 +450,25 @@ def test_json_round_trip_keeps_every_field() -> None:
     assert data["episodes"][0]["closure_reason"] == "RC7"
     assert data["child"]["birth_date"] == "2015-06-01"
     assert record_from_json(json.loads(text)) == record
+
+
+def test_clone_record_is_equal_and_independent() -> None:
+    from pathlib import Path
+
+    from carepath.engine.record_model import clone_record
+    from carepath.engine.story import parse_story
+    from carepath.engine.yamlsource import load_yaml
+
+    def load(path: Path) -> dict[str, Any]:
+        return parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
+
+    for path in sorted((Path(__file__).parents[1] / "stories").glob("*.yaml")):
+        record = story_to_record(load(path))
+        twin = clone_record(record)
+        assert twin == record
+        for episode in twin.episodes:
+            for plan in episode.cp_plans:
+                plan.reviews.append(date(2030, 1, 1))
+            episode.assessments.clear()
+        twin.child.disabilities.append("AUT")
+        assert record == story_to_record(load(path))

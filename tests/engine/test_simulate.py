@@ -132,8 +132,10 @@ def test_proportions_are_roughly_those_published(stories: list[dict[str, Any]]) 
     categories = collections.Counter(p["initial_category"] for p in plans)
     assert 0.38 < categories["NEG"] / len(plans) < 0.58
     assert 0.27 < categories["EMO"] / len(plans) < 0.47
-    re_referred = sum(1 for s in stories if len(s["episodes"]) > 1)
-    assert 0.08 < re_referred / N < 0.3
+    re_referrals = sum(1 for s in stories for a, b in zip(s["episodes"], s["episodes"][1:],
+                                                           strict=False)
+                       if (b["referral"]["date"] - a["referral"]["date"]).days <= 365)
+    assert 0.15 < re_referrals / referrals < 0.27
     assert sum(1 for s in stories if "expected_birth_date" in s["child"]) > 0
     assert sum(1 for s in stories if s["child"]["disabilities"] != ["NONE"]) > 0.08 * N
     assert len({s["child"]["ethnicity"] for s in stories}) >= 15

@@ -8,6 +8,7 @@ optimistic version check, so of two racing completions exactly one wins.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from carepath.engine.errors import (
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
 from carepath.engine.record import CaseRecord, record_to_story
+from carepath.engine.record_model import clone_record
 from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome, TaskRef
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext
 
@@ -98,9 +100,29 @@ class LiveTask:
 
 
 class CaseStore:
+    RECORD_CACHE_SIZE = 2048
+
     def __init__(self, engine: Engine, packs: PackRegistry) -> None:
         self.engine = engine
         self.packs = packs
+        # case id -> (case version, record). Every change to a record bumps the case's version
+        # in the same transaction, so a record cached at the version the database still shows
+        # is exactly what load_record would return; long cases are not re-read on every task.
+        self._records: OrderedDict[int, tuple[int, CaseRecord]] = OrderedDict()
+
+    def _load_record(self, session: Session, case: m.CaseRow) -> CaseRecord:
+        hit = self._records.get(case.id)
+        if hit is not None and hit[0] == case.version:
+            self._records.move_to_end(case.id)
+            return hit[1]
+        return load_record(session, case.id)
+
+    def _remember(self, case_id: int, version: int, record: CaseRecord) -> None:
+        """Cache a record just committed at ``version`` (never mutated afterwards)."""
+        self._records[case_id] = (version, record)
+        self._records.move_to_end(case_id)
+        while len(self._records) > self.RECORD_CACHE_SIZE:
+            self._records.popitem(last=False)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -152,7 +174,7 @@ class CaseStore:
                 session.flush()
                 before: CaseRecord | None = None
             else:
-                before = load_record(session, case.id)
+                before = self._load_record(session, case)
                 case.pack_name, case.pack_version = pack.name, pack.version
                 if worker:
                     case.worker = worker
@@ -161,7 +183,9 @@ class CaseStore:
             seen = case.version
             outcome = runtime.open_episode(before, child_value, referral_value, case.worker)
             self._persist(session, case, seen, before, outcome, actor)
-            return case.id
+            case_id = case.id
+        self._remember(case_id, seen + 1, outcome.record)
+        return case_id
 
     def complete_task(self, task_id: int, values: Mapping[str, Any], actor: str,
                       expected_version: int | None = None) -> list[TaskView]:
@@ -169,8 +193,11 @@ class CaseStore:
         with self._session() as session:
             outcome, case, record, seen = self._complete(session, task_id, values,
                                                          expected_version)
-            return self._persist(session, case, seen, record, outcome, actor,
-                                 completed_task=task_id)
+            opened = self._persist(session, case, seen, record, outcome, actor,
+                                   completed_task=task_id)
+            case_id = case.id
+        self._remember(case_id, seen + 1, outcome.record)
+        return opened
 
     def _load_task(self, session: Session, task_id: int) -> tuple[m.TaskRow, m.CaseRow,
                                                                   m.ProcessInstanceRow]:
@@ -201,7 +228,7 @@ class CaseStore:
               row: m.ProcessInstanceRow) -> tuple[CaseRuntime, CaseRecord, LiveInstance, TaskRef]:
         pack = self.packs.get_version(row.pack_name, row.pack_version)
         runtime = CaseRuntime(pack)
-        record = load_record(session, case.id)
+        record = self._load_record(session, case)
         live = runtime.restore(row.process_id, row.state or "", row.episode_seq, row.id)
         return runtime, record, live, TaskRef(task.spiff_task_id, task.bpmn_id, task.form,
                                                task.id, task.title)
@@ -431,9 +458,10 @@ class CaseStore:
 
     def record(self, case_id: int) -> CaseRecord:
         with self._session() as session:
-            if session.get(m.CaseRow, case_id) is None:
+            case = session.get(m.CaseRow, case_id)
+            if case is None:
                 raise NotFoundError(f"There is no case {case_id}")
-            return load_record(session, case_id)
+            return clone_record(self._load_record(session, case))
 
     def case_id_for(self, la_child_id: str) -> int | None:
         with self._session() as session:
