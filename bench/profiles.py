@@ -29,10 +29,12 @@ LAYERS = r"carepath/(adapters/db/(store|records|audit|database)|engine/(runtime|
 
 
 def profile_completions(script: Script, workdir: Path, prior: int, samples: int,
-                        name: str) -> Path:
-    """Profile ``samples`` completions of a case with ``prior`` completed tasks behind it."""
+                        name: str, cold: bool = False) -> Path:
+    """Profile ``samples`` completions of a case with ``prior`` completed tasks behind it; with
+    ``cold``, each by a store that has not seen the case (the record read from the database)."""
     with database("sqlite", workdir, None, f"profile_{prior}") as db:
-        store = CaseStore(db.engine, PackRegistry())
+        packs = PackRegistry()
+        store = CaseStore(db.engine, packs)
         clock = FixedClock(script.opened_at)
         driver = CaseDriver(store, script, 0, clock)
         walk = script.walk_to_first_review()
@@ -56,6 +58,8 @@ def profile_completions(script: Script, workdir: Path, prior: int, samples: int,
                 day = review_day(reviews)
                 clock.set(noon(day))
                 values = script.review_values(day)
+                if cold:
+                    driver.store = CaseStore(db.engine, packs)
                 start = time.perf_counter()
                 profiler.enable()
                 driver.complete("cp_review", values)
@@ -66,7 +70,8 @@ def profile_completions(script: Script, workdir: Path, prior: int, samples: int,
     path = PROFILE_DIR / f"{name}.txt"
     out = io.StringIO()
     out.write(f"# cProfile: {samples} review completions (CaseStore.complete_task) on SQLite, "
-              f"case with {prior} prior completed tasks\n")
+              f"case with {prior} prior completed tasks, "
+              f"{'record read from the database (cold store)' if cold else 'record cached'}\n")
     out.write(f"# median wall time per completion under the profiler: "
               f"{median([ms(t) for t in times]):.1f} ms (profiling adds overhead)\n\n")
     for title, sort, limit, restrict in (

@@ -170,7 +170,7 @@ def _mask(url: str) -> str:
 
 @main.group()
 def pack() -> None:
-    """Process packs: list, show, export."""
+    """Process packs: list, show, check, test, export."""
 
 
 def _registry() -> Any:
@@ -517,9 +517,12 @@ def _register_commands() -> None:
     """Command groups that live beside the features they drive."""
     from carepath.adapters.check_cli import check
     from carepath.adapters.returns_cli import returns
+    from carepath.adapters.sim_cli import pack_test_command, simulate_command
 
     main.add_command(returns)
+    main.add_command(simulate_command)
     pack.add_command(check)
+    pack.add_command(pack_test_command)
 
 
 _register_commands()

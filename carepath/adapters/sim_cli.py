@@ -134,12 +134,12 @@ def pack_test_command(pack_name: str, as_json: bool) -> None:
 
 def _print_report(report: Any) -> None:
     out = _console()
-    table = Table("Scenario", "Result", "Tasks", "Left open", title=f"Scenarios of {report.pack}",
-                  title_justify="left")
+    table = Table("Scenario", "Title", "Result", "Tasks", "Left open",
+                  title=f"Scenarios of {report.pack}", title_justify="left")
     for s in report.scenarios:
         verdict = "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
-        table.add_row(f"{s.name}: {s.title}" if s.title != s.name else s.name, verdict,
-                      str(s.completed), ", ".join(s.stopped_at))
+        table.add_row(s.name, s.title if s.title != s.name else "", verdict, str(s.completed),
+                      ", ".join(s.stopped_at))
     out.print(table)
     for s in report.scenarios:
         if s.problems:

@@ -158,6 +158,10 @@ def test_simulate_command_user_errors(sqlite_db: str, tmp_path: Path) -> None:
                                               missing])
     assert isinstance(result.exception, CarepathError)
     assert "carepath init" in str(result.exception)
+    result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "1", "--year",
+                                              "1990", "--db", sqlite_db])
+    assert isinstance(result.exception, CarepathError)
+    assert "1990 is not a collection year" in str(result.exception)
     result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "-1"])
     assert result.exit_code == 2  # click's own usage error
 
