@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite"] + (["postgresql"] if postgres else [])
     out_path = Path(args.out) if args.out else (None if args.smoke else RESULTS)
     started = time.perf_counter()
+    commit = _git_commit()
     log(f"{'smoke' if args.smoke else 'full'} run; databases: {', '.join(kinds)}"
         + (f" (PostgreSQL: {pg_reason})" if pg_reason else ""))
 
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 errors[figure] = f"{type(exc).__name__}: {exc}"
         results = assemble(figures, errors, settings, info, pg_reason)
         results["run"]["seconds"] = round(time.perf_counter() - started, 1)
+        if results["run"]["commit"] != commit:  # the code changed under the run
+            results["run"]["commit_at_start"] = commit
         if args.profiles and script is not None:
             results["profiles"] = _profiles(results, script, workdir)
     results["run"]["seconds_with_profiles"] = round(time.perf_counter() - started, 1)

@@ -7,7 +7,6 @@ traceback.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import logging
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from carepath import __version__
-from carepath.engine.errors import CarepathError
+from carepath.adapters.command_errors import UserError, handle_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 LONDON = ZoneInfo("Europe/London")
@@ -32,11 +31,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class UserError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        err.print(f"[bold red]Error:[/] {self.message}", markup=True)
 
 
 # -- shared options ------------------------------------------------------------------------
@@ -90,26 +84,6 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def handle_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from carepath.forms.validation import FormErrors
-
-        try:
-            return fn(*args, **kwargs)
-        except FormErrors as exc:
-            lines = [f"There is a problem with {len(exc.errors)} answer"
-                     + ("s" if len(exc.errors) != 1 else "") + ":"]
-            lines += [f"  {e.field}: {e.message}" for e in exc.errors]
-            raise UserError("\n".join(lines)) from None
-        except CarepathError as exc:
-            raise UserError(str(exc)) from None
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise UserError(f"Database error: {reason}") from None
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -299,18 +299,7 @@ class _Databases:
 
 def _task_states(workflow: WorkflowInstance) -> list[tuple[str, str, str]]:
     """(process id, BPMN id, state) of every step of an instance."""
-    accessor = getattr(workflow, "task_states", None)
-    if callable(accessor):
-        return list(accessor())
-    from SpiffWorkflow.util.task import TaskState
-
-    out: list[tuple[str, str, str]] = []
-    for task in workflow._all_tasks():
-        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-        if bpmn_id:
-            out.append((str(task.workflow.spec.name), str(bpmn_id),
-                        TaskState.get_name(task.state)))
-    return out
+    return workflow.task_states()
 
 
 def _pack_graph(pack: Pack) -> Coverage:

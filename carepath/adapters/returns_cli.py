@@ -18,7 +18,6 @@ file, a bad option, a database that is not ready), printed as one ``Error:`` lin
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import stat
@@ -31,7 +30,7 @@ from typing import IO, Any, TypeVar
 import click
 from rich.console import Console
 
-from carepath.engine.errors import CarepathError
+from carepath.adapters.command_errors import handle_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -39,33 +38,6 @@ T = TypeVar("T")
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class _Failure(click.ClickException):
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        _err.print(f"[bold red]Error:[/] {self.message}", markup=True)
-
-
-def _errors(fn: F) -> F:
-    """Errors a user can fix: one ``Error:`` line and exit code 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rich.markup import escape
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            return fn(*args, **kwargs)
-        except CarepathError as exc:
-            raise _Failure(escape(str(exc))) from None
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise _Failure(escape(f"Database error: {reason}")) from None
-        except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            raise _Failure(escape(f"Cannot write{where}: {exc.strerror or exc}")) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _db_option(fn: F) -> F:
@@ -184,7 +156,7 @@ def returns() -> None:
               type=click.Path(dir_okay=False, path_type=Path), help="Where to write the XML.")
 @_db_option
 @_json_option
-@_errors
+@handle_errors
 def cin_census(year: int, la: str, out_path: Path, db_url: str | None, as_json: bool) -> None:
     """Write the Children in Need census XML for the year ending 31 March YEAR."""
     from carepath.adapters.db.record_stream import count_cases, iter_cases
@@ -234,7 +206,7 @@ def validate() -> None:
               help="The census year (the year the collection ends); default: the file's.")
 @_json_option
 @click.pass_context
-@_errors
+@handle_errors
 def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
                          as_json: bool) -> None:
     """Check a CIN census XML FILE: the schema, then the DfE validation rules.
@@ -272,7 +244,7 @@ def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
 @click.option("--end", metavar="DATE", help="Last day of the period (default: today).")
 @_db_option
 @_json_option
-@_errors
+@handle_errors
 def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | None,
             as_json: bool) -> None:
     """Write Ofsted's Annex A lists 3 to 7 as an Excel workbook.

@@ -1,17 +1,18 @@
 """Click commands: ``carepath simulate`` and ``carepath pack test``.
 
 ``carepath.cli`` registers them (``main.add_command(simulate_command)``,
-``pack.add_command(pack_test_command)``). User errors are raised as ``CarepathError``; the main
-CLI prints them on one line and exits 2. A failed scenario exits 1.
+``pack.add_command(pack_test_command)``). Errors a user can fix (a ``CarepathError``, a database
+error) come out as one ``Error:`` line on stderr with exit code 2, never a traceback; a failed
+scenario exits 1.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -25,9 +26,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from carepath.adapters.command_errors import handle_errors
 from carepath.engine.errors import CarepathError
 
 __all__ = ["simulate_command", "pack_test_command"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 
 
 def _console() -> Console:
@@ -75,6 +81,7 @@ def _echo_json(data: Any) -> None:
               help="SQLite only, for throwaway databases: do not wait for the disk "
                    "(PRAGMA synchronous=OFF). A crash can corrupt the file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
 def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url: str | None,
                      no_sync: bool, as_json: bool) -> None:
     """Record realistic simulated children on a pack (demo caseloads, benchmarks)."""
@@ -113,6 +120,7 @@ def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url
 @click.command("test")
 @click.argument("pack_name", metavar="PACK")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
 def pack_test_command(pack_name: str, as_json: bool) -> None:
     """Run a pack's scenarios (PACK/scenarios/*.yaml) and report flow coverage; exit 1 if a
     scenario fails."""

@@ -470,12 +470,8 @@ class StoryRunner:
         """Write a completion worked out in memory: one transaction, exactly as
         ``CaseStore.complete_task`` writes its own (version check first, so if the case changed
         since this step read it nothing is written and ConflictError is raised)."""
-        with self.store._session() as session:
-            case = session.get(m.CaseRow, case_id)
-            if case is None:
-                raise StoryError(f"case {case_id} disappeared while its story was running")
-            self.store._persist(session, case, live.case_version, record, outcome, self.actor,
-                                completed_task=live.view.id)
+        self.store.commit_outcome(case_id, live.case_version, record, outcome, self.actor,
+                                  task_id=live.view.id)
 
     # -- choosing how to complete a task -------------------------------------------------
 

@@ -387,6 +387,12 @@ class WorkflowInstance:
         except (ValueError, TaskNotFoundException):
             raise TaskStateError(f"there is no task {task_id!r} in this process") from None
 
+    def task_states(self) -> list[tuple[str, str, str]]:
+        """(process id, BPMN id, state name) of every step, called processes included: which
+        parts of a process an instance has been through (flow coverage)."""
+        return [(str(t.workflow.spec.name), str(t.task_spec.bpmn_id), TaskState.get_name(t.state))
+                for t in self._all_tasks() if getattr(t.task_spec, "bpmn_id", None)]
+
     def _all_tasks(self) -> Iterator[Any]:
         # get_tasks(state=COMPLETED) misses tasks under unfinished parents (notes, section 9).
         yield from self._wf.tasks.values()

@@ -192,3 +192,9 @@ def test_bad_scenario_files_name_the_problem(text: str, message: str) -> None:
         load_scenario(text, "s.yaml")
     assert str(caught.value).startswith("s.yaml:")
     assert isinstance(caught.value, PackError | StoryError)
+
+
+def test_pack_test_command_user_error() -> None:
+    result = CliRunner().invoke(pack_test_command, ["no-such-pack"])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: No pack called 'no-such-pack'")

@@ -146,22 +146,23 @@ def test_simulate_command_text_output(sqlite_db: str) -> None:
 
 def test_simulate_command_user_errors(sqlite_db: str, tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "1", "--db",
-                                              "postgresql://u@localhost/x", "--no-sync"])
-    assert isinstance(result.exception, CarepathError)
-    assert "--no-sync is only for a SQLite database file" in str(result.exception)
-    result = runner.invoke(simulate_command, ["--pack", "nope", "--children", "1", "--db",
-                                              sqlite_db])
-    assert isinstance(result.exception, CarepathError)
-    missing = f"sqlite:///{tmp_path / 'missing.db'}"
-    result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "1", "--db",
-                                              missing])
-    assert isinstance(result.exception, CarepathError)
-    assert "carepath init" in str(result.exception)
-    result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "1", "--year",
-                                              "1990", "--db", sqlite_db])
-    assert isinstance(result.exception, CarepathError)
-    assert "1990 is not a collection year" in str(result.exception)
+
+    def error(*args: str) -> str:
+        result = runner.invoke(simulate_command, list(args))
+        assert result.exit_code == 2, result.output
+        assert not isinstance(result.exception, CarepathError)  # no traceback
+        assert result.output.startswith("Error: "), result.output
+        return result.output
+
+    assert "--no-sync is only for a SQLite database file" in error(
+        "--pack", "wt2023", "--children", "1", "--db", "postgresql://u@localhost/x",
+        "--no-sync")
+    assert "No pack called 'nope'" in error("--pack", "nope", "--children", "1", "--db",
+                                            sqlite_db)
+    assert "carepath init" in error("--pack", "wt2023", "--children", "1", "--db",
+                                    f"sqlite:///{tmp_path / 'missing.db'}")
+    assert "1990 is not a collection year" in error("--pack", "wt2023", "--children", "1",
+                                                    "--year", "1990", "--db", sqlite_db)
     result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "-1"])
     assert result.exit_code == 2  # click's own usage error
 

@@ -190,6 +190,7 @@ class CINPlanRow(Base):
 
 INSTANCE_RUNNING = "running"
 INSTANCE_COMPLETED = "completed"
+INSTANCE_CANCELLED = "cancelled"
 
 TASK_READY = "ready"
 TASK_COMPLETED = "completed"
@@ -201,7 +202,7 @@ class ProcessInstanceRow(Base):
     __table_args__ = (
         Index(None, "status", "next_timer_at"),
         Index(None, "case_id", "status"),
-        CheckConstraint("status IN ('running', 'completed')", name="status"),
+        CheckConstraint("status IN ('running', 'completed', 'cancelled')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -224,6 +224,17 @@ class CaseStore:
         outcome = runtime.complete(record, live, ref, values, case.worker)
         return outcome, case, record, seen
 
+    def commit_outcome(self, case_id: int, seen_version: int, before: CaseRecord,
+                       outcome: Outcome, actor: str, task_id: int | None = None) -> list[TaskView]:
+        """Write an outcome the caller worked out in memory (the story runner does), exactly as
+        ``complete_task`` writes its own: one transaction, version check first."""
+        with self._session() as session:
+            case = session.get(m.CaseRow, case_id)
+            if case is None:
+                raise NotFoundError(f"There is no case {case_id}")
+            return self._persist(session, case, seen_version, before, outcome, actor,
+                                 completed_task=task_id)
+
     def _live(self, session: Session, task: m.TaskRow, case: m.CaseRow,
               row: m.ProcessInstanceRow) -> tuple[CaseRuntime, CaseRecord, LiveInstance, TaskRef]:
         pack = self.packs.get_version(row.pack_name, row.pack_version)
