@@ -53,3 +53,21 @@ def test_each_review_is_its_own_small_instance(db: Engine) -> None:
     sizes = [len(r.state or "") for r in reviews]
     assert max(sizes) < 3 * min(sizes)
     assert running is not None and running <= 2
+
+
+def test_closing_the_episode_stops_its_running_work(db: Engine) -> None:
+    registry = PackRegistry([Path(__file__).parents[1] / "packs" / "closing_pack"])
+    store = CaseStore(db, registry)
+    with use_clock(FixedClock(datetime(2025, 5, 1, 10, tzinfo=UTC))):
+        case_id = store.open_case("closing-test", CHILD, {"date": "2025-05-01", "source": "2A"},
+                                  "tester")
+        task = store.tasks(case_id=case_id)[0]
+        store.complete_task(task.id, {"closed": "2025-05-01", "reason": "RC7"}, "tester")
+    with Session(db) as session:
+        statuses = session.scalars(select(m.ProcessInstanceRow.status)
+                                   .where(m.ProcessInstanceRow.case_id == case_id)).all()
+    assert statuses == ["cancelled"]
+    # the month's wait is over, but the closed episode's visit never comes
+    assert store.run_timers(datetime(2025, 7, 1, tzinfo=UTC)) == 0
+    assert store.tasks(case_id=case_id) == []
+    assert any(e["kind"] == "process.cancelled" for e in store.history(case_id))

@@ -354,8 +354,8 @@ class CaseStore:
             .where(m.TaskRow.instance_id.in_(open_ids), m.TaskRow.status == "ready")
             .values(status="cancelled", completed_at=now)
         ).rowcount  # type: ignore[attr-defined]
-        for row in others:
-            if row.id in touched:
+        for row in [*others, *(r for r in rows.values() if r.status == "running")]:
+            if row.status != "running":
                 continue
             row.status = "cancelled"
             row.completed_at = now
