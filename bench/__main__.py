@@ -359,7 +359,12 @@ def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+        if abs(value) >= 100:
+            text = f"{value:,.0f}"
+        elif abs(value) >= 1:
+            text = f"{value:,.2f}".rstrip("0").rstrip(".")
+        else:
+            text = f"{value:.3f}".rstrip("0").rstrip(".")
     else:
         text = str(value)
     return f"{text}{unit}"
