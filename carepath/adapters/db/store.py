@@ -7,6 +7,7 @@ optimistic version check, so of two racing completions exactly one wins.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -480,8 +481,6 @@ class CaseStore:
                 select(m.CaseRow.id).where(m.CaseRow.la_child_id == la_child_id)).one_or_none()
 
     def history(self, case_id: int) -> list[dict[str, Any]]:
-        import json
-
         with self._session() as session:
             events = session.scalars(
                 select(m.EventRow).where(m.EventRow.case_id == case_id).order_by(m.EventRow.seq)).all()
