@@ -32,8 +32,8 @@ from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
 from carepath.adapters.db.store import CaseStore, TaskView
 from carepath.adapters.packs import PackRegistry
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.clock import FixedClock, use_clock
-from carepath.engine.story import parse_story, upn_check_letter
+from carepath.engine.stories.story import parse_story, upn_check_letter
+from carepath.engine.time.clock import FixedClock, use_clock
 
 PACK = "wt2023"
 ACTOR = "bench"

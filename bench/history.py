@@ -48,7 +48,7 @@ from bench.cases import (
 from bench.common import Settings, database, log, median, ms, percentile
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.engine.clock import FixedClock, use_clock
+from carepath.engine.time.clock import FixedClock, use_clock
 
 
 def review_day(number: int) -> date:

@@ -1,7 +1,7 @@
 """Figure 4: how long ``carepath pack check`` takes per shipped pack.
 
 The checker's entry point is looked up, not assumed: ``check_pack`` in ``carepath.engine.check``
-(or a ``check_pack``/``check`` function of ``carepath.adapters.check_cli``). It is called with the
+(or a ``check_pack``/``check`` function of ``carepath.adapters.cli.check``). It is called with the
 built pack, or with the pack's directory if its first parameter asks for a path. Baseline, in the
 same run: building the pack from its files (``build_pack``: parse, compile, load forms and
 timescales), which every check does first.
@@ -20,7 +20,7 @@ from bench.common import Settings, log, median
 
 CANDIDATES = (
     ("carepath.engine.check", ("check_pack",)),
-    ("carepath.adapters.check_cli", ("check_pack", "check_pack_dir", "check")),
+    ("carepath.adapters.cli.check", ("check_pack", "check_pack_dir", "check")),
 )
 
 

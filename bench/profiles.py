@@ -21,7 +21,7 @@ from bench.common import ROOT, database, log, median, ms
 from bench.history import review_day
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.engine.clock import FixedClock, use_clock
+from carepath.engine.time.clock import FixedClock, use_clock
 
 PROFILE_DIR = ROOT / "profiles"
 LAYERS = r"carepath/(adapters/db/(store|records|audit|database)|engine/(runtime|workflow|record" \

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
 from carepath.adapters.db import records as r
-from carepath.engine.record import CaseRecord
+from carepath.engine.record.case_record import CaseRecord
 
 
 class BulkWriter:

@@ -1,6 +1,6 @@
 """Figure 3: statutory returns at national scale.
 
-100,000 simulated children (``carepath.engine.simulate.generate_stories``) are turned into case
+100,000 simulated children (``carepath.engine.simulation.generator.generate_stories``) are turned into case
 records (``story_to_record``) and written to a SQLite database (no process engine: a return reads
 only the record). Then, each in a fresh process so that its peak RSS is its own
 (``returns_worker``):
@@ -41,7 +41,7 @@ WORKER_TIMEOUT_S = 600
 def _import_problems() -> dict[str, str]:
     problems: dict[str, str] = {}
     checks = {
-        "simulator": ("carepath.engine.simulate", "generate_stories"),
+        "simulator": ("carepath.engine.simulation.generator", "generate_stories"),
         "census": ("carepath.returns.cin_census", "write_cin_census"),
         "record_stream": ("carepath.adapters.db.record_stream", "iter_cases"),
         "annex_a": ("carepath.returns.annex_a", "write_annex_a"),
@@ -88,8 +88,8 @@ def run(settings: Settings, workdir: Path) -> dict[str, Any]:
         return {**out, "census_s": None, "census_reason": reason,
                 "annex_a_s": None, "annex_a_reason": reason}
     from carepath.adapters.packs import PackRegistry
-    from carepath.engine.record import story_to_record
-    from carepath.engine.simulate import generate_stories
+    from carepath.engine.record.case_record import story_to_record
+    from carepath.engine.simulation.generator import generate_stories
 
     pack = PackRegistry().get("wt2023")
     with database("sqlite", workdir, None, "returns") as db:

@@ -27,7 +27,7 @@ from bench.cases import CaseDriver, Script
 from bench.common import Database, Settings, database, durability, log, median
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.engine.clock import FixedClock, use_clock
+from carepath.engine.time.clock import FixedClock, use_clock
 
 COMMIT_TABLE = "bench_commit"
 PAYLOAD = "x" * 100

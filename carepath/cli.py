@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from carepath import __version__
-from carepath.adapters.command_errors import UserError, handle_errors
+from carepath.adapters.cli.errors import UserError, handle_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 LONDON = ZoneInfo("Europe/London")
@@ -55,7 +55,7 @@ def _parse_day(text: str) -> date:
 
 
 def _read_yaml(path: str, what: str) -> Any:
-    from carepath.engine.yamlsource import load_yaml
+    from carepath.core.yamlsource import load_yaml
 
     file = Path(path)
     if not file.is_file():
@@ -96,7 +96,7 @@ def main(today: str | None) -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("spiff").setLevel(logging.WARNING)
     if today:
-        from carepath.engine.clock import FixedClock, set_default_clock
+        from carepath.engine.time.clock import FixedClock, set_default_clock
 
         day = _parse_day(today)
         set_default_clock(FixedClock(datetime.combine(day, time(12, 0), LONDON)
@@ -284,7 +284,7 @@ def case_show(case_id: int, db_url: str | None, as_json: bool) -> None:
     if as_json:
         _print_json(detail)
         return
-    from carepath.adapters.terminal import print_case
+    from carepath.adapters.cli.terminal import print_case
 
     print_case(out, detail)
 
@@ -336,7 +336,7 @@ def task_show(task_id: int, db_url: str | None, as_json: bool) -> None:
     store = _store(db_url)
     view = store.task(task_id)
     form = store.task_pack(task_id).form(view.form) if view.form else None
-    from carepath.adapters.terminal import form_json, print_form
+    from carepath.adapters.cli.terminal import form_json, print_form
 
     if as_json:
         _print_json({**view.as_json(), "form_fields": form_json(form) if form else []})
@@ -380,7 +380,7 @@ def _after_complete(task_id: int, opened: list[Any], as_json: bool) -> None:
 @handle_errors
 def task_do(task_id: int, db_url: str | None) -> None:
     """Complete a task by answering its form's questions one by one."""
-    from carepath.adapters.terminal import ask_form
+    from carepath.adapters.cli.terminal import ask_form
 
     store = _store(db_url)
     view = store.task(task_id)
@@ -409,7 +409,7 @@ def timers() -> None:
 @handle_errors
 def timers_run(until: str | None, db_url: str | None) -> None:
     """Fire every timer that is due."""
-    from carepath.engine.clock import FixedClock, current_clock, use_clock
+    from carepath.engine.time.clock import FixedClock, current_clock, use_clock
 
     store = _store(db_url)
     if until:
@@ -435,7 +435,7 @@ def story() -> None:
 def story_run(story_file: str, pack_name: str, db_url: str | None, as_json: bool) -> None:
     """Drive a pack with a story, recording it as a caseworker would."""
     from carepath.adapters.stories import StoryRunner
-    from carepath.engine.story import parse_story
+    from carepath.engine.stories.story import parse_story
 
     data = parse_story(_read_yaml(story_file, "Story"), story_file)
     store = _store(db_url)
@@ -482,16 +482,16 @@ def audit_verify(case_id: int | None, db_url: str | None) -> None:
 @handle_errors
 def demo(db_url: str) -> None:
     """Build a demo caseload: every sample story on both built-in packs."""
-    from carepath.adapters.demo import build_demo
+    from carepath.adapters.cli.demo import build_demo
 
     build_demo(db_url, out)
 
 
 def _register_commands() -> None:
     """Command groups that live beside the features they drive."""
-    from carepath.adapters.check_cli import check
-    from carepath.adapters.returns_cli import returns
-    from carepath.adapters.sim_cli import pack_test_command, simulate_command
+    from carepath.adapters.cli.check import check
+    from carepath.adapters.cli.returns import returns
+    from carepath.adapters.cli.simulate import pack_test_command, simulate_command
 
     main.add_command(returns)
     main.add_command(simulate_command)

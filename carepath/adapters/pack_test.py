@@ -36,13 +36,13 @@ from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.adapters.simulate import memory_engine
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.errors import CarepathError, PackError
+from carepath.core.errors import CarepathError, PackError
+from carepath.core.yamlsource import SourceDict, load_yaml
 from carepath.engine.pack import Pack
-from carepath.engine.record import record_to_story
+from carepath.engine.record.case_record import record_to_story
 from carepath.engine.runtime import CaseRuntime
-from carepath.engine.story import parse_story
+from carepath.engine.stories.story import parse_story
 from carepath.engine.workflow import WorkflowInstance
-from carepath.engine.yamlsource import SourceDict, load_yaml
 
 __all__ = ["Coverage", "PackTestReport", "ScenarioResult", "run_pack_tests", "load_scenario"]
 

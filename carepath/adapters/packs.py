@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from carepath.engine.errors import CarepathError, NotFoundError, PackError
+from carepath.core.errors import CarepathError, NotFoundError, PackError
 from carepath.engine.pack import Pack, PackErrors, build_pack
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Simulated caseloads: generated stories run through a pack into a database.
 
-:func:`simulate` takes ``n`` stories from ``carepath.engine.simulate.generate_stories`` and records
+:func:`simulate` takes ``n`` stories from ``carepath.engine.simulation.generator.generate_stories`` and records
 each one with the story runner, as a caseworker would, through the real store: the cases, tasks,
 events and records are those a council's use of the pack would leave. It is how the demo caseload
 and the benchmarks get their data, and how the tests check that every path of a pack keeps the
@@ -27,9 +27,9 @@ from sqlalchemy.pool import StaticPool
 from carepath.adapters.db import models as m
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.stories import StoryResult, StoryRunner
-from carepath.engine.errors import CarepathError
+from carepath.core.errors import CarepathError
 from carepath.engine.pack import Pack
-from carepath.engine.simulate import SimulationError, child_id, generate_stories
+from carepath.engine.simulation.generator import SimulationError, child_id, generate_stories
 
 __all__ = ["SimulationSummary", "simulate", "throwaway_engine", "memory_engine"]
 

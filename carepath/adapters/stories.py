@@ -41,14 +41,14 @@ from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
 from carepath.adapters.db.store import CaseStore, TaskView
-from carepath.engine.clock import FixedClock, today, use_clock
-from carepath.engine.errors import CarepathError, StoryError
+from carepath.core.errors import CarepathError, StoryError
+from carepath.core.record_items import RECORD_ITEMS
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
-from carepath.engine.record import CaseRecord, new_episode, record_to_story
-from carepath.engine.record_items import RECORD_ITEMS
+from carepath.engine.record.case_record import CaseRecord, new_episode, record_to_story
 from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
-from carepath.engine.story_cursor import PendingEvent, StoryValue, pending_events, story_values
+from carepath.engine.stories.cursor import PendingEvent, StoryValue, pending_events, story_values
+from carepath.engine.time.clock import FixedClock, today, use_clock
 from carepath.forms.schema import Field, FieldType, Form
 from carepath.forms.validation import ValidationContext, visible_fields
 

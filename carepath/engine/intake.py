@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from carepath.engine.codes import STATUTORY_CODELISTS
-from carepath.engine.record import Child
-from carepath.engine.story import upn_problem
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.codes import STATUTORY_CODELISTS
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.record.case_record import Child
+from carepath.engine.stories.story import upn_problem
 from carepath.forms.loader import parse_form
 from carepath.forms.schema import Form
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext, validate

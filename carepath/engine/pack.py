@@ -15,12 +15,12 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from carepath import __version__
-from carepath.engine.bpmn import ProcessLibrary, ProcessSpecs, TaskInfo
-from carepath.engine.codes import STATUTORY_CODELISTS, Codelist
-from carepath.engine.compiler import compile_to_bpmn, parse_process, source_lines
-from carepath.engine.errors import CarepathError, PackError
-from carepath.engine.timescales import Timescales, parse_timescales
-from carepath.engine.yamlsource import SourceDict, load_yaml
+from carepath.core.codes import STATUTORY_CODELISTS, Codelist
+from carepath.core.errors import CarepathError, PackError
+from carepath.core.yamlsource import SourceDict, load_yaml
+from carepath.engine.bpmn.specs import ProcessLibrary, ProcessSpecs, TaskInfo
+from carepath.engine.process_language.compiler import compile_to_bpmn, parse_process, source_lines
+from carepath.engine.time.timescales import Timescales, parse_timescales
 from carepath.forms.codelists import parse_codelist
 from carepath.forms.loader import parse_form
 from carepath.forms.schema import Form

@@ -14,10 +14,9 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carepath.engine.clock import today
-from carepath.engine.errors import RecordError, TaskStateError
+from carepath.core.errors import RecordError, TaskStateError
 from carepath.engine.pack import Pack
-from carepath.engine.record import (
+from carepath.engine.record.case_record import (
     CaseRecord,
     Child,
     RecordChange,
@@ -25,7 +24,8 @@ from carepath.engine.record import (
     new_episode,
     record_context,
 )
-from carepath.engine.record_model import clone_record
+from carepath.engine.record.model import clone_record
+from carepath.engine.time.clock import today
 from carepath.engine.workflow import ReadyTask, WorkflowInstance
 from carepath.forms.validation import ValidationContext, record_values, validate
 

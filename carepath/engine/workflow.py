@@ -52,10 +52,10 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from carepath.engine.bpmn import ParallelJoin, ProcessSpecs
-from carepath.engine.clock import install_spiff_clock
-from carepath.engine.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
-from carepath.engine.expressions import safe_script_engine
+from carepath.core.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
+from carepath.engine.bpmn.script_environment import safe_script_engine
+from carepath.engine.bpmn.specs import ParallelJoin, ProcessSpecs
+from carepath.engine.time.clock import install_spiff_clock
 
 # Spiff logs every state change, and below INFO the records carry task data: personal data.
 logging.getLogger("spiff").setLevel(logging.WARNING)

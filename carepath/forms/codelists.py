@@ -1,4 +1,4 @@
-"""A pack's own code lists (``codelists/*.yaml``) as :class:`~carepath.engine.codes.Codelist`.
+"""A pack's own code lists (``codelists/*.yaml``) as :class:`~carepath.core.codes.Codelist`.
 
 ```yaml
 id: contact_outcome
@@ -16,8 +16,8 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from carepath.engine.codes import STATUTORY_CODELISTS, Code, Codelist
-from carepath.engine.errors import PackError
+from carepath.core.codes import STATUTORY_CODELISTS, Code, Codelist
+from carepath.core.errors import PackError
 
 __all__ = ["CODELIST_KEYS", "CODE_KEYS", "STATUTORY_IDS", "parse_codelist"]
 

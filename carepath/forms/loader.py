@@ -13,10 +13,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from carepath.engine.codes import Codelist
-from carepath.engine.errors import ExpressionError, PackError
-from carepath.engine.expressions import Expression, compile_expression
-from carepath.engine.record_items import RECORD_ITEMS, ItemType
+from carepath.core.codes import Codelist
+from carepath.core.errors import ExpressionError, PackError
+from carepath.core.expressions.evaluator import Expression, compile_expression
+from carepath.core.record_items import RECORD_ITEMS, ItemType
 from carepath.forms.schema import ERROR_KINDS, Field, FieldType, Form, Option
 from carepath.forms.validation import clean_answer
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from carepath.engine.expressions import Expression
+from carepath.core.expressions.evaluator import Expression
 
 
 class FieldType(Enum):
@@ -50,7 +50,7 @@ class Field:
     max: float | None = None
     not_future: bool = False
     not_before: str | None = None  # 'referral' or the name of an earlier date field
-    record: str | None = None  # a key of carepath.engine.record_items.RECORD_ITEMS
+    record: str | None = None  # a key of carepath.core.record_items.RECORD_ITEMS
     example: Any = None  # already cleaned (as `validate` would return it); None: no example
     options: tuple[Option, ...] = ()
     codelist: str | None = None

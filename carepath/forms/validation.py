@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from carepath.engine.errors import CarepathError, ExpressionError
+from carepath.core.errors import CarepathError, ExpressionError
 from carepath.forms.schema import Field, FieldType, Form
 
 __all__ = [

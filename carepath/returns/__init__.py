@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carepath.engine.errors import CarepathError
-from carepath.engine.record import CaseRecord
+from carepath.core.errors import CarepathError
+from carepath.engine.record.case_record import CaseRecord
 
 
 class ReturnError(CarepathError):

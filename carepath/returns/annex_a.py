@@ -65,8 +65,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from carepath.engine.clock import today
-from carepath.engine.record import Child, Episode
+from carepath.engine.record.case_record import Child, Episode
+from carepath.engine.time.clock import today
 from carepath.returns import CaseData, ReturnError
 
 DATE_FORMAT = "dd/mm/yyyy"

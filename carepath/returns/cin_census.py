@@ -46,8 +46,7 @@ from typing import IO, TypeVar
 from lxml import etree
 
 from carepath import __version__
-from carepath.engine.clock import LONDON, now
-from carepath.engine.record import (
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     CINPlan,
@@ -56,7 +55,8 @@ from carepath.engine.record import (
     Section47,
     icpc_target,
 )
-from carepath.engine.working_days import WorkingDayCalendar
+from carepath.engine.time.clock import LONDON, now
+from carepath.engine.time.working_days import WorkingDayCalendar
 from carepath.returns import CaseData, ReturnError
 
 # The first census year written with <Sex> (2024-25); the element order is unchanged since.

@@ -18,7 +18,7 @@ from carepath.adapters.db.audit import (
 )
 from carepath.adapters.db.database import session_scope
 from carepath.adapters.db.models import CaseRow, EventRow
-from carepath.engine.errors import NotFoundError
+from carepath.core.errors import NotFoundError
 
 T0 = datetime(2025, 1, 6, 9, 30, tzinfo=UTC)
 

@@ -23,7 +23,7 @@ from carepath.adapters.db.database import (
     upgrade,
 )
 from carepath.adapters.db.models import CaseRow, EventRow
-from carepath.engine.errors import CarepathError, ConflictError
+from carepath.core.errors import CarepathError, ConflictError
 
 # --- URLs ----------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import carepath.processes
+from carepath.adapters.cli.simulate import pack_test_command
 from carepath.adapters.db.database import upgrade
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.pack_test import (
@@ -21,12 +22,11 @@ from carepath.adapters.pack_test import (
     run_pack_tests,
 )
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.sim_cli import pack_test_command
 from carepath.adapters.simulate import memory_engine
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.errors import CarepathError, PackError, StoryError
-from carepath.engine.story import parse_story
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.errors import CarepathError, PackError, StoryError
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.stories.story import parse_story
 
 BUILT_IN = Path(carepath.processes.__file__).resolve().parent
 STORIES = Path(__file__).parents[1] / "stories"

@@ -22,8 +22,8 @@ from carepath.adapters.db.models import (
     Section47Row,
 )
 from carepath.adapters.db.records import load_record, save_record
-from carepath.engine.errors import NotFoundError, RecordError
-from carepath.engine.record import (
+from carepath.core.errors import NotFoundError, RecordError
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     Child,

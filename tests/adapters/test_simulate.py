@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from carepath.adapters.cli.simulate import show_progress, simulate_command
 from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.sim_cli import show_progress, simulate_command
 from carepath.adapters.simulate import (
     SimulateError,
     SimulationSummary,
@@ -26,9 +26,9 @@ from carepath.adapters.simulate import (
     sqlite_file,
     throwaway_engine,
 )
-from carepath.engine.errors import CarepathError
-from carepath.engine.record import record_to_story
-from carepath.engine.simulate import generate_stories
+from carepath.core.errors import CarepathError
+from carepath.engine.record.case_record import record_to_story
+from carepath.engine.simulation.generator import generate_stories
 
 PACKS = ["ics2010", "wt2023"]
 CHILDREN = 500  # issue 3: at least 500 simulated children per pack

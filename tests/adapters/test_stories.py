@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.record import record_to_story
-from carepath.engine.story import parse_story
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.record.case_record import record_to_story
+from carepath.engine.stories.story import parse_story
 
 STORIES = sorted((Path(__file__).parents[1] / "stories").glob("*.yaml"))
 PACKS = ["ics2010", "wt2023"]
@@ -41,6 +41,6 @@ def test_story_leaves_an_equal_record(db: Engine, pack_name: str, story_file: Pa
 
 
 def _normalised(story: dict):
-    from carepath.engine.record import story_to_record
+    from carepath.engine.record.case_record import story_to_record
 
     return story_to_record(story)

@@ -12,9 +12,9 @@ from carepath.adapters.db import models as m
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.clock import FixedClock, use_clock
-from carepath.engine.story import parse_story
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.stories.story import parse_story
+from carepath.engine.time.clock import FixedClock, use_clock
 
 TIMER_PACK = Path(__file__).parents[1] / "packs" / "timer_pack"
 CHILD = {"la_child_id": "T1", "upn": "C201250001001", "birth_date": "2015-06-01", "sex": "F",

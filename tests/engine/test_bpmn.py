@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from carepath.engine.bpmn import GraphEdge, ProcessLibrary, TaskInfo
-from carepath.engine.compiler import compile_to_bpmn, parse_process, source_lines
-from carepath.engine.errors import PackError
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.errors import PackError
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.bpmn.specs import GraphEdge, ProcessLibrary, TaskInfo
+from carepath.engine.process_language.compiler import compile_to_bpmn, parse_process, source_lines
 
 DATA = Path(__file__).parent / "data"
 FILE = "processes/p.bpmn"

@@ -10,7 +10,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions import timer
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from carepath.engine.clock import (
+from carepath.engine.bpmn.script_environment import safe_script_engine
+from carepath.engine.time.clock import (
     LONDON,
     Clock,
     ClockDatetime,
@@ -22,7 +23,6 @@ from carepath.engine.clock import (
     today,
     use_clock,
 )
-from carepath.engine.expressions import safe_script_engine
 
 MONDAY = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from carepath.engine.codes import STATUTORY_CODELISTS, Codelist
+from carepath.core.codes import STATUTORY_CODELISTS, Codelist
 
 EXPECTED_COUNTS = {
     "sex": 3,

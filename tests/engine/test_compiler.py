@@ -13,11 +13,11 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from carepath.engine.bpmn import ProcessLibrary
-from carepath.engine.clock import FixedClock, use_clock
-from carepath.engine.compiler import compile_to_bpmn, parse_process
-from carepath.engine.errors import PackError
-from carepath.engine.process_model import (
+from carepath.core.errors import PackError
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.bpmn.specs import ProcessLibrary
+from carepath.engine.process_language.compiler import compile_to_bpmn, parse_process
+from carepath.engine.process_language.model import (
     CallStep,
     DecisionStep,
     EndStep,
@@ -27,8 +27,8 @@ from carepath.engine.process_model import (
     TaskStep,
     TimerStep,
 )
+from carepath.engine.time.clock import FixedClock, use_clock
 from carepath.engine.workflow import WorkflowInstance
-from carepath.engine.yamlsource import load_yaml
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",

@@ -17,18 +17,14 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from carepath.engine.errors import ExpressionError, UnsafeExpression
-from carepath.engine.expressions import (
+from carepath.core.errors import ExpressionError, UnsafeExpression
+from carepath.core.expressions.evaluator import Expression, compile_expression, evaluate, names_in
+from carepath.core.expressions.language import (
     BUILTIN_FUNCTIONS,
     DEFAULT_FUNCTIONS,
     MAX_SOURCE_LENGTH,
-    Expression,
-    SafeScriptEnvironment,
-    compile_expression,
-    evaluate,
-    names_in,
-    safe_script_engine,
 )
+from carepath.engine.bpmn.script_environment import SafeScriptEnvironment, safe_script_engine
 
 # --------------------------------------------------------------------------- legitimate use
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from carepath.engine.errors import RecordError
-from carepath.engine.record import (
+from carepath.core.errors import RecordError
+from carepath.core.record_items import CONTEXT_DATES, CONTEXT_NAMESPACES, RECORD_ITEMS
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     Child,
@@ -26,8 +27,7 @@ from carepath.engine.record import (
     record_to_story,
     story_to_record,
 )
-from carepath.engine.record_items import CONTEXT_DATES, CONTEXT_NAMESPACES, RECORD_ITEMS
-from carepath.engine.working_days import WorkingDayCalendar
+from carepath.engine.time.working_days import WorkingDayCalendar
 
 D = date.fromisoformat
 
@@ -455,9 +455,9 @@ def test_json_round_trip_keeps_every_field() -> None:
 def test_clone_record_is_equal_and_independent() -> None:
     from pathlib import Path
 
-    from carepath.engine.record_model import clone_record
-    from carepath.engine.story import parse_story
-    from carepath.engine.yamlsource import load_yaml
+    from carepath.core.yamlsource import load_yaml
+    from carepath.engine.record.model import clone_record
+    from carepath.engine.stories.story import parse_story
 
     def load(path: Path) -> dict[str, Any]:
         return parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from carepath.engine.simulate import (
+from carepath.engine.simulation.generator import (
     SimulationError,
     child_id,
     generate_stories,
     upn_for,
 )
-from carepath.engine.story import parse_story, upn_problem
-from carepath.engine.working_days import WorkingDayCalendar
+from carepath.engine.stories.story import parse_story, upn_problem
+from carepath.engine.time.working_days import WorkingDayCalendar
 
 N = 3000
 YEAR = 2026

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from carepath.engine.errors import StoryError
-from carepath.engine.record import (
+from carepath.core.errors import StoryError
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.record.case_record import (
     record_from_json,
     record_to_json,
     record_to_story,
     story_to_record,
 )
-from carepath.engine.story import StoryFormatError, parse_story, upn_check_letter
-from carepath.engine.working_days import WorkingDayCalendar
-from carepath.engine.yamlsource import load_yaml
+from carepath.engine.stories.story import StoryFormatError, parse_story, upn_check_letter
+from carepath.engine.time.working_days import WorkingDayCalendar
 
 STORIES = Path(__file__).resolve().parent.parent / "stories"
 STORY_FILES = sorted(STORIES.glob("*.yaml"))

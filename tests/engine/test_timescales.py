@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from carepath.engine.errors import ExpressionError, PackError
-from carepath.engine.expressions import Expression
-from carepath.engine.timescales import Timescale, Timescales, months_after, parse_timescales
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.errors import ExpressionError, PackError
+from carepath.core.expressions.evaluator import Expression
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.time.timescales import Timescale, Timescales, months_after, parse_timescales
 
 D = date
 

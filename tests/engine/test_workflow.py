@@ -15,12 +15,12 @@ import pytest
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from carepath.engine.bpmn import ProcessLibrary, ProcessSpecs
-from carepath.engine.clock import FixedClock, use_clock
-from carepath.engine.compiler import compile_to_bpmn, parse_process
-from carepath.engine.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
+from carepath.core.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.bpmn.specs import ProcessLibrary, ProcessSpecs
+from carepath.engine.process_language.compiler import compile_to_bpmn, parse_process
+from carepath.engine.time.clock import FixedClock, use_clock
 from carepath.engine.workflow import ReadyTask, WorkflowInstance
-from carepath.engine.yamlsource import load_yaml
 
 DATA = Path(__file__).parent / "data"
 LONDON = ZoneInfo("Europe/London")

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from carepath.engine.working_days import (
+from carepath.engine.time.working_days import (
     MAX_WORKING_DAYS,
     WorkingDayCalendar,
     england_bank_holidays,

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from carepath.engine.codes import Code, Codelist
-from carepath.engine.errors import PackError
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.codes import Code, Codelist
+from carepath.core.errors import PackError
+from carepath.core.yamlsource import load_yaml
 from carepath.forms.codelists import STATUTORY_IDS, parse_codelist
 
 FILE = "codelists/contact_outcome.yaml"

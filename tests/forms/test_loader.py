@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from carepath.engine.codes import Code, Codelist
-from carepath.engine.errors import PackError
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.codes import Code, Codelist
+from carepath.core.errors import PackError
+from carepath.core.yamlsource import load_yaml
 from carepath.forms.loader import parse_form
 from carepath.forms.schema import Field, FieldType, Form, Option
 

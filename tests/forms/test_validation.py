@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from carepath.engine.codes import Code, Codelist
-from carepath.engine.errors import CarepathError
-from carepath.engine.expressions import compile_expression
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.codes import Code, Codelist
+from carepath.core.errors import CarepathError
+from carepath.core.expressions.evaluator import compile_expression
+from carepath.core.yamlsource import load_yaml
 from carepath.forms.loader import parse_form
 from carepath.forms.schema import Field, FieldType, Form, Option
 from carepath.forms.validation import (

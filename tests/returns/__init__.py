@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from carepath.adapters.db.database import session_scope
 from carepath.adapters.db.models import CaseRow
 from carepath.adapters.db.records import save_record
-from carepath.engine.record import CaseRecord, story_to_record
-from carepath.engine.story import parse_story
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.record.case_record import CaseRecord, story_to_record
+from carepath.engine.stories.story import parse_story
 
 STORIES = sorted((Path(__file__).parents[1] / "stories").glob("*.yaml"))
 SCHEMA = Path(__file__).parents[2] / "carepath" / "returns" / "schema" / "CIN_schema_2026.xsd"

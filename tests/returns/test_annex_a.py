@@ -12,9 +12,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from carepath.adapters.returns_cli import returns
-from carepath.engine.clock import FixedClock, use_clock
-from carepath.engine.record import (
+from carepath.adapters.cli.returns import returns
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     Child,
@@ -24,6 +23,7 @@ from carepath.engine.record import (
     Section47,
     story_to_record,
 )
+from carepath.engine.time.clock import FixedClock, use_clock
 from carepath.returns import CaseData, ReturnError
 from carepath.returns.annex_a import (
     age_in_years,

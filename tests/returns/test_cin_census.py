@@ -18,14 +18,13 @@ from lxml import etree
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from carepath.adapters.cli.returns import returns
 from carepath.adapters.db.record_stream import iter_cases
 from carepath.adapters.db.records import load_record
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.returns_cli import returns
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.clock import FixedClock, use_clock
-from carepath.engine.record import (
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     Child,
@@ -36,7 +35,8 @@ from carepath.engine.record import (
     record_to_story,
     story_to_record,
 )
-from carepath.engine.working_days import WorkingDayCalendar
+from carepath.engine.time.clock import FixedClock, use_clock
+from carepath.engine.time.working_days import WorkingDayCalendar
 from carepath.returns import CaseData, ReturnError
 from carepath.returns.cin_census import (
     census_child,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from carepath.adapters.returns_cli import returns
+from carepath.adapters.cli.returns import returns
 from carepath.returns import ReturnError
 from carepath.returns.validate_cin import (
     INSTALL_HINT,

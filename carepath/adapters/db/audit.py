@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carepath.engine.errors import NotFoundError
+from carepath.core.errors import NotFoundError
 
 from .models import CaseRow, EventRow
 

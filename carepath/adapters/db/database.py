@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
-from carepath.engine.errors import CarepathError, ConflictError
+from carepath.core.errors import CarepathError, ConflictError
 
 from .models import CaseRow
 

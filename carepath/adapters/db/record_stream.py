@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from carepath.engine.errors import RecordError
-from carepath.engine.record import (
+from carepath.core.errors import RecordError
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     Child,

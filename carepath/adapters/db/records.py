@@ -17,8 +17,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from carepath.engine.errors import NotFoundError, RecordError
-from carepath.engine.record import (
+from carepath.core.errors import NotFoundError, RecordError
+from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
     Child,

@@ -25,8 +25,7 @@ from carepath.adapters.db.audit import append_event
 from carepath.adapters.db.database import bump_version
 from carepath.adapters.db.records import load_record, save_record
 from carepath.adapters.packs import PackRegistry
-from carepath.engine.clock import FixedClock, current_clock, today, use_clock
-from carepath.engine.errors import (
+from carepath.core.errors import (
     CarepathError,
     ConflictError,
     NotFoundError,
@@ -34,9 +33,10 @@ from carepath.engine.errors import (
 )
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
-from carepath.engine.record import CaseRecord, record_to_story
-from carepath.engine.record_model import clone_record
+from carepath.engine.record.case_record import CaseRecord, record_to_story
+from carepath.engine.record.model import clone_record
 from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome, TaskRef
+from carepath.engine.time.clock import FixedClock, current_clock, today, use_clock
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from carepath.core.record_items import CONTEXT_DATES, RECORD_ITEMS
 from carepath.engine.check.paths import (
     Branch,
     EndKind,
@@ -34,7 +35,6 @@ from carepath.engine.check.paths import (
 from carepath.engine.check.report import Finding, Findings, Severity
 from carepath.engine.check.symbolic import SET, UNKNOWN, evaluate
 from carepath.engine.pack import Pack
-from carepath.engine.record_items import CONTEXT_DATES, RECORD_ITEMS
 from carepath.forms.schema import Field, FieldType
 
 _SCRIPT = re.compile(rb"<([A-Za-z_][\w.-]*:)?scriptTask\b")

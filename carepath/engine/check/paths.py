@@ -27,10 +27,10 @@ from typing import Any, Literal, Protocol
 
 from lxml import etree
 
-from carepath.engine.bpmn import BPMN_NS, ProcessGraph
+from carepath.core.errors import ExpressionError
+from carepath.core.expressions.evaluator import Expression, compile_expression
+from carepath.engine.bpmn.specs import BPMN_NS, ProcessGraph
 from carepath.engine.check.symbolic import Outcome
-from carepath.engine.errors import ExpressionError
-from carepath.engine.expressions import Expression, compile_expression
 from carepath.engine.pack import Pack
 
 MAX_PATHS = 20_000

@@ -18,8 +18,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from carepath.engine.codes import Codelist
-from carepath.engine.expressions import Expression
+from carepath.core.codes import Codelist
+from carepath.core.expressions.evaluator import Expression
 from carepath.forms.schema import Field, FieldType, Form
 
 

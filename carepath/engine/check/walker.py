@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
-from carepath.engine.bpmn import GraphNode
+from carepath.engine.bpmn.specs import GraphNode
 from carepath.engine.check.paths import (
     NO_OUTCOME,
     Branch,

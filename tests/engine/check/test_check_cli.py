@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from carepath.adapters.check_cli import check
-from carepath.engine.errors import CarepathError
+from carepath.adapters.cli.check import check
+from carepath.core.errors import CarepathError
 
 from .broken import VARIANTS, apply, copy_pack, edit
 

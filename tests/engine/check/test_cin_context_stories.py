@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.adapters.stories import StoryRunner
-from carepath.engine.record import record_to_story, story_to_record
-from carepath.engine.story import parse_story
-from carepath.engine.yamlsource import load_yaml
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.record.case_record import record_to_story, story_to_record
+from carepath.engine.stories.story import parse_story
 
 CHILD = """
 child:

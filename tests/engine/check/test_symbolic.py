@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from carepath.core.codes import STATUTORY_CODELISTS
+from carepath.core.expressions.evaluator import compile_expression
+from carepath.core.yamlsource import load_yaml
 from carepath.engine.check.symbolic import SET, UNKNOWN, evaluate, form_outcomes, truth
-from carepath.engine.codes import STATUTORY_CODELISTS
-from carepath.engine.expressions import compile_expression
-from carepath.engine.yamlsource import load_yaml
 from carepath.forms.loader import parse_form
 from carepath.forms.schema import Form
 

@@ -1,0 +1,274 @@
+"""``carepath returns …``: statutory returns from the database, and the DfE-rule check.
+
+    carepath returns cin-census --year 2026 --la 201 --out cin.xml [--db URL] [--json]
+    carepath returns validate cin FILE.xml [--year 2026] [--json]
+    carepath returns annex-a --out annex_a.xlsx [--start DATE --end DATE] [--db URL] [--json]
+
+The returns are read in one transaction with a snapshot of the database (``REPEATABLE READ`` on
+PostgreSQL, a read transaction on SQLite), so a case changed while the file is written is seen
+either wholly before or wholly after the change. Files are written to a temporary file beside the
+target and renamed over it at the end: a failed run leaves no half-written return. A progress
+bar is shown on a terminal, never with ``--json`` or when output is piped.
+
+Exit codes: 0 done (``validate``: no schema error, no ERROR, no crashed rule; queries are
+printed but do not fail); 1 ``validate`` found a failure; 2 bad input (an unreadable or non-XML
+file, a bad option, a database that is not ready), printed as one ``Error:`` line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+from rich.console import Console
+
+from carepath.adapters.cli.errors import handle_errors
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+
+
+def _db_option(fn: F) -> F:
+    return click.option("--db", "db_url", metavar="URL", envvar="CAREPATH_DATABASE_URL",
+                        help="Database URL (default: sqlite:///carepath.db in this directory; "
+                             "env CAREPATH_DATABASE_URL).")(fn)
+
+
+def _json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+
+
+def _parse_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a date: write it as YYYY-MM-DD",
+                                 param_hint=option) from None
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _snapshot(db_url: str | None) -> Iterator[Any]:
+    """A read-only session on one snapshot of the database."""
+    from sqlalchemy.orm import Session
+
+    from carepath.adapters.db.database import make_engine, require_current, resolve_url
+
+    engine = make_engine(resolve_url(db_url))
+    require_current(engine)
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin() as transaction:
+            if engine.dialect.name == "sqlite":
+                # pysqlite only opens a transaction before a write: open the read one here.
+                connection.exec_driver_sql("BEGIN")
+            with Session(bind=connection) as session:
+                yield session
+            transaction.rollback()  # nothing was written
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[IO[bytes]]:
+    """A file that replaces ``path`` only when the block succeeds."""
+    path = path.expanduser()
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise click.BadParameter(f"the folder {directory} does not exist", param_hint="--out")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    try:
+        # mkstemp makes the file private (0600): give it the mode a new file would have (or
+        # the mode of the file it replaces).
+        if path.exists():
+            mode = stat.S_IMODE(path.stat().st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+@contextlib.contextmanager
+def _progress(total: int, title: str, quiet: bool) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
+    """``track(items)``: the items, advancing a progress bar on a terminal."""
+    if quiet or not _err.is_terminal:
+        yield lambda items: iter(items)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=_err, transient=True) as progress:
+        task = progress.add_task(title, total=total)
+
+        def track(items: Iterable[T]) -> Iterator[T]:
+            done = 0
+            for done, item in enumerate(items, start=1):
+                yield item
+                if done % 500 == 0:
+                    progress.update(task, completed=done)
+            progress.update(task, completed=done)
+
+        yield track
+
+
+def _say(text: str) -> None:
+    click.echo(text)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+@click.group("returns")
+def returns() -> None:
+    """Statutory returns: the CIN census and Ofsted's Annex A, and the DfE-rule check."""
+
+
+@returns.command("cin-census")
+@click.option("--year", type=int, required=True,
+              help="The year the collection ends: 2026 for 1 April 2025 to 31 March 2026.")
+@click.option("--la", required=True, metavar="CODE", help="The council's 3-digit DfE LA number.")
+@click.option("--out", "out_path", required=True, metavar="FILE.xml",
+              type=click.Path(dir_okay=False, path_type=Path), help="Where to write the XML.")
+@_db_option
+@_json_option
+@handle_errors
+def cin_census(year: int, la: str, out_path: Path, db_url: str | None, as_json: bool) -> None:
+    """Write the Children in Need census XML for the year ending 31 March YEAR."""
+    from carepath.adapters.db.record_stream import count_cases, iter_cases
+    from carepath.returns.cin_census import (
+        census_year_bounds,
+        check_la,
+        check_year,
+        write_cin_census,
+    )
+
+    check_year(year)
+    check_la(la)
+    with _snapshot(db_url) as session, _atomic(out_path) as handle:
+        total = count_cases(session)
+        with _progress(total, "CIN census", quiet=as_json) as track:
+            summary = write_cin_census(track(iter_cases(session)), year, la, handle)
+    start, end = census_year_bounds(year)
+    if as_json:
+        _say(json.dumps({
+            "file": str(out_path), "year": year, "la": la, "start": start.isoformat(),
+            "end": end.isoformat(), "children": summary.children, "episodes": summary.episodes,
+            "missing": [{"child": m.child, "item": m.item} for m in summary.missing],
+        }, indent=2))
+        return
+    _say(f"Wrote {out_path}: CIN census {year - 1}-{year % 100:02d} (1 April {year - 1} to "
+         f"31 March {year}), LA {la}: {summary.children} children, "
+         f"{summary.episodes} episodes.")
+    if summary.missing:
+        shown = summary.missing[:20]
+        _say(f"{len(summary.missing)} item(s) the census needs are not in the records, so the "
+             "file will fail the schema:")
+        for item in shown:
+            _say(f"  {item}")
+        if len(summary.missing) > len(shown):
+            _say(f"  … and {len(summary.missing) - len(shown)} more")
+    _say(f"Check it with: carepath returns validate cin {out_path}")
+
+
+@returns.group("validate")
+def validate() -> None:
+    """Check a return as the DfE's COLLECT would."""
+
+
+@validate.command("cin")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--year", type=int, default=None,
+              help="The census year (the year the collection ends); default: the file's.")
+@_json_option
+@click.pass_context
+@handle_errors
+def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
+                         as_json: bool) -> None:
+    """Check a CIN census XML FILE: the schema, then the DfE validation rules.
+
+    Prints each failure: type (ERROR or QUERY), rule, child, field, value, message. Exit 1 on a
+    schema error, an ERROR or a rule that crashed inside the validator; queries do not fail.
+    """
+    from carepath.returns.validate_cin import validate_cin
+
+    report = validate_cin(file, year)
+    if as_json:
+        _say(json.dumps(report.as_json(), indent=2))
+        ctx.exit(1 if report.failed else 0)
+    _say(f"{file}: CIN census {report.year - 1}-{report.year % 100:02d}, DfE rules "
+         f"{report.ruleset} ({report.rules_run} rules)")
+    for schema_error in report.schema_errors:
+        _say(f"SCHEMA  {schema_error}")
+    for issue in report.all_issues:
+        _say(issue.line())
+    for rule, error in report.crashed_rules:
+        _say(f"CRASHED  {rule}  the rule failed inside the validator and was not checked: "
+             f"{error}")
+    counts = (f"{len(report.schema_errors)} schema error(s), {len(report.errors)} error(s), "
+              f"{len(report.queries)} quer{'y' if len(report.queries) == 1 else 'ies'}, "
+              f"{len(report.crashed_rules)} crashed rule(s)")
+    _say(("FAILED: " if report.failed else "PASSED: ") + counts)
+    ctx.exit(1 if report.failed else 0)
+
+
+@returns.command("annex-a")
+@click.option("--out", "out_path", required=True, metavar="FILE.xlsx",
+              type=click.Path(dir_okay=False, path_type=Path), help="Where to write the workbook.")
+@click.option("--start", metavar="DATE", help="First day of the period (default: six months "
+              "before the end).")
+@click.option("--end", metavar="DATE", help="Last day of the period (default: today).")
+@_db_option
+@_json_option
+@handle_errors
+def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | None,
+            as_json: bool) -> None:
+    """Write Ofsted's Annex A lists 3 to 7 as an Excel workbook.
+
+    Lists 3 referrals, 4 assessments, 5 section 47 enquiries, 6 children in need, 7 child
+    protection, for the period START to END (default: the six months up to today)."""
+    from carepath.adapters.db.record_stream import count_cases, iter_cases
+    from carepath.returns.annex_a import LIST_TITLES, default_period, write_annex_a
+
+    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    if first is None or last is None:
+        default_first, default_last = default_period(last)
+        first, last = first or default_first, last or default_last
+    if first > last:
+        raise click.BadParameter(f"{first} is after {last}", param_hint="--start")
+    with _snapshot(db_url) as session, _atomic(out_path) as handle:
+        total = count_cases(session)
+        with _progress(total, "Annex A", quiet=as_json) as track:
+            summary = write_annex_a(track(iter_cases(session)), handle, first, last)
+    if as_json:
+        _say(json.dumps({"file": str(out_path), "start": first.isoformat(),
+                         "end": last.isoformat(), "rows": summary.rows}, indent=2))
+        return
+    _say(f"Wrote {out_path}: Annex A, {first.isoformat()} to {last.isoformat()}")
+    for name, count in summary.rows.items():
+        _say(f"  {name} ({LIST_TITLES[name]}): {count} row(s)")
+

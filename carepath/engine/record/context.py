@@ -1,0 +1,82 @@
+"""The case record as the namespaces expressions and timescales read (``referral.date``…)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from carepath.engine.record.model import CaseRecord, Episode, icpc_target, previous_plans
+
+if TYPE_CHECKING:
+    from carepath.engine.time.working_days import WorkingDayCalendar
+
+
+def current_episode(record: CaseRecord) -> Episode | None:
+    """The child's current (latest) episode, or None before the first referral."""
+    return record.episodes[-1] if record.episodes else None
+
+
+def record_context(
+    record: CaseRecord, calendar: WorkingDayCalendar | None = None
+) -> dict[str, dict[str, Any]]:
+    """Namespaces expressions and timescales read (``referral.date``, ``cp_plan.last_review``…).
+
+    Every namespace and key is always present; a value not known yet is None (lists are empty).
+    Episode items are those of the current episode; assessment, s47, cp_plan and cin_plan are its
+    latest one of each.
+    """
+    child = record.child
+    ep = current_episode(record)
+    assessment = ep.assessments[-1] if ep and ep.assessments else None
+    s47 = ep.s47s[-1] if ep and ep.s47s else None
+    plan = ep.cp_plans[-1] if ep and ep.cp_plans else None
+    cin = ep.cin_plans[-1] if ep and ep.cin_plans else None
+    return {
+        "child": {
+            "la_child_id": child.la_child_id,
+            "upn": child.upn,
+            "upn_unknown": child.upn_unknown,
+            "birth_date": child.birth_date,
+            "expected_birth_date": child.expected_birth_date,
+            "sex": child.sex,
+            "ethnicity": child.ethnicity,
+            "disabilities": list(child.disabilities),
+        },
+        "referral": {
+            "date": ep.referral_date if ep else None,
+            "source": ep.referral_source if ep else None,
+            "nfa": ep.referral_nfa if ep else None,
+        },
+        "episode": {
+            "number": len(record.episodes),
+            "primary_need": ep.primary_need if ep else None,
+            "closed": ep is not None and ep.closure_date is not None,
+        },
+        "assessment": {
+            "start": assessment.start if assessment else None,
+            "authorised": assessment.authorised if assessment else None,
+            "factors": list(assessment.factors) if assessment else [],
+        },
+        "s47": {
+            "start": s47.start if s47 else None,
+            "icpc_date": s47.icpc_date if s47 else None,
+            "icpc_not_required": s47.icpc_not_required if s47 else None,
+            "icpc_target": icpc_target(s47, calendar) if s47 else None,
+        },
+        "cp_plan": {
+            "start": plan.start if plan else None,
+            "end": plan.end if plan else None,
+            "initial_category": plan.initial_category if plan else None,
+            "latest_category": plan.latest_category if plan else None,
+            "last_review": plan.reviews[-1] if plan and plan.reviews else None,
+            "reviews": list(plan.reviews) if plan else [],
+            "previous_plans": previous_plans(record, plan) if plan else None,
+        },
+        "cin_plan": {
+            "start": cin.start if cin else None,
+            "end": cin.end if cin else None,
+        },
+        "closure": {
+            "date": ep.closure_date if ep else None,
+            "reason": ep.closure_reason if ep else None,
+        },
+    }

@@ -1,0 +1,204 @@
+"""The story format: one child's case written as data (``docs/stories.md``).
+
+:func:`parse_story` checks a story (loaded with ``carepath.core.yamlsource.load_yaml``, so every
+problem names its file and line) and returns it normalised: codes as text, dates as ``date``,
+optional keys left out when empty. That normalised form is exactly what
+``carepath.engine.record.case_record.record_to_story`` produces, so a story and its record round-trip.
+
+Besides types and codes, a story must make sense as a case record: the DfE CIN census rules of type
+ERROR that concern one child (numbers given in the messages) are checked, except those that depend
+on the census year. Rules of type QUERY are not: a story may describe an unusual case.
+
+The reading is layered: :mod:`carepath.engine.stories.reader` reads shapes and scalars,
+:mod:`carepath.engine.stories.rules` the parts of an episode, and this module the story as a
+whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from carepath.engine.record.model import in_code_order
+from carepath.engine.stories.reader import StoryFormatError
+from carepath.engine.stories.rules import EpisodeReader
+
+__all__ = ["StoryFormatError", "parse_story", "upn_check_letter"]
+
+
+_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+_UPN_RE = re.compile(r"^[A-Z]\d{11}[0-9A-HJ-NP-RT-Z]$")
+_LA_CHILD_ID_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+
+_TOP_KEYS = ("child", "episodes")
+_CHILD_KEYS = (
+    "la_child_id",
+    "upn",
+    "upn_unknown",
+    "birth_date",
+    "expected_birth_date",
+    "sex",
+    "ethnicity",
+    "disabilities",
+)
+_EPISODE_KEYS = (
+    "referral",
+    "primary_need",
+    "assessments",
+    "s47",
+    "cp_plans",
+    "cin_plans",
+    "closure",
+)
+_REFERRAL_KEYS = ("date", "source", "nfa")
+
+
+def upn_check_letter(body: str) -> str:
+    """The check letter (character 1) of a unique pupil number from its other 12 characters.
+
+    Characters 2-13 are weighted 2..13; a letter in position 13 (a temporary UPN) counts as its
+    place in the check alphabet. The sum modulo 23 indexes ``ABCDEFGHJKLMNPQRTUVWXYZ``.
+    """
+    total = 0
+    for weight, ch in enumerate(body, start=2):
+        total += weight * (int(ch) if ch.isdigit() else _UPN_LETTERS.index(ch))
+    return _UPN_LETTERS[total % 23]
+
+
+def upn_problem(upn: str) -> str | None:
+    if not _UPN_RE.match(upn):
+        return (
+            f"'{upn}' is not a unique pupil number: a capital letter, 11 digits and a final digit "
+            "or letter (not I, O or S)"
+        )
+    if upn_check_letter(upn[1:]) != upn[0]:
+        return f"'{upn}' has the wrong check letter: expected {upn_check_letter(upn[1:])} (DfE rule 1510)"
+    return None
+
+
+class _Reader(EpisodeReader):
+    """Reads a whole story: the child, then each episode in turn."""
+
+    # -- the story -----------------------------------------------------------------------
+
+    def story(self, data: Any) -> dict[str, Any]:
+        top = self.mapping(data, "a story", _TOP_KEYS, _TOP_KEYS)
+        child, child_node = self.child(top["child"], top)
+        if not isinstance(top["episodes"], list) or not top["episodes"]:
+            raise self.fail("'episodes' must be a list of at least one episode", top, "episodes")
+        episodes: list[dict[str, Any]] = []
+        previous: dict[str, Any] | None = None
+        for node in top["episodes"]:
+            episode = self.episode(node, top)
+            if previous is not None:
+                self.follows(previous, episode, node)
+            episodes.append(episode)
+            previous = episode
+        self.child_and_episodes(child, child_node, episodes, top["episodes"])
+        return {"child": child, "episodes": episodes}
+
+    def child(self, value: Any, parent: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
+        node = self.mapping(value, "'child'", _CHILD_KEYS, ("la_child_id", "sex", "ethnicity"),
+                            parent, "child")
+        out: dict[str, Any] = {}
+        la_id = self.text(node, "la_child_id", "'la_child_id'")
+        if not _LA_CHILD_ID_RE.match(la_id):
+            raise self.fail(
+                "'la_child_id' must be 1 to 20 letters and digits (DfE rules 1570, 1580)",
+                node,
+                "la_child_id",
+            )
+        out["la_child_id"] = la_id
+        has_upn = node.get("upn") is not None
+        has_unknown = node.get("upn_unknown") is not None
+        if has_upn == has_unknown:
+            raise self.fail("'child' needs either 'upn' or 'upn_unknown' (one, not both)", node)
+        if has_upn:
+            upn = self.text(node, "upn", "'upn'")
+            problem = upn_problem(upn)
+            if problem:
+                raise self.fail(problem, node, "upn")
+            out["upn"] = upn
+        else:
+            out["upn_unknown"] = self.code(node, "upn_unknown", "upn_unknown", "'upn_unknown'")
+        has_birth = node.get("birth_date") is not None
+        has_expected = node.get("expected_birth_date") is not None
+        if has_birth == has_expected:
+            raise self.fail(
+                "'child' needs either 'birth_date' or 'expected_birth_date' (one, not both)", node
+            )
+        if has_birth:
+            out["birth_date"] = self.day(node, "birth_date", "'birth_date'")
+        else:
+            out["expected_birth_date"] = self.day(
+                node, "expected_birth_date", "'expected_birth_date'"
+            )
+        out["sex"] = self.code(node, "sex", "sex", "'sex'")
+        if has_expected and out["sex"] != "U":
+            raise self.fail("an unborn child's sex must be U (DfE rule 8750)", node, "sex")
+        out["ethnicity"] = self.code(node, "ethnicity", "ethnicity", "'ethnicity'")
+        disabilities = self.codes(node, "disabilities", "disability", "'disabilities'")
+        if "NONE" in disabilities and len(disabilities) > 1:
+            raise self.fail(
+                "'disabilities' cannot have NONE with other codes (DfE rule 8790)",
+                node,
+                "disabilities",
+            )
+        out["disabilities"] = in_code_order(disabilities, "disability")
+        return out, node
+
+    def episode(self, value: Any, parent: Any) -> dict[str, Any]:
+        node = self.mapping(value, "an episode", _EPISODE_KEYS, ("referral",), parent, "episodes")
+        ref_node = self.mapping(node["referral"], "'referral'", _REFERRAL_KEYS, ("date", "source"),
+                                node, "referral")
+        referral_date = self.day(ref_node, "date", "the referral date")
+        nfa = self.yesno(ref_node, "nfa", "'nfa'")
+        out: dict[str, Any] = {
+            "referral": {
+                "date": referral_date,
+                "source": self.code(ref_node, "source", "referral_source", "the referral source"),
+                "nfa": nfa,
+            }
+        }
+        if node.get("primary_need") is not None:
+            out["primary_need"] = self.code(node, "primary_need", "primary_need", "'primary_need'")
+        elif not nfa:
+            raise self.fail(
+                "an episode that goes on to further action needs 'primary_need' (DfE rule 8610)",
+                node,
+            )
+        if nfa:
+            for key in ("assessments", "s47", "cp_plans", "cin_plans"):
+                if self.sequence(node, key, f"'{key}'"):
+                    raise self.fail(
+                        f"a referral with no further action ('nfa: true') cannot have '{key}' "
+                        "(DfE rules 4000, 8831, 8832)",
+                        node,
+                        key,
+                    )
+
+        assessments = self.assessments(node, referral_date)
+        s47s = self.s47s(node, referral_date)
+        plans = self.cp_plans(node, referral_date, s47s)
+        cin_plans = self.cin_plans(node, referral_date, plans)
+        if assessments:
+            out["assessments"] = assessments
+        if s47s:
+            out["s47"] = s47s
+        if plans:
+            out["cp_plans"] = plans
+        if cin_plans:
+            out["cin_plans"] = cin_plans
+        if node.get("closure") is not None:
+            out["closure"] = self.closure(node, out)
+        return out
+
+
+def parse_story(data: Any, file: str) -> dict[str, Any]:
+    """Check a story and return it normalised (see the module docstring).
+
+    ``data`` is what ``load_yaml`` returned for ``file`` (plain dicts and lists work too, without
+    line numbers). Raises :class:`StoryFormatError` (a ``StoryError``) naming file and line.
+    """
+    return _Reader(file).story(data)
