@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 from carepath.adapters.db import models as m
 from carepath.adapters.db.audit import canonical_json, event_hash
 from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
-from carepath.adapters.db.store import CaseStore, TaskView
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.stories import StoryRunner
 from carepath.engine.stories.story import parse_story, upn_check_letter
 from carepath.engine.time.clock import FixedClock, use_clock
+from carepath.service.stories import StoryRunner
+from carepath.service.types import TaskView
+from tests.casework import Casework as CaseStore
 
 PACK = "wt2023"
 ACTOR = "bench"
@@ -105,7 +106,7 @@ def record_script() -> Script:
         try:
             upgrade(engine)
             store = CaseStore(engine, PackRegistry())
-            result = StoryRunner(store, store.packs.get(PACK), actor=ACTOR,
+            result = StoryRunner(store.service, store.packs.get(PACK), actor=ACTOR,
                                  worker=WORKER).run(story)
             events = store.history(result.case_ids[0])
         finally:

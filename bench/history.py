@@ -46,9 +46,9 @@ from bench.cases import (
     noon,
 )
 from bench.common import Settings, database, log, median, ms, percentile
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.engine.time.clock import FixedClock, use_clock
+from tests.casework import Casework as CaseStore
 
 
 def review_day(number: int) -> date:

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from bench.cases import CaseDriver, Script, fill_reviews, noon
 from bench.common import ROOT, database, log, median, ms
 from bench.history import review_day
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.engine.time.clock import FixedClock, use_clock
+from tests.casework import Casework as CaseStore
 
 PROFILE_DIR = ROOT / "profiles"
 LAYERS = r"carepath/(adapters/db/(store|records|audit|database)|engine/(runtime|workflow|record" \

@@ -25,9 +25,9 @@ from sqlalchemy import text
 
 from bench.cases import CaseDriver, Script
 from bench.common import Database, Settings, database, durability, log, median
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.engine.time.clock import FixedClock, use_clock
+from tests.casework import Casework as CaseStore
 
 COMMIT_TABLE = "bench_commit"
 PAYLOAD = "x" * 100

@@ -53,3 +53,11 @@ class RecordError(CarepathError):
 
 class StoryError(CarepathError):
     """A story is malformed, or a pack asks for something the story cannot give."""
+
+
+class PermissionDeniedError(CarepathError):
+    """The acting user may not do this (wrong role, or the task is someone else's)."""
+
+
+class StorageError(CarepathError):
+    """The database refused or failed an operation (unreachable, out of date, damaged)."""

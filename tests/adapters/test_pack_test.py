@@ -14,19 +14,19 @@ from click.testing import CliRunner
 import carepath.processes
 from carepath.adapters.cli.simulate import pack_test_command
 from carepath.adapters.db.database import upgrade
-from carepath.adapters.db.store import CaseStore
-from carepath.adapters.pack_test import (
+from carepath.adapters.db.scratch import MemoryDatabases, memory_engine
+from carepath.adapters.packs import PackRegistry
+from carepath.core.errors import CarepathError, PackError, StoryError
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.stories.story import parse_story
+from carepath.service.pack_test import (
     ScenarioError,
     load_scenario,
     partial_differences,
     run_pack_tests,
 )
-from carepath.adapters.packs import PackRegistry
-from carepath.adapters.simulate import memory_engine
-from carepath.adapters.stories import StoryRunner
-from carepath.core.errors import CarepathError, PackError, StoryError
-from carepath.core.yamlsource import load_yaml
-from carepath.engine.stories.story import parse_story
+from carepath.service.stories import StoryRunner
+from tests.casework import Casework as CaseStore
 
 BUILT_IN = Path(carepath.processes.__file__).resolve().parent
 STORIES = Path(__file__).parents[1] / "stories"
@@ -47,7 +47,7 @@ def _story(name: str) -> dict:
 def test_built_in_scenarios_pass_and_cover_most_flows(pack_name: str) -> None:
     registry = PackRegistry()
     pack = registry.get(pack_name)
-    report = run_pack_tests(pack, registry)
+    report = run_pack_tests(pack, registry, MemoryDatabases())
     assert 3 <= len(report.scenarios) <= 6
     assert [s.problems for s in report.scenarios if not s.passed] == []
     assert report.passed
@@ -104,7 +104,7 @@ def test_a_pack_without_scenarios(tmp_path: Path) -> None:
     shutil.rmtree(pack_dir / "scenarios")
     registry = PackRegistry()
     with pytest.raises(ScenarioError, match="has no scenarios"):
-        run_pack_tests(registry.get(str(pack_dir)), registry)
+        run_pack_tests(registry.get(str(pack_dir)), registry, MemoryDatabases())
 
 
 UPN_FIELD = """
@@ -133,12 +133,12 @@ def test_the_runner_names_the_task_and_the_item_the_story_cannot_give(tmp_path: 
     store = CaseStore(engine, registry)
     story = _story("unborn")  # UPN unknown (UN1): the story has no UPN to give
     with pytest.raises(StoryError) as caught:
-        StoryRunner(store, pack).run(story)
+        StoryRunner(store.service, pack).run(story)
     message = str(caught.value)
     assert "'Start the child and family assessment' (form assessment_start)" in message
     assert "needs 'child.upn' (Unique pupil number), which the story does not give" in message
     # a story with a UPN goes through
-    result = StoryRunner(store, pack).run(_story("cin_plan"))
+    result = StoryRunner(store.service, pack).run(_story("cin_plan"))
     assert result.completed > 3
     engine.dispose()
 
@@ -160,7 +160,7 @@ def test_scenarios_can_expect_an_error_or_part_of_the_record(tmp_path: Path) -> 
         "      - referral: {source: 3B}\n        closure: {reason: RC7, date: 2026-01-30}\n"
         "  open_tasks: 0\n")
     registry = PackRegistry()
-    report = run_pack_tests(registry.get(str(pack_dir)), registry)
+    report = run_pack_tests(registry.get(str(pack_dir)), registry, MemoryDatabases())
     assert [(s.name, s.passed, s.problems) for s in report.scenarios] == [
         ("needs_upn", True, []), ("partial", True, [])]
 

@@ -16,19 +16,13 @@ from sqlalchemy.orm import Session
 
 from carepath.adapters.cli.simulate import show_progress, simulate_command
 from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
-from carepath.adapters.db.store import CaseStore
+from carepath.adapters.db.scratch import memory_engine, sqlite_file, throwaway_engine
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.simulate import (
-    SimulateError,
-    SimulationSummary,
-    memory_engine,
-    simulate,
-    sqlite_file,
-    throwaway_engine,
-)
 from carepath.core.errors import CarepathError
 from carepath.engine.record.case_record import record_to_story
 from carepath.engine.simulation.generator import generate_stories
+from carepath.service.simulation import SimulateError, SimulationSummary, simulate
+from tests.casework import Casework as CaseStore
 
 PACKS = ["ics2010", "wt2023"]
 CHILDREN = 500  # issue 3: at least 500 simulated children per pack
@@ -51,7 +45,7 @@ def simulated(request: pytest.FixtureRequest) -> Iterator[Simulated]:
     store = CaseStore(engine, PackRegistry())
     pack = store.packs.get(request.param)
     seed = 2026 + PACKS.index(request.param)
-    summary = simulate(store, pack, CHILDREN, seed, YEAR)
+    summary = simulate(store.service, pack, CHILDREN, seed, YEAR)
     stories = list(generate_stories(CHILDREN, seed, YEAR, calendar=pack.timescales.calendar))
     yield Simulated(request.param, engine, store, summary, stories)
     engine.dispose()
@@ -93,7 +87,7 @@ def test_the_runner_keeps_the_record_in_step_with_the_database(db: Engine) -> No
     it must equal the database's (SQLite and PostgreSQL)."""
     store = CaseStore(db, PackRegistry())
     for seed, pack in enumerate(PACKS):
-        summary = simulate(store, store.packs.get(pack), 30, seed, YEAR, check_record=True)
+        summary = simulate(store.service, store.packs.get(pack), 30, seed, YEAR, check_record=True)
         assert summary.cases == 30
 
 
@@ -102,7 +96,7 @@ def test_progress_is_reported_for_each_child() -> None:
     upgrade(engine)
     store = CaseStore(engine, PackRegistry())
     seen: list[tuple[int, int]] = []
-    simulate(store, store.packs.get("wt2023"), 5, 1, progress=lambda d, t, r: seen.append((d, t)))
+    simulate(store.service, store.packs.get("wt2023"), 5, 1, progress=lambda d, t, r: seen.append((d, t)))
     assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     engine.dispose()
 
@@ -111,9 +105,9 @@ def test_a_seed_cannot_be_simulated_twice_into_one_database() -> None:
     engine = memory_engine()
     upgrade(engine)
     store = CaseStore(engine, PackRegistry())
-    simulate(store, store.packs.get("wt2023"), 2, 9)
+    simulate(store.service, store.packs.get("wt2023"), 2, 9)
     with pytest.raises(SimulateError, match="already in this database"):
-        simulate(store, store.packs.get("wt2023"), 2, 9)
+        simulate(store.service, store.packs.get("wt2023"), 2, 9)
     engine.dispose()
 
 

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
 from carepath.adapters.db.audit import verify
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
 from carepath.core.errors import ConflictError, TaskStateError
 from carepath.engine import runtime as runtime_module
 from carepath.engine.time.clock import FixedClock, use_clock
 from carepath.forms.validation import FormErrors
+from tests.casework import Casework as CaseStore
 
 CHILD = {"la_child_id": "C9001", "upn": "C201250001001", "birth_date": "2015-06-01",
          "sex": "F", "ethnicity": "WBRI", "disabilities": ["NONE"]}

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.stories import StoryRunner
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.record.case_record import record_to_story
 from carepath.engine.stories.story import parse_story
+from carepath.service.stories import StoryRunner
+from tests.casework import Casework as CaseStore
 
 STORIES = sorted((Path(__file__).parents[1] / "stories").glob("*.yaml"))
 PACKS = ["ics2010", "wt2023"]
@@ -34,7 +34,7 @@ def test_there_are_enough_stories() -> None:
 def test_story_leaves_an_equal_record(db: Engine, pack_name: str, story_file: Path) -> None:
     story = load_story(story_file)
     store = CaseStore(db, PackRegistry())
-    result = StoryRunner(store, store.packs.get(pack_name)).run(story)
+    result = StoryRunner(store.service, store.packs.get(pack_name)).run(story)
     assert len(result.case_ids) == 1
     record = store.record(result.case_ids[0])
     assert record_to_story(record) == record_to_story(_normalised(story))

@@ -9,12 +9,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.stories import StoryRunner
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.stories.story import parse_story
 from carepath.engine.time.clock import FixedClock, use_clock
+from carepath.service.stories import StoryRunner
+from tests.casework import Casework as CaseStore
 
 TIMER_PACK = Path(__file__).parents[1] / "packs" / "timer_pack"
 CHILD = {"la_child_id": "T1", "upn": "C201250001001", "birth_date": "2015-06-01", "sex": "F",
@@ -42,7 +42,7 @@ def test_each_review_is_its_own_small_instance(db: Engine) -> None:
     path = Path(__file__).parents[1] / "stories" / "cp_reviews.yaml"
     story = parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
     store = CaseStore(db, PackRegistry())
-    StoryRunner(store, store.packs.get("wt2023")).run(story)
+    StoryRunner(store.service, store.packs.get("wt2023")).run(story)
     with Session(db) as session:
         reviews = session.scalars(
             select(m.ProcessInstanceRow).where(m.ProcessInstanceRow.process_id == "cp_review")

@@ -21,9 +21,7 @@ from sqlalchemy.orm import Session
 from carepath.adapters.cli.returns import returns
 from carepath.adapters.db.record_stream import iter_cases
 from carepath.adapters.db.records import load_record
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.stories import StoryRunner
 from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
@@ -45,6 +43,8 @@ from carepath.returns.cin_census import (
     write_cin_census,
 )
 from carepath.returns.validate_cin import validate_cin
+from carepath.service.stories import StoryRunner
+from tests.casework import Casework as CaseStore
 
 from . import STORIES, census_children, load_story, schema, store_record, story_records
 
@@ -127,7 +127,7 @@ def test_stories_run_through_each_pack(db: Engine, tmp_path: Path, pack_name: st
     stories = {}
     for path in STORIES:
         story = load_story(path)
-        StoryRunner(store, pack).run(story)
+        StoryRunner(store.service, pack).run(story)
         stories[story["child"]["la_child_id"]] = story
     with Session(db) as session:
         xml = census_bytes(iter_cases(session))

@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
-from carepath.engine.check import check_pack
+from carepath.adapters.cli.errors import handle_errors
 from carepath.engine.check.report import Finding, Report, rule_text, where_text
 from carepath.engine.pack import PackErrors
+from carepath.service.packs import PackService
 
 
-def _load(name: str) -> Any:
-    from carepath.adapters.packs import PackRegistry
+def _packs() -> PackService:
+    from carepath.adapters.app import pack_services
 
-    return PackRegistry().get(name)
+    return pack_services()
 
 
 def _print_finding(out: Console, f: Finding) -> None:
@@ -56,12 +56,14 @@ def _print_report(out: Console, report: Report) -> None:
 @click.command("check")
 @click.argument("pack")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@handle_errors
 def check(pack: str, as_json: bool) -> None:
     """Check PACK (a name or a directory): lint it and prove, path by path, that it collects
     what the CIN census needs. Exit 1 if any error is found."""
     out = Console(highlight=False, soft_wrap=True)
     try:
-        loaded = _load(pack)
+        packs = _packs()
+        loaded = packs.get(pack)
     except PackErrors as exc:
         if as_json:
             click.echo(json.dumps({"pack": pack, "ok": False, "refused": [
@@ -74,7 +76,7 @@ def check(pack: str, as_json: bool) -> None:
             for problem in exc.problems:
                 err.print(f"  {escape(str(problem))}")
         sys.exit(2)
-    report = check_pack(loaded)
+    report = packs.check(loaded)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -7,12 +7,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from carepath.adapters.app import case_service
 from carepath.adapters.db.database import make_engine, upgrade
-from carepath.adapters.db.store import CaseStore
-from carepath.adapters.packs import PackRegistry
-from carepath.adapters.stories import StoryRunner
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.stories.story import parse_story
+from carepath.service.stories import StoryRunner
 
 STORIES = Path(__file__).resolve().parents[2] / "tests" / "stories"
 PACKS = {"wt2023": "W", "ics2010": "I"}
@@ -21,7 +20,7 @@ PACKS = {"wt2023": "W", "ics2010": "I"}
 def build_demo(db_url: str, out: Console, stories: Path = STORIES) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
-    store = CaseStore(engine, PackRegistry())
+    store = case_service(engine)
     if store.case_ids():
         out.print(f"The demo caseload is already in {db_url}.")
     else:
@@ -41,8 +40,7 @@ def build_demo(db_url: str, out: Console, stories: Path = STORIES) -> None:
     table = Table("Case", "LA child ID", "Pack", "Open tasks", title="Demo caseload",
                   title_justify="left")
     for row in store.list_cases():
-        table.add_row(str(row["case_id"]), row["la_child_id"], row["pack"],
-                      str(row["open_tasks"]))
+        table.add_row(str(row.case_id), row.la_child_id, row.pack, str(row.open_tasks))
     out.print(table)
     out.print(f"\nTry:  carepath task list --db {db_url}\n"
               f"      carepath case show 1 --db {db_url}")

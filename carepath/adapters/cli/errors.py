@@ -30,8 +30,6 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import SQLAlchemyError
-
         from carepath.forms.validation import FormErrors
 
         try:
@@ -43,11 +41,16 @@ def handle_errors(fn: F) -> F:
             raise UserError("\n".join(lines)) from None
         except CarepathError as exc:
             raise UserError(str(exc)) from None
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise UserError(f"Database error: {reason}") from None
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             raise UserError(f"Cannot use{where}: {exc.strerror or exc}") from None
+        except Exception as exc:
+            # the storage layer turns database errors into StorageError; one that slipped
+            # through (e.g. while connecting) is still the database's, not a crash
+            if not type(exc).__module__.startswith("sqlalchemy"):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise UserError(f"Database error: {reason[0] if reason else type(exc).__name__}"
+                            ) from None
 
     return wrapper  # type: ignore[return-value]

@@ -22,7 +22,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -31,6 +31,7 @@ import click
 from rich.console import Console
 
 from carepath.adapters.cli.errors import handle_errors
+from carepath.service.returns import Progress, ReturnsService
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -63,25 +64,10 @@ def _parse_day(text: str | None, option: str) -> date | None:
 # -- plumbing --------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _snapshot(db_url: str | None) -> Iterator[Any]:
-    """A read-only session on one snapshot of the database."""
-    from sqlalchemy.orm import Session
+def _returns(db_url: str | None) -> ReturnsService:
+    from carepath.adapters.app import open_services
 
-    from carepath.adapters.db.database import make_engine, require_current, resolve_url
-
-    engine = make_engine(resolve_url(db_url))
-    require_current(engine)
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        with connection.begin() as transaction:
-            if engine.dialect.name == "sqlite":
-                # pysqlite only opens a transaction before a write: open the read one here.
-                connection.exec_driver_sql("BEGIN")
-            with Session(bind=connection) as session:
-                yield session
-            transaction.rollback()  # nothing was written
+    return open_services(db_url).returns
 
 
 @contextlib.contextmanager
@@ -114,26 +100,22 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
 
 
 @contextlib.contextmanager
-def _progress(total: int, title: str, quiet: bool) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
-    """``track(items)``: the items, advancing a progress bar on a terminal."""
+def _progress(title: str, quiet: bool) -> Iterator[Progress | None]:
+    """A progress callback that advances a bar on a terminal (None when quiet or piped)."""
     if quiet or not _err.is_terminal:
-        yield lambda items: iter(items)
+        yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=_err, transient=True) as progress:
-        task = progress.add_task(title, total=total)
+    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+             TimeElapsedColumn(), console=_err, transient=True) as bar:
+        task = bar.add_task(title, total=None)
 
-        def track(items: Iterable[T]) -> Iterator[T]:
-            done = 0
-            for done, item in enumerate(items, start=1):
-                yield item
-                if done % 500 == 0:
-                    progress.update(task, completed=done)
-            progress.update(task, completed=done)
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-        yield track
+        yield advance
 
 
 def _say(text: str) -> None:
@@ -159,20 +141,13 @@ def returns() -> None:
 @handle_errors
 def cin_census(year: int, la: str, out_path: Path, db_url: str | None, as_json: bool) -> None:
     """Write the Children in Need census XML for the year ending 31 March YEAR."""
-    from carepath.adapters.db.record_stream import count_cases, iter_cases
-    from carepath.returns.cin_census import (
-        census_year_bounds,
-        check_la,
-        check_year,
-        write_cin_census,
-    )
+    from carepath.returns.cin_census import census_year_bounds, check_la, check_year
 
     check_year(year)
     check_la(la)
-    with _snapshot(db_url) as session, _atomic(out_path) as handle:
-        total = count_cases(session)
-        with _progress(total, "CIN census", quiet=as_json) as track:
-            summary = write_cin_census(track(iter_cases(session)), year, la, handle)
+    service = _returns(db_url)
+    with _atomic(out_path) as handle, _progress("CIN census", quiet=as_json) as progress:
+        summary = service.cin_census(handle, year, la, progress)
     start, end = census_year_bounds(year)
     if as_json:
         _say(json.dumps({
@@ -214,9 +189,9 @@ def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
     Prints each failure: type (ERROR or QUERY), rule, child, field, value, message. Exit 1 on a
     schema error, an ERROR or a rule that crashed inside the validator; queries do not fail.
     """
-    from carepath.returns.validate_cin import validate_cin
+    from carepath.service.returns import ReturnsService
 
-    report = validate_cin(file, year)
+    report = ReturnsService.validate_cin(file, year)
     if as_json:
         _say(json.dumps(report.as_json(), indent=2))
         ctx.exit(1 if report.failed else 0)
@@ -251,8 +226,7 @@ def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | No
 
     Lists 3 referrals, 4 assessments, 5 section 47 enquiries, 6 children in need, 7 child
     protection, for the period START to END (default: the six months up to today)."""
-    from carepath.adapters.db.record_stream import count_cases, iter_cases
-    from carepath.returns.annex_a import LIST_TITLES, default_period, write_annex_a
+    from carepath.returns.annex_a import LIST_TITLES, default_period
 
     first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
     if first is None or last is None:
@@ -260,10 +234,9 @@ def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | No
         first, last = first or default_first, last or default_last
     if first > last:
         raise click.BadParameter(f"{first} is after {last}", param_hint="--start")
-    with _snapshot(db_url) as session, _atomic(out_path) as handle:
-        total = count_cases(session)
-        with _progress(total, "Annex A", quiet=as_json) as track:
-            summary = write_annex_a(track(iter_cases(session)), handle, first, last)
+    service = _returns(db_url)
+    with _atomic(out_path) as handle, _progress("Annex A", quiet=as_json) as progress:
+        summary = service.annex_a(handle, first, last, progress)
     if as_json:
         _say(json.dumps({"file": str(out_path), "start": first.isoformat(),
                          "end": last.isoformat(), "rows": summary.rows}, indent=2))

@@ -85,10 +85,10 @@ def _echo_json(data: Any) -> None:
 def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url: str | None,
                      no_sync: bool, as_json: bool) -> None:
     """Record realistic simulated children on a pack (demo caseloads, benchmarks)."""
+    from carepath.adapters.app import case_service
     from carepath.adapters.db.database import make_engine, mask_url, require_current, resolve_url
-    from carepath.adapters.db.store import CaseStore
-    from carepath.adapters.packs import PackRegistry
-    from carepath.adapters.simulate import simulate, sqlite_file, throwaway_engine
+    from carepath.adapters.db.scratch import sqlite_file, throwaway_engine
+    from carepath.service.simulation import simulate
 
     url = resolve_url(db_url)
     if no_sync:
@@ -101,10 +101,10 @@ def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url
         engine = make_engine(url)
     try:
         require_current(engine)
-        store = CaseStore(engine, PackRegistry())
-        pack = store.packs.get(pack_name)
+        service = case_service(engine)
+        pack = service.packs.get(pack_name)
         with _progress(show_progress(as_json), f"Simulating on {pack.key}", children) as tick:
-            summary = simulate(store, pack, children, seed, year, progress=tick)
+            summary = simulate(service, pack, children, seed, year, progress=tick)
     finally:
         if no_sync:
             engine.dispose()
@@ -124,14 +124,19 @@ def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url
 def pack_test_command(pack_name: str, as_json: bool) -> None:
     """Run a pack's scenarios (PACK/scenarios/*.yaml) and report flow coverage; exit 1 if a
     scenario fails."""
-    from carepath.adapters.pack_test import run_pack_tests, scenario_files
-    from carepath.adapters.packs import PackRegistry
+    from carepath.adapters.app import pack_services
+    from carepath.adapters.db.scratch import MemoryDatabases
+    from carepath.service.pack_test import scenario_files
 
-    registry = PackRegistry()
-    pack = registry.get(pack_name)
+    packs = pack_services()
+    pack = packs.get(pack_name)
     total = len(scenario_files(pack))
-    with _progress(show_progress(as_json), f"Scenarios of {pack.key}", total) as tick:
-        report = run_pack_tests(pack, registry, progress=tick)
+    databases = MemoryDatabases()
+    try:
+        with _progress(show_progress(as_json), f"Scenarios of {pack.key}", total) as tick:
+            report = packs.test(pack_name, databases, progress=tick)
+    finally:
+        databases.close()
     if as_json:
         _echo_json(report.as_json())
     else:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from carepath.core.errors import NotFoundError
+from carepath.service.types import AuditProblem
 
 from .models import CaseRow, EventRow
 
@@ -119,16 +119,6 @@ def append_event(
 
 
 # --- verifying -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditProblem:
-    case_id: int
-    seq: int | None  # the event concerned (the first, for a run of missing events)
-    problem: str
-
-    def __str__(self) -> str:
-        return f"case {self.case_id}: {self.problem}"
 
 
 class _Chain:
@@ -270,3 +260,14 @@ def _stream(session: Session, query: Any) -> Iterator[Any]:
 def verify(session: Session, case_id: int | None = None) -> list[AuditProblem]:
     """Every problem in the audit chain of one case, or of every case; empty if all is well."""
     return list(iter_problems(session, case_id))
+
+
+class SqlAuditLog:
+    """The audit chain of every case, checked from the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def verify(self, case_id: int | None) -> list[AuditProblem]:
+        with Session(self.engine) as session:
+            return verify(session, case_id)

@@ -14,9 +14,10 @@ transaction with snapshot isolation (the CLI does, on PostgreSQL with ``REPEATAB
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from carepath.core.errors import RecordError
@@ -215,3 +216,35 @@ def _load_items(
         if seq != len(episode.cin_plans):
             raise _inconsistent(case_id, "CIN plan", seq, len(episode.cin_plans))
         episode.cin_plans.append(CINPlan(start=start, end=end))
+
+
+class _Snapshot:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def count(self) -> int:
+        return count_cases(self.session)
+
+    def cases(self) -> Iterator[CaseData]:
+        return iter_cases(self.session)
+
+
+class SqlCaseSource:
+    """Every case's record on one consistent, read-only snapshot of the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def snapshot(self) -> Iterator[_Snapshot]:
+        engine = self.engine
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin() as transaction:
+                if engine.dialect.name == "sqlite":
+                    # pysqlite opens a transaction only before a write: open the read one here
+                    connection.exec_driver_sql("BEGIN")
+                with Session(bind=connection) as session:
+                    yield _Snapshot(session)
+                transaction.rollback()  # nothing was written

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from carepath.adapters.cli.check import check
-from carepath.core.errors import CarepathError
 
 from .broken import VARIANTS, apply, copy_pack, edit
 
@@ -56,6 +54,12 @@ def test_refused_pack_prints_its_problems_and_exits_2(tmp_path: Path) -> None:
 
 def test_unknown_pack_is_a_user_error() -> None:
     result = CliRunner().invoke(check, ["no-such-pack"])
-    assert isinstance(result.exception, CarepathError)
-    with pytest.raises(CarepathError):
-        check.main(["no-such-pack"], standalone_mode=False)
+    assert result.exit_code == 2
+    assert "no-such-pack" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_pack_directory_is_a_user_error() -> None:
+    result = CliRunner().invoke(check, ["/nonexistent"])
+    assert result.exit_code == 2, result.output
+    assert "unexpected problem" not in result.output

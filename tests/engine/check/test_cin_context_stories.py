@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from carepath.adapters.db.store import CaseStore
 from carepath.adapters.packs import PackRegistry
-from carepath.adapters.stories import StoryRunner
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.record.case_record import record_to_story, story_to_record
 from carepath.engine.stories.story import parse_story
+from carepath.service.stories import StoryRunner
+from tests.casework import Casework as CaseStore
 
 CHILD = """
 child:
@@ -63,6 +63,6 @@ def test_enquiry_during_a_cin_plan_records_the_story(db: Engine, pack_name: str,
                                                      name: str) -> None:
     story = parse_story(load_yaml(STORIES[name], f"{name}.yaml"), f"{name}.yaml")
     store = CaseStore(db, PackRegistry())
-    result = StoryRunner(store, store.packs.get(pack_name)).run(story)
+    result = StoryRunner(store.service, store.packs.get(pack_name)).run(story)
     record = store.record(result.case_ids[0])
     assert record_to_story(record) == record_to_story(story_to_record(story))

@@ -17,8 +17,8 @@ How it stays fast (the choice it makes is the one simulating every option of eve
 * an option is simulated (its process instance restored and the task completed in memory) only
   when the cheap part of its score ties with another option's, or when it is the one chosen;
 * the chosen option's simulated outcome is what gets written: one transaction through the
-  store's own writer (``CaseStore._persist``), behind the same optimistic version check as
-  ``CaseStore.complete_task``, so the task is not worked out a second time. If the case changed
+  store's own writer (the repository's ``write``), behind the same optimistic version check as
+  ``CaseService.complete_task``, so the task is not worked out a second time. If the case changed
   since the step read it, nothing is written (``ConflictError``).
 
 ``check_record=True`` compares the record kept in memory with the database after every step
@@ -36,11 +36,6 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from carepath.adapters.db import models as m
-from carepath.adapters.db.store import CaseStore, TaskView
 from carepath.core.errors import CarepathError, StoryError
 from carepath.core.record_items import RECORD_ITEMS
 from carepath.engine.intake import check_child, check_referral
@@ -51,6 +46,8 @@ from carepath.engine.stories.cursor import PendingEvent, StoryValue, pending_eve
 from carepath.engine.time.clock import FixedClock, today, use_clock
 from carepath.forms.schema import Field, FieldType, Form
 from carepath.forms.validation import ValidationContext, visible_fields
+from carepath.service.cases import CaseService
+from carepath.service.types import Actor, TaskView
 
 LONDON = ZoneInfo("Europe/London")
 MAX_COMBINATIONS = 64
@@ -289,13 +286,14 @@ class _Step:
 
 
 class StoryRunner:
-    def __init__(self, store: CaseStore, pack: Pack, actor: str = "story-runner",
+    def __init__(self, service: CaseService, pack: Pack, actor: str = "story-runner",
                  worker: str | None = "story-worker", check_record: bool = False) -> None:
         """``check_record``: after each task, compare the record kept in memory with the one
         in the database (slow; for tests)."""
-        self.store = store
+        self.service = service
         self.pack = pack
         self.actor = actor
+        self.acting = Actor.operator(actor)
         self.worker = worker
         self.check_record = check_record
         self._forms: dict[str, _FormInfo] = {}
@@ -313,9 +311,9 @@ class StoryRunner:
               clock: FixedClock) -> int:
         referral = episode["referral"]
         clock.set(max(clock.now(), _noon(referral["date"])))
-        return self.store.open_case(self.pack.name, child,
-                                    {"date": referral["date"], "source": referral["source"]},
-                                    self.actor, worker=self.worker)
+        return self.service.open_case(self.pack.name, child,
+                                      {"date": referral["date"], "source": referral["source"]},
+                                      self.acting, worker=self.worker).case_id
 
     def _run(self, child: Mapping[str, Any], episodes: list[Mapping[str, Any]],
              clock: FixedClock) -> StoryResult:
@@ -386,7 +384,7 @@ class StoryRunner:
 
     def _opened(self, record: CaseRecord | None, child: Mapping[str, Any],
                 episode: Mapping[str, Any], case_id: int) -> CaseRecord:
-        """The record once a referral is recorded: a new episode (as ``CaseStore.open_case``
+        """The record once a referral is recorded: a new episode (as ``CaseService.open_case``
         and ``CaseRuntime.open_episode`` make it)."""
         ctx = ValidationContext(today=today())
         child_value = check_child(child, ctx)
@@ -401,7 +399,7 @@ class StoryRunner:
     def _check(self, case_id: int, record: CaseRecord, when: str) -> None:
         if not self.check_record:
             return
-        stored = self.store.record(case_id)
+        stored = self.service.record(case_id)
         if record_to_story(stored) != record_to_story(record):
             raise StoryError(f"the runner's record of case {case_id} differs from the "
                              f"database {when}")
@@ -409,38 +407,21 @@ class StoryRunner:
     # -- the database ------------------------------------------------------------------
 
     def _ready(self, case_id: int) -> tuple[list[TaskView], list[_Live]]:
-        """The case's ready tasks (as ``CaseStore.tasks`` lists them) with their instances."""
-        t = m.TaskRow
-        i = m.ProcessInstanceRow
-        with Session(self.store.engine) as session:
-            rows = session.execute(
-                select(t.id, t.case_id, m.CaseRow.la_child_id, t.title, t.form, t.role,
-                       t.assignee, t.due, t.status, i.process_id, t.bpmn_id, t.created_at,
-                       t.spiff_task_id, t.instance_id, i.episode_seq, i.state, i.pack_name,
-                       i.pack_version, m.CaseRow.worker, m.CaseRow.version)
-                .join(m.CaseRow, m.CaseRow.id == t.case_id)
-                .join(i, i.id == t.instance_id)
-                .where(t.status == "ready", t.case_id == case_id)
-                .order_by(t.due.is_(None), t.due, t.id)
-            ).all()
+        """The case's ready tasks (as ``CaseService.tasks`` lists them) with their instances."""
         tasks: list[TaskView] = []
         lives: list[_Live] = []
-        for row in rows:
-            view = TaskView(row.id, row.case_id, row.la_child_id, row.title, row.form, row.role,
-                            row.assignee, row.due, row.status, row.process_id, row.bpmn_id,
-                            row.created_at)
-            tasks.append(view)
-            lives.append(_Live(view, TaskRef(row.spiff_task_id, row.bpmn_id, row.form, row.id,
-                                             row.title),
-                               row.instance_id, row.process_id, row.episode_seq, row.state or "",
-                               row.pack_name, row.pack_version, row.worker, row.version))
+        for work in self.service.cases.ready_work(case_id):
+            tasks.append(work.view)
+            lives.append(_Live(work.view, work.ref, work.instance_id, work.view.process,
+                               work.episode_seq, work.state, work.pack_name, work.pack_version,
+                               work.case_worker, work.case_version))
         return tasks, lives
 
     def _runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:
         key = (pack_name, pack_version)
         runtime = self._runtimes.get(key)
         if runtime is None:
-            runtime = CaseRuntime(self.store.packs.get_version(pack_name, pack_version))
+            runtime = self.service.runtime(pack_name, pack_version)
             self._runtimes[key] = runtime
         return runtime
 
@@ -460,7 +441,7 @@ class StoryRunner:
             return None
 
     def _outcome(self, live: _Live, record: CaseRecord, values: Mapping[str, Any]) -> Outcome:
-        """Complete the task on the current clock, as ``CaseStore.complete_task`` would."""
+        """Complete the task on the current clock, as ``CaseService.complete_task`` would."""
         runtime = self._runtime(live.pack_name, live.pack_version)
         instance = runtime.restore(live.process_id, live.state, live.episode_seq,
                                    live.instance_id)
@@ -468,10 +449,10 @@ class StoryRunner:
 
     def _commit(self, case_id: int, live: _Live, record: CaseRecord, outcome: Outcome) -> None:
         """Write a completion worked out in memory: one transaction, exactly as
-        ``CaseStore.complete_task`` writes its own (version check first, so if the case changed
+        ``CaseService.complete_task`` writes its own (version check first, so if the case changed
         since this step read it nothing is written and ConflictError is raised)."""
-        self.store.commit_outcome(case_id, live.case_version, record, outcome, self.actor,
-                                  task_id=live.view.id)
+        self.service.write_outcome(case_id, live.case_version, record, outcome, self.acting,
+                                   task_id=live.view.id)
 
     # -- choosing how to complete a task -------------------------------------------------
 

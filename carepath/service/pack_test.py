@@ -19,23 +19,13 @@ its target step was reached; a user task is exercised when it was completed.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
-
-from carepath.adapters.db import models as m
-from carepath.adapters.db.database import upgrade
-from carepath.adapters.db.store import CaseStore
-from carepath.adapters.packs import PackRegistry
-from carepath.adapters.simulate import memory_engine
-from carepath.adapters.stories import StoryRunner
 from carepath.core.errors import CarepathError, PackError
 from carepath.core.yamlsource import SourceDict, load_yaml
 from carepath.engine.pack import Pack
@@ -43,6 +33,9 @@ from carepath.engine.record.case_record import record_to_story
 from carepath.engine.runtime import CaseRuntime
 from carepath.engine.stories.story import parse_story
 from carepath.engine.workflow import WorkflowInstance
+from carepath.service.cases import CaseService
+from carepath.service.ports import CaseRepository, PackCatalogue
+from carepath.service.stories import StoryRunner
 
 __all__ = ["Coverage", "PackTestReport", "ScenarioResult", "run_pack_tests", "load_scenario"]
 
@@ -273,28 +266,12 @@ def _record_differences(expected: dict[str, Any], actual: dict[str, Any]) -> lis
 # --- running ---------------------------------------------------------------------------------
 
 
-class _Databases:
-    """A migrated in-memory database, copied afresh for each scenario."""
+class ScratchDatabases(Protocol):
+    """Fresh, empty databases, one per scenario (in memory: ``adapters.db.scratch``)."""
 
-    def __init__(self) -> None:
-        self.template = sqlite3.connect(":memory:", check_same_thread=False)
-        self.engine = memory_engine(self.template)  # disposing it closes the template
-        upgrade(self.engine)
+    def fresh(self) -> AbstractContextManager[CaseRepository]: ...
 
-    @contextmanager
-    def fresh(self) -> Iterator[Engine]:
-        conn = sqlite3.connect(":memory:", check_same_thread=False)
-        self.template.backup(conn)
-        engine = memory_engine(conn)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            conn.close()
-
-    def close(self) -> None:
-        self.engine.dispose()
-        self.template.close()
+    def close(self) -> None: ...
 
 
 def _task_states(workflow: WorkflowInstance) -> list[tuple[str, str, str]]:
@@ -317,15 +294,12 @@ def _pack_graph(pack: Pack) -> Coverage:
     return Coverage(flows, tasks)
 
 
-def _exercised(pack: Pack, engine: Engine, coverage: Coverage) -> None:
-    """Add the flows taken and tasks completed in every process instance of ``engine``."""
+def _exercised(pack: Pack, cases: CaseRepository, coverage: Coverage) -> None:
+    """Add the flows taken and tasks completed in every process instance in ``cases``."""
     runtime = CaseRuntime(pack)
-    with Session(engine) as session:
-        rows = session.execute(select(m.ProcessInstanceRow.process_id,
-                                      m.ProcessInstanceRow.state,
-                                      m.ProcessInstanceRow.episode_seq,
-                                      m.ProcessInstanceRow.id)).all()
-    for process_id, state, episode_seq, row_id in rows:
+    for row in cases.instance_states():
+        process_id, state, episode_seq, row_id = (row.process_id, row.state, row.episode_seq,
+                                                  row.instance_id)
         if not state:
             continue
         live = runtime.restore(process_id, state, episode_seq, row_id)
@@ -348,16 +322,16 @@ def _exercised(pack: Pack, engine: Engine, coverage: Coverage) -> None:
                         coverage.taken_flows.add((process, edge.flow_id))
 
 
-def _run_one(scenario: Scenario, pack: Pack, registry: PackRegistry, engine: Engine,
+def _run_one(scenario: Scenario, pack: Pack, registry: PackCatalogue, cases: CaseRepository,
              coverage: Coverage) -> ScenarioResult:
     result = ScenarioResult(scenario.name, scenario.title, passed=False)
     expect = scenario.expect
-    store = CaseStore(engine, registry)
-    runner = StoryRunner(store, pack, actor="pack-test", worker="test.worker")
+    service = CaseService(cases, registry)
+    runner = StoryRunner(service, pack, actor="pack-test", worker="test.worker")
     try:
         run = runner.run(scenario.story)
     except CarepathError as exc:
-        _exercised(pack, engine, coverage)
+        _exercised(pack, cases, coverage)
         if "error" in expect:
             if expect["error"] in str(exc):
                 result.passed = True
@@ -367,13 +341,13 @@ def _run_one(scenario: Scenario, pack: Pack, registry: PackRegistry, engine: Eng
         else:
             result.problems.append(f"the runner failed: {exc}")
         return result
-    _exercised(pack, engine, coverage)
+    _exercised(pack, cases, coverage)
     result.completed = run.completed
     result.stopped_at = [t.title for t in run.stopped_at]
     if "error" in expect:
         result.problems.append(f"expected the runner to fail with \"{expect['error']}\", but "
                                "it recorded the story")
-    record = record_to_story(store.record(run.case_ids[0]))
+    record = record_to_story(service.record(run.case_ids[0]))
     wanted = expect.get("record", "same")
     if wanted == "same":
         if record != scenario.story:
@@ -393,13 +367,12 @@ def _run_one(scenario: Scenario, pack: Pack, registry: PackRegistry, engine: Eng
     return result
 
 
-def run_pack_tests(pack: Pack, registry: PackRegistry,
+def run_pack_tests(pack: Pack, registry: PackCatalogue, databases: ScratchDatabases,
                    progress: Progress | None = None) -> PackTestReport:
     """Run every scenario of ``pack`` (which ``registry`` must hold) and measure coverage."""
     files = scenario_files(pack)
     coverage = _pack_graph(pack)
     results: list[ScenarioResult] = []
-    databases = _Databases()
     try:
         for done, path in enumerate(files, start=1):
             try:
@@ -407,8 +380,8 @@ def run_pack_tests(pack: Pack, registry: PackRegistry,
             except (CarepathError, UnicodeDecodeError) as exc:
                 result = ScenarioResult(path.stem, path.stem, False, [f"cannot be read: {exc}"])
             else:
-                with databases.fresh() as engine:
-                    result = _run_one(scenario, pack, registry, engine, coverage)
+                with databases.fresh() as cases:
+                    result = _run_one(scenario, pack, registry, cases, coverage)
             results.append(result)
             if progress is not None:
                 progress(done, len(files), result)

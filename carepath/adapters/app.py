@@ -1,0 +1,64 @@
+"""Where the application service meets its adapters: the one place that wires them.
+
+Every front end (CLI, web app, API, tests, benchmarks) gets its services here::
+
+    services = open_services(db_url)          # a real database, checked to be up to date
+    services.cases.complete_task(...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from carepath.adapters.db.audit import SqlAuditLog
+from carepath.adapters.db.cases import RecordCache, SqlCaseRepository
+from carepath.adapters.db.database import make_engine, require_current, resolve_url
+from carepath.adapters.db.record_stream import SqlCaseSource
+from carepath.adapters.packs import PackRegistry
+from carepath.service.audit import AuditService
+from carepath.service.cases import CaseService
+from carepath.service.packs import PackService
+from carepath.service.returns import ReturnsService
+
+
+@dataclass(frozen=True)
+class Services:
+    cases: CaseService
+    packs: PackService
+    audit: AuditService
+    returns: ReturnsService
+    engine: Engine
+
+
+def services_for(engine: Engine, registry: PackRegistry | None = None,
+                 cache: RecordCache | None = None) -> Services:
+    """Services over an engine whose schema is already in place."""
+    packs = registry if registry is not None else PackRegistry()
+    return Services(
+        cases=CaseService(SqlCaseRepository(engine, cache), packs),
+        packs=PackService(packs),
+        audit=AuditService(SqlAuditLog(engine)),
+        returns=ReturnsService(SqlCaseSource(engine)),
+        engine=engine,
+    )
+
+
+def open_services(db_url: str | None, registry: PackRegistry | None = None) -> Services:
+    """Services over the database at ``db_url`` (or the configured one), which must be set up
+    and at the schema revision this carepath ships."""
+    engine = make_engine(resolve_url(db_url))
+    require_current(engine)
+    return services_for(engine, registry)
+
+
+def pack_services(registry: PackRegistry | None = None) -> PackService:
+    """Pack information needs no database."""
+    return PackService(registry if registry is not None else PackRegistry())
+
+
+def case_service(engine: Engine, registry: PackRegistry | None = None) -> CaseService:
+    """The casework service alone over ``engine`` (tests, benchmarks, simulations)."""
+    return CaseService(SqlCaseRepository(engine),
+                       registry if registry is not None else PackRegistry())

@@ -1,0 +1,135 @@
+"""``carepath init``, ``db``, ``timers``, ``story``, ``audit`` and ``demo``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, time
+
+import click
+
+from carepath.adapters.cli.cases import services, task_table
+from carepath.adapters.cli.errors import handle_errors
+from carepath.adapters.cli.options import (
+    LONDON,
+    db_option,
+    err,
+    json_option,
+    mask,
+    out,
+    parse_day,
+    print_json,
+    read_yaml,
+)
+from carepath.service.types import Actor
+
+
+@click.command()
+@db_option
+@handle_errors
+def init(db_url: str | None) -> None:
+    """Create the database (or bring it up to date)."""
+    from carepath.adapters.db.database import make_engine, resolve_url, upgrade
+
+    url = resolve_url(db_url)
+    upgrade(make_engine(url))
+    out.print(f"Database ready: {mask(url)}")
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@db_option
+@handle_errors
+def db_upgrade(db_url: str | None) -> None:
+    """Apply the schema migrations shipped with this version of carepath."""
+    from carepath.adapters.db.database import current_revision, make_engine, resolve_url, upgrade
+
+    engine = make_engine(resolve_url(db_url))
+    upgrade(engine)
+    out.print(f"Database schema at revision {current_revision(engine)}")
+
+
+@click.group()
+def timers() -> None:
+    """Timers in running processes."""
+
+
+@timers.command("run")
+@click.option("--until", metavar="DATE", help="Fire timers due by the end of DATE "
+              "(default: now).")
+@db_option
+@handle_errors
+def timers_run(until: str | None, db_url: str | None) -> None:
+    """Fire every timer that is due."""
+    from carepath.engine.time.clock import current_clock
+
+    cases = services(db_url).cases
+    if until:
+        moment = datetime.combine(parse_day(until), time(23, 59, 59), LONDON).astimezone(UTC)
+    else:
+        moment = current_clock().now()
+    moved = cases.run_timers(moment, Actor.operator("timer"))
+    out.print(f"{moved} process{'es' if moved != 1 else ''} moved on.")
+
+
+@click.group()
+def story() -> None:
+    """Stories: a child's case told independently of any pack."""
+
+
+@story.command("run")
+@click.argument("story_file", metavar="STORY.yaml")
+@click.option("--pack", "pack_name", required=True, help="Pack name or directory.")
+@db_option
+@json_option
+@handle_errors
+def story_run(story_file: str, pack_name: str, db_url: str | None, as_json: bool) -> None:
+    """Drive a pack with a story, recording it as a caseworker would."""
+    from carepath.engine.stories.story import parse_story
+    from carepath.service.stories import StoryRunner
+
+    data = parse_story(read_yaml(story_file, "Story"), story_file)
+    cases = services(db_url).cases
+    result = StoryRunner(cases, cases.packs.get(pack_name)).run(data)
+    if as_json:
+        print_json(result.as_json())
+        return
+    out.print(f"Story recorded on case {', '.join(map(str, result.case_ids))} "
+              f"({result.completed} tasks completed).")
+    if result.stopped_at:
+        out.print("Stopped with these tasks open (the story has nothing for them):")
+        task_table(result.stopped_at)
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident case history."""
+
+
+@audit.command("verify")
+@click.option("--case", "case_id", type=int, help="Only this case.")
+@db_option
+@handle_errors
+def audit_verify(case_id: int | None, db_url: str | None) -> None:
+    """Check every case's event chain; exit 1 if any event was edited, inserted or deleted."""
+    report = services(db_url).audit.verify(case_id)
+    if report.intact:
+        out.print("Audit trail intact.")
+        return
+    for p in report.problems:
+        err.print(f"case {p.case_id}: {p.problem}")
+    sys.exit(1)
+
+
+@click.command()
+@click.option("--db", "db_url", metavar="URL", default="sqlite:///carepath-demo.db",
+              show_default=True, help="Where to put the demo caseload.")
+@handle_errors
+def demo(db_url: str) -> None:
+    """Build a demo caseload: every sample story on both built-in packs."""
+    from carepath.adapters.cli.demo import build_demo
+
+    build_demo(db_url, out)

@@ -1,0 +1,225 @@
+"""``carepath case …`` and ``carepath task …``: casework from a terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+from rich.table import Table
+
+from carepath.adapters.cli.errors import UserError, handle_errors
+from carepath.adapters.cli.options import (
+    actor,
+    db_option,
+    json_option,
+    out,
+    print_json,
+    read_mapping,
+)
+
+if TYPE_CHECKING:
+    from carepath.adapters.app import Services
+    from carepath.service.types import TaskView
+
+
+def services(db_url: str | None) -> Services:
+    from carepath.adapters.app import open_services
+
+    return open_services(db_url)
+
+
+def task_table(tasks: list[TaskView]) -> None:
+    if not tasks:
+        out.print("No open tasks.")
+        return
+    table = Table("Task", "Case", "Title", "Role", "Assignee", "Due")
+    for t in tasks:
+        due = t.due.isoformat() if t.due else ""
+        if t.overdue:
+            due = f"[bold red]{due} OVERDUE[/]"
+        table.add_row(str(t.id), str(t.case_id), t.title, t.role or "", t.assignee or "", due)
+    out.print(table)
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+@click.group()
+def case() -> None:
+    """Children's cases."""
+
+
+@case.command("open")
+@click.option("--pack", "pack_name", required=True, help="Pack name or directory.")
+@click.option("--child", "child_file", required=True, metavar="CHILD.yaml")
+@click.option("--referral", "referral_file", required=True, metavar="REFERRAL.yaml")
+@click.option("--worker", help="Allocated social worker.")
+@click.option("--team", help="Team.")
+@db_option
+@json_option
+@handle_errors
+def case_open(pack_name: str, child_file: str, referral_file: str, worker: str | None,
+              team: str | None, db_url: str | None, as_json: bool) -> None:
+    """Record a referral. A child already known (same LA child ID) gets a new episode."""
+    child = read_mapping(child_file, "Child")
+    referral = read_mapping(referral_file, "Referral")
+    opened = services(db_url).cases.open_case(pack_name, child, referral, actor(),
+                                              worker=worker, team=team)
+    if as_json:
+        print_json(opened.as_json())
+        return
+    out.print(f"Case {opened.case_id} open.")
+    task_table(opened.open_tasks)
+
+
+@case.command("list")
+@db_option
+@json_option
+@handle_errors
+def case_list(db_url: str | None, as_json: bool) -> None:
+    """Every case, with its open tasks."""
+    rows = services(db_url).cases.list_cases()
+    if as_json:
+        print_json([r.as_json() for r in rows])
+        return
+    table = Table("Case", "LA child ID", "Pack", "Worker", "Team", "Open tasks")
+    for r in rows:
+        table.add_row(str(r.case_id), r.la_child_id, r.pack, r.worker or "", r.team or "",
+                      str(r.open_tasks))
+    out.print(table)
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@db_option
+@json_option
+@handle_errors
+def case_show(case_id: int, db_url: str | None, as_json: bool) -> None:
+    """A case: its record, open tasks and history."""
+    detail = services(db_url).cases.case_view(case_id).as_json()
+    if as_json:
+        print_json(detail)
+        return
+    from carepath.adapters.cli.terminal import print_case
+
+    print_case(out, detail)
+
+
+# -- tasks ---------------------------------------------------------------------------------
+
+@click.group()
+def task() -> None:
+    """Tasks: list, show, claim, complete."""
+
+
+@task.command("list")
+@click.option("--case", "case_id", type=int, help="Only this case's tasks.")
+@click.option("--overdue", is_flag=True, help="Only tasks past their due date.")
+@click.option("--assignee", help="Only tasks assigned to this person.")
+@db_option
+@json_option
+@handle_errors
+def task_list(case_id: int | None, overdue: bool, assignee: str | None, db_url: str | None,
+              as_json: bool) -> None:
+    """Ready tasks, soonest due first."""
+    from carepath.service.types import TaskFilter
+
+    tasks = services(db_url).cases.tasks(TaskFilter(case_id=case_id, overdue=overdue,
+                                                    assignee=assignee))
+    if as_json:
+        print_json([t.as_json() for t in tasks])
+        return
+    task_table(tasks)
+
+
+@task.command("show")
+@click.argument("task_id", type=int)
+@db_option
+@json_option
+@handle_errors
+def task_show(task_id: int, db_url: str | None, as_json: bool) -> None:
+    """A task and the questions its form asks."""
+    cases = services(db_url).cases
+    view = cases.task(task_id)
+    form = cases.task_pack(task_id).form(view.form) if view.form else None
+    from carepath.adapters.cli.terminal import form_json, print_form
+
+    if as_json:
+        print_json({**view.as_json(), "form_fields": form_json(form) if form else []})
+        return
+    task_table([view])
+    if form is not None:
+        print_form(out, form)
+
+
+@task.command("complete")
+@click.argument("task_id", type=int)
+@click.option("--data", "data_file", required=True, metavar="VALUES.yaml",
+              help="The answers, as a YAML mapping of field name to value.")
+@db_option
+@json_option
+@handle_errors
+def task_complete(task_id: int, data_file: str, db_url: str | None, as_json: bool) -> None:
+    """Complete a task with answers from a file."""
+    values = read_mapping(data_file, "Answers", empty_ok=True)
+    done = services(db_url).cases.complete_task(task_id, values, actor())
+    after_complete(task_id, done.opened, as_json)
+
+
+def after_complete(task_id: int, opened: list[TaskView], as_json: bool) -> None:
+    if as_json:
+        print_json({"completed": task_id, "opened": [t.as_json() for t in opened]})
+        return
+    out.print(f"Task {task_id} completed.")
+    if opened:
+        out.print("Now ready:")
+        task_table(opened)
+
+
+@task.command("do")
+@click.argument("task_id", type=int)
+@db_option
+@handle_errors
+def task_do(task_id: int, db_url: str | None) -> None:
+    """Complete a task by answering its form's questions one by one."""
+    from carepath.adapters.cli.terminal import ask_form
+
+    cases = services(db_url).cases
+    view = cases.task(task_id)
+    if view.status != "ready":
+        raise UserError(f"Task {task_id} is already {view.status}")
+    if not view.form:
+        raise UserError(f"Task {task_id} has no form")
+    form = cases.task_pack(task_id).form(view.form)
+    out.print(f"[bold]{view.title}[/] (case {view.case_id})")
+    values = ask_form(out, form)
+    done = cases.complete_task(task_id, values, actor())
+    after_complete(task_id, done.opened, False)
+
+
+@task.command("claim")
+@click.argument("task_id", type=int)
+@db_option
+@json_option
+@handle_errors
+def task_claim(task_id: int, db_url: str | None, as_json: bool) -> None:
+    """Take a task: it is assigned to you (CAREPATH_USER, or your login name)."""
+    view = services(db_url).cases.claim_task(task_id, actor())
+    if as_json:
+        print_json(view.as_json())
+        return
+    out.print(f"Task {task_id} is now assigned to {view.assignee}.")
+
+
+@task.command("assign")
+@click.argument("task_id", type=int)
+@click.argument("person", required=False)
+@db_option
+@json_option
+@handle_errors
+def task_assign(task_id: int, person: str | None, db_url: str | None, as_json: bool) -> None:
+    """Assign a task to PERSON (leave PERSON out to give it back to the team)."""
+    view = services(db_url).cases.assign_task(task_id, person, actor())
+    if as_json:
+        print_json(view.as_json())
+        return
+    out.print(f"Task {task_id} is now assigned to {view.assignee or 'the team'}.")

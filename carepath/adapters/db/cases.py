@@ -1,0 +1,466 @@
+"""The case repository: cases, process instances, tasks and events in the database.
+
+It stores and reads; it decides nothing (that is :mod:`carepath.service.cases`). A write is one
+transaction whose first statement is the case's version check (``bump_version``), which also
+locks the case row until commit: a racing writer waits, then gets ConflictError.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from carepath.adapters.db import models as m
+from carepath.adapters.db.audit import append_event
+from carepath.adapters.db.database import bump_version
+from carepath.adapters.db.records import load_record, save_record
+from carepath.core.errors import (
+    ConflictError,
+    NotFoundError,
+    StorageError,
+    TaskStateError,
+)
+from carepath.engine.record.case_record import CaseRecord
+from carepath.engine.runtime import LiveInstance, Outcome
+from carepath.engine.time.clock import current_clock, today
+from carepath.service.ports import (
+    CaseWrite,
+    FireTimers,
+    InstanceState,
+    LiveTask,
+    TimerWork,
+)
+from carepath.service.types import (
+    CaseHead,
+    CaseSummary,
+    HistoryEntry,
+    JsonObject,
+    TaskFilter,
+    TaskView,
+)
+
+CHANGED = ("This case changed since you opened it. Nothing was saved: open it again and redo "
+           "your change.")
+# Ids are 64-bit in the database: a larger number cannot name anything.
+MAX_ID = 2**63 - 1
+
+
+def _now() -> datetime:
+    return current_clock().now().astimezone(UTC)
+
+
+def _check_id(value: int, what: str) -> None:
+    if not 0 < value <= MAX_ID:
+        raise NotFoundError(f"There is no {what} {value}")
+
+
+class RecordCache:
+    """Records just committed, keyed by case id and version; safe across threads.
+
+    Every change to a record bumps its case's version in the same transaction, so a record
+    cached at the version the database still shows is exactly what ``load_record`` would
+    return. Cached records are shared: nobody may change one (the runtime clones before it
+    changes anything)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, tuple[int, CaseRecord]] = OrderedDict()
+
+    def get(self, case_id: int, version: int) -> CaseRecord | None:
+        with self._lock:
+            hit = self._items.get(case_id)
+            if hit is None or hit[0] != version:
+                return None
+            self._items.move_to_end(case_id)
+            return hit[1]
+
+    def put(self, case_id: int, version: int, record: CaseRecord) -> None:
+        with self._lock:
+            self._items[case_id] = (version, record)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _task_view(t: m.TaskRow, la_child_id: str, process: str) -> TaskView:
+    return TaskView(t.id, t.case_id, la_child_id, t.title, t.form, t.role, t.assignee, t.due,
+                    t.status, process, t.bpmn_id, t.created_at)
+
+
+def _head(case: m.CaseRow) -> CaseHead:
+    return CaseHead(case.id, case.la_child_id, case.pack_name, case.pack_version, case.worker,
+                    case.team, case.version)
+
+
+class SqlCaseRepository:
+    def __init__(self, engine: Engine, cache: RecordCache | None = None) -> None:
+        self.engine = engine
+        self.cache = cache if cache is not None else RecordCache()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            # SQLite reports a lost race as "database is locked"/busy snapshot.
+            reason = str(exc.orig)
+            if "locked" in reason or "busy" in reason.lower():
+                raise ConflictError(CHANGED) from None
+            raise StorageError(f"Database error: {reason.strip().splitlines()[0]}") from None
+        except IntegrityError as exc:
+            session.rollback()
+            # two first referrals of one child at once: the loser hits the unique LA child ID
+            if "la_child_id" in str(exc.orig):
+                raise ConflictError(CHANGED) from None
+            raise StorageError("The database refused the change: "
+                               f"{str(exc.orig).strip().splitlines()[0]}") from None
+        except SQLAlchemyError as exc:
+            session.rollback()
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StorageError(f"Database error: {reason}") from None
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _record(self, session: Session, case_id: int, version: int) -> CaseRecord:
+        hit = self.cache.get(case_id, version)
+        return hit if hit is not None else load_record(session, case_id)
+
+    # -- cases -----------------------------------------------------------------------------
+
+    def case_by_child(self, la_child_id: str) -> CaseHead | None:
+        with self._session() as session:
+            case = session.scalars(
+                select(m.CaseRow).where(m.CaseRow.la_child_id == la_child_id)).one_or_none()
+            return _head(case) if case is not None else None
+
+    def case_head(self, case_id: int) -> CaseHead:
+        _check_id(case_id, "case")
+        with self._session() as session:
+            case = session.get(m.CaseRow, case_id)
+            if case is None:
+                raise NotFoundError(f"There is no case {case_id}")
+            return _head(case)
+
+    def record(self, head: CaseHead) -> CaseRecord:
+        hit = self.cache.get(head.case_id, head.version)
+        if hit is not None:
+            return hit
+        with self._session() as session:
+            case = session.get(m.CaseRow, head.case_id)
+            if case is None:
+                raise NotFoundError(f"There is no case {head.case_id}")
+            if case.version != head.version:
+                raise ConflictError(CHANGED)
+            record = load_record(session, head.case_id)
+        self.cache.put(head.case_id, head.version, record)
+        return record
+
+    def case_ids(self) -> list[int]:
+        with self._session() as session:
+            return list(session.scalars(select(m.CaseRow.id).order_by(m.CaseRow.id)))
+
+    def cases(self) -> list[CaseSummary]:
+        with self._session() as session:
+            open_tasks = (select(m.TaskRow.case_id, func.count().label("n"))
+                          .where(m.TaskRow.status == "ready").group_by(m.TaskRow.case_id)
+                          .subquery())
+            rows = session.execute(
+                select(m.CaseRow, open_tasks.c.n)
+                .outerjoin(open_tasks, open_tasks.c.case_id == m.CaseRow.id)
+                .order_by(m.CaseRow.id)
+            ).all()
+            return [CaseSummary(c.id, c.la_child_id, f"{c.pack_name}@{c.pack_version}",
+                                c.worker, c.team, n or 0) for c, n in rows]
+
+    def history(self, case_id: int) -> list[HistoryEntry]:
+        with self._session() as session:
+            events = session.scalars(
+                select(m.EventRow).where(m.EventRow.case_id == case_id)
+                .order_by(m.EventRow.seq)).all()
+            return [HistoryEntry(e.seq, e.at, e.actor, e.kind,
+                                 cast(JsonObject, json.loads(e.payload))) for e in events]
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def _task_query(self) -> Any:
+        return (select(m.TaskRow, m.CaseRow.la_child_id, m.ProcessInstanceRow.process_id)
+                .join(m.CaseRow, m.CaseRow.id == m.TaskRow.case_id)
+                .join(m.ProcessInstanceRow, m.ProcessInstanceRow.id == m.TaskRow.instance_id))
+
+    def tasks(self, query: TaskFilter) -> list[TaskView]:
+        with self._session() as session:
+            statement = (self._task_query().where(m.TaskRow.status == query.status)
+                         .order_by(m.TaskRow.due.is_(None), m.TaskRow.due, m.TaskRow.id))
+            if query.case_id is not None:
+                statement = statement.where(m.TaskRow.case_id == query.case_id)
+            if query.assignee is not None:
+                statement = statement.where(m.TaskRow.assignee == query.assignee)
+            if query.overdue:
+                statement = statement.where(m.TaskRow.due < today())
+            return [_task_view(t, la, process)
+                    for t, la, process in session.execute(statement).all()]
+
+    def task(self, task_id: int) -> TaskView:
+        _check_id(task_id, "task")
+        with self._session() as session:
+            row = session.execute(self._task_query().where(m.TaskRow.id == task_id)
+                                  ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"There is no task {task_id}")
+            t, la, process = row
+            return _task_view(t, la, process)
+
+    def task_pack(self, task_id: int) -> tuple[str, str]:
+        _check_id(task_id, "task")
+        with self._session() as session:
+            row = session.execute(
+                select(m.ProcessInstanceRow.pack_name, m.ProcessInstanceRow.pack_version)
+                .join(m.TaskRow, m.TaskRow.instance_id == m.ProcessInstanceRow.id)
+                .where(m.TaskRow.id == task_id)).one_or_none()
+            if row is None:
+                raise NotFoundError(f"There is no task {task_id}")
+            return row[0], row[1]
+
+    def _live_query(self) -> Any:
+        t, i = m.TaskRow, m.ProcessInstanceRow
+        return (select(t, m.CaseRow.la_child_id, i.process_id, i.episode_seq, i.state,
+                       i.pack_name, i.pack_version, m.CaseRow.worker, m.CaseRow.version)
+                .join(m.CaseRow, m.CaseRow.id == t.case_id)
+                .join(i, i.id == t.instance_id))
+
+    @staticmethod
+    def _live(row: Any) -> LiveTask:
+        t = row[0]
+        view = _task_view(t, row.la_child_id, row.process_id)
+        return LiveTask(view, t.spiff_task_id, t.instance_id, row.episode_seq, row.state or "",
+                        row.pack_name, row.pack_version, row.version, row.worker)
+
+    def live_task(self, task_id: int) -> LiveTask:
+        _check_id(task_id, "task")
+        with self._session() as session:
+            row = session.execute(self._live_query().where(m.TaskRow.id == task_id)
+                                  ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"There is no task {task_id}")
+            task = row[0]
+            if task.status != "ready":
+                when = task.completed_at.date().isoformat() if task.completed_at else "earlier"
+                raise TaskStateError(f"Task {task_id} is already {task.status} ({when})")
+            if not row.state:
+                raise NotFoundError(f"Task {task_id} has no process: the database is damaged")
+            return self._live(row)
+
+    def ready_work(self, case_id: int) -> list[LiveTask]:
+        t = m.TaskRow
+        with self._session() as session:
+            rows = session.execute(
+                self._live_query().where(t.status == "ready", t.case_id == case_id)
+                .order_by(t.due.is_(None), t.due, t.id)).all()
+            return [self._live(row) for row in rows]
+
+    def instance_states(self) -> list[InstanceState]:
+        i = m.ProcessInstanceRow
+        with self._session() as session:
+            rows = session.execute(select(i.process_id, i.state, i.episode_seq, i.id)).all()
+            return [InstanceState(p, s or "", e, n) for p, s, e, n in rows]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, change: CaseWrite) -> tuple[int, list[TaskView]]:
+        with self._session() as session:
+            if change.case_id is None:
+                new = change.new_case
+                if new is None:
+                    raise ValueError("a new case needs its details")
+                case = m.CaseRow(la_child_id=new.la_child_id, pack_name=new.pack_name,
+                                 pack_version=new.pack_version, worker=new.worker,
+                                 team=new.team, version=0, event_seq=0, head_hash="",
+                                 created_at=_now())
+                session.add(case)
+                session.flush()
+            else:
+                found = session.get(m.CaseRow, change.case_id)
+                if found is None:
+                    raise NotFoundError(f"There is no case {change.case_id}")
+                case = found
+            opened = self._persist(session, case, change)
+            if change.pack is not None:
+                case.pack_name, case.pack_version = change.pack
+            if change.worker:
+                case.worker = change.worker
+            if change.team:
+                case.team = change.team
+            case_id = case.id
+        self.cache.put(case_id, change.seen_version + 1, change.outcome.record)
+        return case_id, opened
+
+    def assign(self, task_id: int, assignee: str | None, actor: str,
+               seen_version: int) -> TaskView:
+        with self._session() as session:
+            task = session.get(m.TaskRow, task_id)
+            if task is None:
+                raise NotFoundError(f"There is no task {task_id}")
+            case = session.get(m.CaseRow, task.case_id)
+            if case is None:
+                raise NotFoundError(f"Task {task_id} has no case: the database is damaged")
+            bump_version(session, case.id, seen_version)
+            if task.status != "ready":
+                raise TaskStateError(f"Task {task_id} is already {task.status}")
+            before = task.assignee
+            task.assignee = assignee
+            append_event(session, case, actor, "task.assigned",
+                         {"task_id": task_id, "title": task.title, "from": before,
+                          "to": assignee}, _now())
+            process = session.get(m.ProcessInstanceRow, task.instance_id)
+            view = _task_view(task, case.la_child_id, process.process_id if process else "")
+            record = self.cache.get(case.id, seen_version)
+        if record is not None:
+            self.cache.put(view.case_id, seen_version + 1, record)
+        return view
+
+    def _persist(self, session: Session, case: m.CaseRow, change: CaseWrite) -> list[TaskView]:
+        # The version check comes first: it locks the case row until commit, so a racing
+        # writer waits here and then gets ConflictError instead of a duplicate-key error.
+        outcome = change.outcome
+        bump_version(session, case.id, change.seen_version)
+        now = _now()
+        save_record(session, case.id, change.before, outcome.record)
+        rows: dict[int, m.ProcessInstanceRow] = {}
+        for live in outcome.instances:
+            rows[id(live)] = self._save_instance(session, case, live, now)
+        session.flush()
+        for live, spiff_id, status in outcome.closed:
+            session.execute(
+                update(m.TaskRow)
+                .where(m.TaskRow.instance_id == rows[id(live)].id,
+                       m.TaskRow.spiff_task_id == spiff_id, m.TaskRow.status == "ready")
+                .values(status=status, completed_at=now,
+                        completed_by=change.actor if status == "completed" else None)
+            )
+        opened: list[m.TaskRow] = []
+        for new in outcome.opened:
+            task_row = m.TaskRow(
+                case_id=case.id, instance_id=rows[id(new.instance)].id,
+                spiff_task_id=new.task.id, bpmn_id=new.task.bpmn_id, title=new.task.title,
+                form=new.task.form, role=new.task.role, assignee=new.assignee, due=new.due,
+                status="ready", created_at=now)
+            session.add(task_row)
+            opened.append(task_row)
+        events = list(outcome.events)
+        if outcome.episode_closed:
+            events.extend(self._cancel_episode_work(session, case, outcome, rows, now))
+        session.flush()
+        for kind, payload in events:
+            if kind == "task.completed" and change.completed_task is not None:
+                payload = {"task_id": change.completed_task, **payload}
+            append_event(session, case, change.actor, kind, payload, now)
+        processes = {r.id: r.process_id for r in rows.values()}
+        return [_task_view(t, case.la_child_id, processes.get(t.instance_id, ""))
+                for t in opened]
+
+    def _save_instance(self, session: Session, case: m.CaseRow, live: LiveInstance,
+                       now: datetime) -> m.ProcessInstanceRow:
+        state = live.workflow.dump()
+        next_timer = live.workflow.next_timer_at() if live.status == "running" else None
+        if live.db_id is None:
+            row = m.ProcessInstanceRow(
+                case_id=case.id, episode_seq=live.episode_seq, process_id=live.process_id,
+                pack_name=live.pack_name, pack_version=live.pack_version, status=live.status,
+                state=state, next_timer_at=next_timer, created_at=now,
+                completed_at=now if live.status != "running" else None)
+            session.add(row)
+            session.flush()
+            live.db_id = row.id
+            return row
+        found = session.get(m.ProcessInstanceRow, live.db_id)
+        if found is None:
+            raise NotFoundError(f"process instance {live.db_id} is missing")
+        found.state = state
+        found.status = live.status
+        found.next_timer_at = next_timer
+        if live.status != "running" and found.completed_at is None:
+            found.completed_at = now
+        return found
+
+    def _cancel_episode_work(self, session: Session, case: m.CaseRow, outcome: Outcome,
+                             rows: Mapping[int, m.ProcessInstanceRow], now: datetime
+                             ) -> list[tuple[str, dict[str, Any]]]:
+        """The episode closed: work still open on it (other stages, timers) stops here."""
+        episode_seq = len(outcome.record.episodes) - 1
+        touched = {r.id for r in rows.values()}
+        others = session.scalars(
+            select(m.ProcessInstanceRow).where(
+                m.ProcessInstanceRow.case_id == case.id,
+                m.ProcessInstanceRow.episode_seq == episode_seq,
+                m.ProcessInstanceRow.status == "running")
+        ).all()
+        events: list[tuple[str, dict[str, Any]]] = []
+        session.flush()
+        open_ids = [r.id for r in others] + list(touched)
+        cancelled = session.execute(
+            update(m.TaskRow)
+            .where(m.TaskRow.instance_id.in_(open_ids), m.TaskRow.status == "ready")
+            .values(status="cancelled", completed_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        for row in [*others, *(r for r in rows.values() if r.status == "running")]:
+            if row.status != "running":
+                continue
+            row.status = "cancelled"
+            row.completed_at = now
+            row.next_timer_at = None
+            events.append(("process.cancelled", {"process": row.process_id,
+                                                 "reason": "episode closed"}))
+        if cancelled:
+            events.append(("tasks.cancelled", {"count": cancelled,
+                                               "reason": "episode closed"}))
+        return events
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def fire_due_timers(self, until: datetime, fire: FireTimers, actor: str) -> int:
+        moved = 0
+        while True:
+            with self._session() as session:
+                query = (select(m.ProcessInstanceRow)
+                         .where(m.ProcessInstanceRow.status == "running",
+                                m.ProcessInstanceRow.next_timer_at.is_not(None),
+                                m.ProcessInstanceRow.next_timer_at <= until)
+                         .order_by(m.ProcessInstanceRow.next_timer_at, m.ProcessInstanceRow.id)
+                         .limit(1))
+                if self.engine.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                row = session.scalars(query).one_or_none()
+                if row is None:
+                    return moved
+                case = session.get(m.CaseRow, row.case_id)
+                if case is None:
+                    raise NotFoundError(f"case {row.case_id} is missing")
+                seen = case.version
+                record = load_record(session, case.id)
+                work = TimerWork(row.id, row.process_id, row.episode_seq, row.state or "",
+                                 row.pack_name, row.pack_version, case.worker)
+                outcome, live = fire(work, record)
+                if not outcome.instances:
+                    # nothing due after all (e.g. a stale next_timer_at): recompute, move on
+                    row.next_timer_at = live.workflow.next_timer_at()
+                    if row.next_timer_at is not None and row.next_timer_at <= until:
+                        row.next_timer_at = None
+                    continue
+                self._persist(session, case, CaseWrite(case.id, seen, record, outcome, actor))
+                moved += 1

@@ -1,0 +1,79 @@
+"""Databases nobody needs to keep (tests, benchmarks, ``pack test``, throwaway simulations).
+
+:func:`throwaway_engine` is SQLite that does not wait for the disk (``PRAGMA synchronous=OFF``);
+:func:`memory_engine` is SQLite in memory. A crash can corrupt such a file: it is never what
+carepath uses for real data (``database.make_engine``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from carepath.adapters.db.cases import SqlCaseRepository
+from carepath.adapters.db.database import upgrade
+
+
+def _fast_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def throwaway_engine(path: str | Path) -> Engine:
+    """A SQLite engine on the file ``path`` that does not wait for the disk: for throwaway
+    databases only (a crash can lose or corrupt it). Not cached: dispose it when done."""
+    engine = create_engine(f"sqlite:///{Path(path)}")
+    event.listen(engine, "connect", _fast_sqlite)
+    return engine
+
+
+def memory_engine(connection: sqlite3.Connection | None = None) -> Engine:
+    """An engine on one in-memory SQLite database (``connection``, or a new one)."""
+    conn = connection or sqlite3.connect(":memory:", check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys=ON")
+    return create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a ``sqlite:///FILE`` URL (None for other databases or memory)."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            name = url[len(prefix):].split("?", 1)[0]
+            return name if name and name != ":memory:" else None
+    return None
+
+
+class MemoryDatabases:
+    """A migrated in-memory database, copied afresh for each use (``pack test`` scenarios)."""
+
+    def __init__(self) -> None:
+        self.template = sqlite3.connect(":memory:", check_same_thread=False)
+        self.engine = memory_engine(self.template)  # disposing it closes the template
+        upgrade(self.engine)
+
+    @contextmanager
+    def fresh(self) -> Iterator[SqlCaseRepository]:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self.template.backup(conn)
+        engine = memory_engine(conn)
+        try:
+            yield SqlCaseRepository(engine)
+        finally:
+            engine.dispose()
+            conn.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.template.close()

@@ -1,0 +1,236 @@
+"""Casework use cases: open a case, list, claim and complete tasks, views of a case, timers.
+
+Every front end (CLI, web app, JSON API, story runner) goes through :class:`CaseService`. The
+outcome of a change is worked out in memory from what was read, then written in one transaction
+whose first statement is the version check: of two people changing a case at once, exactly one
+wins and the other is told the case changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from carepath.core.errors import (
+    CarepathError,
+    ConflictError,
+    PermissionDeniedError,
+    TaskStateError,
+)
+from carepath.engine.intake import check_child, check_referral
+from carepath.engine.pack import Pack
+from carepath.engine.record.case_record import CaseRecord, record_to_story
+from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome
+from carepath.engine.time.clock import FixedClock, today, use_clock
+from carepath.forms.validation import FieldError, FormErrors, ValidationContext
+from carepath.service.ports import (
+    CaseRepository,
+    CaseWrite,
+    LiveTask,
+    NewCase,
+    PackCatalogue,
+    TimerWork,
+)
+from carepath.service.types import (
+    Actor,
+    CaseHead,
+    CaseSummary,
+    CaseView,
+    Completion,
+    HistoryEntry,
+    JsonObject,
+    OpenedCase,
+    TaskFilter,
+    TaskView,
+)
+
+CHANGED = ("This case changed since you opened it. Nothing was saved: open it again and redo "
+           "your change.")
+
+
+def _iso(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_iso(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _iso(v) for k, v in value.items()}
+    return value
+
+
+class CaseService:
+    def __init__(self, cases: CaseRepository, packs: PackCatalogue) -> None:
+        self.cases = cases
+        self.packs = packs
+        self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
+
+    def runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:
+        key = (pack_name, pack_version)
+        runtime = self._runtimes.get(key)
+        if runtime is None:
+            runtime = CaseRuntime(self.packs.get_version(pack_name, pack_version))
+            self._runtimes[key] = runtime
+        return runtime
+
+    # -- writing -------------------------------------------------------------------------
+
+    def open_case(self, pack_name: str, child: Mapping[str, Any], referral: Mapping[str, Any],
+                  actor: Actor, worker: str | None = None,
+                  team: str | None = None) -> OpenedCase:
+        """Record a referral: a new case, or a new episode for a child already known."""
+        pack = self.packs.get(pack_name)
+        ctx = ValidationContext(today=today())
+        errors: list[FieldError] = []
+        try:
+            child_value = check_child(child, ctx)
+        except FormErrors as exc:
+            errors.extend(FieldError(f"child.{e.field}", e.message) for e in exc.errors)
+        try:
+            referral_value = check_referral(referral, ctx)
+        except FormErrors as exc:
+            errors.extend(FieldError(f"referral.{e.field}", e.message) for e in exc.errors)
+        if errors:
+            raise FormErrors(errors)
+        head = self.cases.case_by_child(child_value.la_child_id)
+        runtime = self.runtime(pack.name, pack.version)
+        if head is None:
+            outcome = runtime.open_episode(None, child_value, referral_value, worker)
+            change = CaseWrite(None, 0, None, outcome, actor.name,
+                               new_case=NewCase(child_value.la_child_id, pack.name, pack.version,
+                                                worker, team))
+        else:
+            before = self.cases.record(head)
+            outcome = runtime.open_episode(before, child_value, referral_value,
+                                           worker or head.worker)
+            change = CaseWrite(head.case_id, head.version, before, outcome, actor.name,
+                               pack=(pack.name, pack.version), worker=worker, team=team)
+        case_id, opened = self.cases.write(change)
+        return OpenedCase(case_id, opened)
+
+    def complete_task(self, task_id: int, values: Mapping[str, Any], actor: Actor,
+                      expected_version: int | None = None) -> Completion:
+        """Complete a task as ``actor``, who must hold its role (and, if it is assigned to
+        someone else, manage). ``expected_version`` is the case version the user saw."""
+        live = self.cases.live_task(task_id)
+        self._may_complete(live.view, actor)
+        if expected_version is not None and expected_version != live.case_version:
+            raise ConflictError(CHANGED)
+        head = self.cases.case_head(live.view.case_id)
+        if head.version != live.case_version:
+            raise ConflictError(CHANGED)
+        record = self.cases.record(head)
+        outcome = self.completion_outcome(live, record, values)
+        _, opened = self.cases.write(CaseWrite(head.case_id, live.case_version, record, outcome,
+                                               actor.name, completed_task=task_id))
+        return Completion(task_id, opened)
+
+    def completion_outcome(self, live: LiveTask, record: CaseRecord,
+                           values: Mapping[str, Any]) -> Outcome:
+        """What completing ``live`` with ``values`` does, worked out in memory only."""
+        runtime = self.runtime(live.pack_name, live.pack_version)
+        instance = runtime.restore(live.view.process, live.state, live.episode_seq,
+                                   live.instance_id)
+        return runtime.complete(record, instance, live.ref, values, live.case_worker)
+
+    def write_outcome(self, case_id: int, seen_version: int, before: CaseRecord,
+                      outcome: Outcome, actor: Actor, task_id: int | None = None
+                      ) -> list[TaskView]:
+        """Write an outcome worked out in memory (the story runner does), exactly as a
+        completion is written: one transaction, version check first."""
+        _, opened = self.cases.write(CaseWrite(case_id, seen_version, before, outcome,
+                                               actor.name, completed_task=task_id))
+        return opened
+
+    @staticmethod
+    def _may_complete(task: TaskView, actor: Actor) -> None:
+        if task.status != "ready":
+            raise TaskStateError(f"Task {task.id} is already {task.status}")
+        if not actor.holds(task.role):
+            raise PermissionDeniedError(
+                f"Task {task.id} is for the role '{task.role}', which {actor.name} does not "
+                "hold")
+        if task.assignee and task.assignee != actor.name and not actor.manages:
+            raise PermissionDeniedError(
+                f"Task {task.id} is assigned to {task.assignee}: ask them or a manager")
+
+    def claim_task(self, task_id: int, actor: Actor) -> TaskView:
+        """Take a team task: it becomes the actor's."""
+        task = self.cases.task(task_id)
+        if task.status != "ready":
+            raise TaskStateError(f"Task {task_id} is already {task.status}")
+        if not actor.holds(task.role):
+            raise PermissionDeniedError(
+                f"Task {task_id} is for the role '{task.role}', which {actor.name} does not "
+                "hold")
+        if task.assignee == actor.name:
+            return task
+        if task.assignee and not actor.manages:
+            raise PermissionDeniedError(f"Task {task_id} is already {task.assignee}'s")
+        head = self.cases.case_head(task.case_id)
+        return self.cases.assign(task_id, actor.name, actor.name, head.version)
+
+    def assign_task(self, task_id: int, assignee: str | None, actor: Actor) -> TaskView:
+        """A manager gives a task to someone (or back to the team, with None)."""
+        if not actor.manages:
+            raise PermissionDeniedError("Only a manager can assign tasks to others")
+        task = self.cases.task(task_id)
+        if task.status != "ready":
+            raise TaskStateError(f"Task {task_id} is already {task.status}")
+        head = self.cases.case_head(task.case_id)
+        return self.cases.assign(task_id, assignee, actor.name, head.version)
+
+    def run_timers(self, until: datetime, actor: Actor) -> int:
+        """Fire every timer due by ``until``, with the clock at ``until``; one transaction per
+        instance. Returns how many instances moved."""
+        moment = until.astimezone(UTC)
+
+        def fire(work: TimerWork, record: CaseRecord) -> tuple[Outcome, LiveInstance]:
+            runtime = self.runtime(work.pack_name, work.pack_version)
+            live = runtime.restore(work.process_id, work.state, work.episode_seq,
+                                   work.instance_id)
+            return runtime.fire_timers(record, live, work.case_worker), live
+
+        with use_clock(FixedClock(moment)):
+            return self.cases.fire_due_timers(moment, fire, actor.name)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def case_ids(self) -> list[int]:
+        return self.cases.case_ids()
+
+    def list_cases(self) -> list[CaseSummary]:
+        return self.cases.cases()
+
+    def tasks(self, query: TaskFilter | None = None) -> list[TaskView]:
+        return self.cases.tasks(query or TaskFilter())
+
+    def task(self, task_id: int) -> TaskView:
+        return self.cases.task(task_id)
+
+    def task_pack(self, task_id: int) -> Pack:
+        name, version = self.cases.task_pack(task_id)
+        return self.packs.get_version(name, version)
+
+    def head(self, case_id: int) -> CaseHead:
+        return self.cases.case_head(case_id)
+
+    def record(self, case_id: int) -> CaseRecord:
+        """The case's record (shared with the cache: read it, never change it)."""
+        return self.cases.record(self.cases.case_head(case_id))
+
+    def history(self, case_id: int) -> list[HistoryEntry]:
+        self.cases.case_head(case_id)  # NotFoundError for a case that does not exist
+        return self.cases.history(case_id)
+
+    def case_view(self, case_id: int) -> CaseView:
+        head = self.cases.case_head(case_id)
+        record = self.cases.record(head)
+        try:
+            calendar = self.packs.get(head.pack_name).timescales.calendar
+        except CarepathError:  # a pack no longer installed: dates without working days
+            calendar = None
+        story = cast(JsonObject, _iso(record_to_story(record, calendar, computed=True)))
+        return CaseView(case_id, head.pack, head.worker, head.team, head.version, story,
+                        self.cases.tasks(TaskFilter(case_id=case_id)),
+                        self.cases.history(case_id))

@@ -1,0 +1,164 @@
+"""What the application service needs from the outside world, as protocols.
+
+The adapters implement them (``carepath.adapters.db`` for storage, ``carepath.adapters.packs``
+for packs); ``carepath.adapters.app`` plugs them in. The service never imports an adapter, so
+the same use cases run behind the CLI, the web app, the API and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from carepath.engine.pack import Pack
+from carepath.engine.record.case_record import CaseRecord
+from carepath.engine.runtime import LiveInstance, Outcome, TaskRef
+from carepath.returns import CaseData
+from carepath.service.types import (
+    AuditProblem,
+    CaseHead,
+    CaseSummary,
+    HistoryEntry,
+    TaskFilter,
+    TaskView,
+)
+
+
+class PackCatalogue(Protocol):
+    def get(self, name_or_path: str) -> Pack: ...
+
+    def get_version(self, name: str, version: str) -> Pack: ...
+
+    def names(self) -> list[str]: ...
+
+    def origin(self, name: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class LiveTask:
+    """A ready task with what completing it needs: its process instance and its case."""
+
+    view: TaskView
+    spiff_task_id: str
+    instance_id: int
+    episode_seq: int
+    state: str
+    pack_name: str
+    pack_version: str
+    case_version: int
+    case_worker: str | None
+
+    @property
+    def ref(self) -> TaskRef:
+        return TaskRef(self.spiff_task_id, self.view.bpmn_id, self.view.form, self.view.id,
+                       self.view.title)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    la_child_id: str
+    pack_name: str
+    pack_version: str
+    worker: str | None
+    team: str | None
+
+
+@dataclass(frozen=True)
+class CaseWrite:
+    """An outcome worked out in memory, written in one transaction after the version check.
+
+    ``case_id`` None with ``new_case`` set creates the case. ``holder`` changes the case's pack
+    (name, version), worker and team (None keeps the current value)."""
+
+    case_id: int | None
+    seen_version: int
+    before: CaseRecord | None
+    outcome: Outcome
+    actor: str
+    completed_task: int | None = None
+    new_case: NewCase | None = None
+    pack: tuple[str, str] | None = None
+    worker: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerWork:
+    """A process instance with a timer due, claimed for firing."""
+
+    instance_id: int
+    process_id: str
+    episode_seq: int
+    state: str
+    pack_name: str
+    pack_version: str
+    case_worker: str | None
+
+
+# Fires a claimed instance's timers: the outcome (no instances if nothing was due after all)
+# and the live instance (for its next timer).
+FireTimers = Callable[[TimerWork, CaseRecord], tuple[Outcome, LiveInstance]]
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    process_id: str
+    state: str
+    episode_seq: int
+    instance_id: int
+
+
+class CaseRepository(Protocol):
+    def case_by_child(self, la_child_id: str) -> CaseHead | None: ...
+
+    def case_head(self, case_id: int) -> CaseHead: ...
+
+    def record(self, head: CaseHead) -> CaseRecord:
+        """The record at ``head.version``. Shared with a cache: never mutate it."""
+        ...
+
+    def live_task(self, task_id: int) -> LiveTask: ...
+
+    def ready_work(self, case_id: int) -> list[LiveTask]: ...
+
+    def write(self, change: CaseWrite) -> tuple[int, list[TaskView]]:
+        """Write ``change``; returns the case id and the tasks it opened."""
+        ...
+
+    def assign(self, task_id: int, assignee: str | None, actor: str,
+               seen_version: int) -> TaskView: ...
+
+    def fire_due_timers(self, until: datetime, fire: FireTimers, actor: str) -> int: ...
+
+    def tasks(self, query: TaskFilter) -> list[TaskView]: ...
+
+    def task(self, task_id: int) -> TaskView: ...
+
+    def task_pack(self, task_id: int) -> tuple[str, str]: ...
+
+    def cases(self) -> list[CaseSummary]: ...
+
+    def case_ids(self) -> list[int]: ...
+
+    def history(self, case_id: int) -> list[HistoryEntry]: ...
+
+    def instance_states(self) -> list[InstanceState]: ...
+
+
+class AuditLog(Protocol):
+    def verify(self, case_id: int | None) -> list[AuditProblem]: ...
+
+
+class CaseSnapshot(Protocol):
+    def count(self) -> int: ...
+
+    def cases(self) -> Iterator[CaseData]: ...
+
+
+class CaseSource(Protocol):
+    def snapshot(self) -> AbstractContextManager[CaseSnapshot]:
+        """A read-only view of every case, consistent for the whole return."""
+        ...

@@ -1,0 +1,196 @@
+"""The typed objects the application service gives every front end (CLI, web app, JSON API).
+
+Nothing here is a dict of unknown shape: front ends read attributes, and ``as_json`` gives the
+JSON form the CLI's ``--json`` and the API print (the shapes in ``docs/cli.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TypeAlias
+
+from carepath.engine.time.clock import today
+
+JsonValue: TypeAlias = "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
+JsonObject: TypeAlias = "dict[str, JsonValue]"
+
+# Pack roles a person may hold; the web app's users map onto these.
+MANAGER_ROLES = frozenset({"team_manager"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. ``trusted`` is a local operator with the database in hand (the CLI, the
+    story runner, the simulator, timers): they may complete any task, as they could by editing
+    the database. Everyone else needs the task's role, and a task assigned to someone else is
+    theirs only if they manage."""
+
+    name: str
+    roles: frozenset[str] = frozenset()
+    trusted: bool = False
+
+    @classmethod
+    def operator(cls, name: str) -> Actor:
+        return cls(name, trusted=True)
+
+    def holds(self, role: str | None) -> bool:
+        return self.trusted or role is None or role in self.roles
+
+    @property
+    def manages(self) -> bool:
+        return self.trusted or bool(self.roles & MANAGER_ROLES)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    case_id: int
+    la_child_id: str
+    title: str
+    form: str | None
+    role: str | None
+    assignee: str | None
+    due: date | None
+    status: str
+    process: str
+    bpmn_id: str
+    created_at: datetime
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == "ready" and self.due is not None and self.due < today()
+
+    def as_json(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "case_id": self.case_id,
+            "la_child_id": self.la_child_id,
+            "title": self.title,
+            "form": self.form,
+            "role": self.role,
+            "assignee": self.assignee,
+            "due": self.due.isoformat() if self.due else None,
+            "overdue": self.overdue,
+            "status": self.status,
+            "process": self.process,
+        }
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    case_id: int | None = None
+    overdue: bool = False
+    status: str = "ready"
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case_id: int
+    la_child_id: str
+    pack: str
+    worker: str | None
+    team: str | None
+    open_tasks: int
+
+    def as_json(self) -> JsonObject:
+        return {"case_id": self.case_id, "la_child_id": self.la_child_id, "pack": self.pack,
+                "worker": self.worker, "team": self.team, "open_tasks": self.open_tasks}
+
+
+@dataclass(frozen=True)
+class CaseHead:
+    """A case row: who holds it and the version a writer must have seen."""
+
+    case_id: int
+    la_child_id: str
+    pack_name: str
+    pack_version: str
+    worker: str | None
+    team: str | None
+    version: int
+
+    @property
+    def pack(self) -> str:
+        return f"{self.pack_name}@{self.pack_version}"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a case's audit trail."""
+
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    payload: JsonObject
+
+    def as_json(self) -> JsonObject:
+        return {"seq": self.seq, "at": self.at.isoformat(), "actor": self.actor,
+                "kind": self.kind, **self.payload}
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """Everything ``case show`` gives: the record in the story format, open tasks, history."""
+
+    case_id: int
+    pack: str
+    worker: str | None
+    team: str | None
+    version: int
+    record: JsonObject
+    open_tasks: list[TaskView]
+    history: list[HistoryEntry]
+
+    def as_json(self) -> JsonObject:
+        return {
+            "case_id": self.case_id,
+            "pack": self.pack,
+            "worker": self.worker,
+            "team": self.team,
+            "record": self.record,
+            "open_tasks": [t.as_json() for t in self.open_tasks],
+            "history": [h.as_json() for h in self.history],
+        }
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    case_id: int
+    open_tasks: list[TaskView]
+
+    def as_json(self) -> JsonObject:
+        return {"case_id": self.case_id, "open_tasks": [t.as_json() for t in self.open_tasks]}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A completed task and the tasks it opened."""
+
+    task_id: int
+    opened: list[TaskView]
+
+    def as_json(self) -> JsonObject:
+        return {"completed": self.task_id, "opened": [t.as_json() for t in self.opened]}
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    case_id: int
+    seq: int | None  # the event concerned (the first, for a run of missing events)
+    problem: str
+
+    def __str__(self) -> str:
+        return f"case {self.case_id}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    case_id: int | None
+    problems: list[AuditProblem] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
