@@ -9,8 +9,7 @@ Every front end (CLI, web app, API, tests, benchmarks) gets its services here::
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from carepath.adapters.db.audit import SqlAuditLog
 from carepath.adapters.db.cases import RecordCache, SqlCaseRepository
@@ -21,6 +20,9 @@ from carepath.service.audit import AuditService
 from carepath.service.cases import CaseService
 from carepath.service.packs import PackService
 from carepath.service.returns import ReturnsService
+
+if TYPE_CHECKING:  # the engine is the database adapter's; only its type is named here
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
