@@ -47,6 +47,10 @@ class TaskStateError(CarepathError):
     """The task cannot be completed now (not ready, already done)."""
 
 
+class ActionUnavailableError(CarepathError):
+    """A pack action cannot be taken on the case now (its ``available`` is false)."""
+
+
 class RecordError(CarepathError):
     """A change to the case record would break it (e.g. authorising an assessment never started)."""
 

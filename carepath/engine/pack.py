@@ -16,10 +16,12 @@ from typing import Any
 
 from carepath import __version__
 from carepath.core.codes import STATUTORY_CODELISTS, Codelist
-from carepath.core.errors import CarepathError, PackError
+from carepath.core.errors import CarepathError, ExpressionError, PackError
+from carepath.core.expressions.evaluator import Expression, compile_expression
 from carepath.core.yamlsource import SourceDict, load_yaml
 from carepath.engine.bpmn.specs import ProcessLibrary, ProcessSpecs, TaskInfo
 from carepath.engine.process_language.compiler import compile_to_bpmn, parse_process, source_lines
+from carepath.engine.record.context import record_names
 from carepath.engine.time.timescales import Timescales, parse_timescales
 from carepath.forms.codelists import parse_codelist
 from carepath.forms.loader import parse_form
@@ -27,8 +29,10 @@ from carepath.forms.schema import Form
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
-PACK_KEYS = {"name", "version", "title", "engine", "description", "licence", "start", "roles"}
+PACK_KEYS = {"name", "version", "title", "engine", "description", "licence", "start", "roles",
+             "actions"}
 ROLE_KEYS = {"title", "assign"}
+ACTION_KEYS = {"title", "available", "role", "start"}
 
 
 class PackErrors(CarepathError):
@@ -49,6 +53,20 @@ class Role:
     assign: str | None = None  # "case_worker": tasks go to the case's allocated worker
 
 
+@dataclass(frozen=True)
+class Action:
+    """Work a worker may start on a case whatever stage it is at (``actions:`` in pack.yaml):
+    while ``available`` is true over the record, someone holding ``role`` may start the process
+    ``start`` as its own instance on the current episode."""
+
+    name: str
+    title: str
+    available: Expression
+    role: str
+    start: str
+    line: int = 0
+
+
 @dataclass
 class Pack:
     name: str
@@ -67,6 +85,7 @@ class Pack:
     # process id -> (file name, BPMN XML) for every process, compiled or as written
     bpmn: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     process_models: dict[str, Any] = field(default_factory=dict)
+    actions: dict[str, Action] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -185,7 +204,8 @@ def build_pack(files: Mapping[str, str], source: str,
 
     if "pack.yaml" not in files:
         raise PackErrors(source, [PackError("pack.yaml is missing", "pack.yaml")])
-    manifest = _parse_manifest(load("pack.yaml"), "pack.yaml", problems)
+    raw_manifest = load("pack.yaml")
+    manifest = _parse_manifest(raw_manifest, "pack.yaml", problems)
 
     codelists: dict[str, Codelist] = dict(STATUTORY_CODELISTS)
     forms: dict[str, Form] = {}
@@ -251,8 +271,11 @@ def build_pack(files: Mapping[str, str], source: str,
         except PackError as exc:
             problems.append(exc)
 
+    actions: dict[str, Action] = {}
     if manifest is not None:
         _cross_check(manifest, forms, broken_forms, timescales, library, problems)
+        actions = _parse_actions(manifest.get("actions"), raw_manifest, library.process_ids(),
+                                 "pack.yaml", problems)
     if problems or manifest is None or timescales is None:
         raise PackErrors(source, problems)
 
@@ -276,7 +299,74 @@ def build_pack(files: Mapping[str, str], source: str,
         source=source,
         bpmn=bpmn,
         process_models=models,
+        actions=actions,
     )
+
+
+def _parse_actions(data: Any, manifest: SourceDict, process_ids: Iterable[str],
+                   file: str, problems: list[PackError]) -> dict[str, Action]:
+    """``actions:``: name -> title, available (an expression over the record), role, start."""
+    if data is None:
+        return {}
+    if not isinstance(data, SourceDict):
+        problems.append(PackError("'actions' must be a mapping of action name to its settings",
+                                  file, manifest.line_of("actions")))
+        return {}
+    roles = manifest.get("roles")
+    role_ids = set(roles) if isinstance(roles, Mapping) else set()
+    processes = set(process_ids)
+    names = record_names()
+    actions: dict[str, Action] = {}
+    for name, spec in data.items():
+        line = data.line_of(name)
+        where = f"action '{name}'"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.append(PackError(f"{where}: the name must be lower case letters, digits, "
+                                      "'-' or '_'", file, line))
+            continue
+        if not isinstance(spec, SourceDict):
+            problems.append(PackError(f"{where} needs title, available, role and start", file,
+                                      line))
+            continue
+        found = len(problems)
+        for key in spec:
+            if key not in ACTION_KEYS:
+                problems.append(PackError(f"unknown setting '{key}' on {where} (allowed: "
+                                          f"{', '.join(sorted(ACTION_KEYS))})", file,
+                                          spec.line_of(key)))
+        for key in sorted(ACTION_KEYS):
+            value = spec.get(key)
+            if not isinstance(value, str) or not value.strip():
+                problems.append(PackError(f"{where}: '{key}' is required and must be text",
+                                          file, spec.line_of(key) or line))
+        if len(problems) > found:
+            continue
+        role, start = str(spec["role"]), str(spec["start"])
+        if role not in role_ids:
+            problems.append(PackError(f"{where} has role '{role}', which pack.yaml does not "
+                                      "list under roles", file, spec.line_of("role")))
+        if start not in processes:
+            problems.append(PackError(f"{where} starts '{start}', which is not a process of "
+                                      f"this pack (found: {', '.join(sorted(processes)) or 'none'})",
+                                      file, spec.line_of("start")))
+        source = str(spec["available"])
+        try:
+            expression = compile_expression(source)
+        except ExpressionError as exc:
+            problems.append(PackError(f"{where}: the expression '{source}' is refused: "
+                                      f"{exc.message}", file, spec.line_of("available")))
+            continue
+        unknown = sorted((expression.names | expression.paths) - names)
+        if unknown:
+            problems.append(PackError(
+                f"{where}: '{source}' reads '{unknown[0]}', which is not a record name "
+                "(for example episode.open, assessment.open, s47.open, cin_plan.open, "
+                "cp_plan.open)", file, spec.line_of("available")))
+            continue
+        if len(problems) == found:
+            actions[name] = Action(name, str(spec["title"]).strip(), expression, role, start,
+                                   line or 0)
+    return actions
 
 
 def _cross_check(

@@ -8,14 +8,20 @@ record, the instances that changed or started, the tasks opened and closed, and 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carepath.core.errors import RecordError, TaskStateError
-from carepath.engine.pack import Pack
+from carepath.core.errors import (
+    ActionUnavailableError,
+    ExpressionError,
+    NotFoundError,
+    RecordError,
+    TaskStateError,
+)
+from carepath.engine.pack import Action, Pack
 from carepath.engine.record.case_record import (
     CaseRecord,
     Child,
@@ -225,6 +231,67 @@ class CaseRuntime:
         self._sync(outcome, instance, before - {task.spiff_task_id}, worker)
         self._follow_starts(outcome, instance, seen_starts, worker)
         return outcome
+
+    def action(self, name: str) -> Action:
+        action = self.pack.actions.get(name)
+        if action is None:
+            known = ", ".join(sorted(self.pack.actions)) or "none"
+            raise NotFoundError(f"The pack {self.pack.key} has no action '{name}' (its actions: "
+                                f"{known})")
+        return action
+
+    def is_available(self, action: Action, record: CaseRecord,
+                     running: Collection[str] = ()) -> bool:
+        """True if ``action`` may be taken on ``record`` now: its ``available`` expression is
+        true and its process is not already running on the current episode (``running``: the
+        process ids with an instance running there, which the record cannot show)."""
+        if not record.episodes or action.start in running:
+            return False
+        try:
+            return action.available.evaluate(record_context(record), self.functions) is True
+        except ExpressionError:
+            return False
+
+    def available_actions(self, record: CaseRecord,
+                          running: Collection[str] = ()) -> list[Action]:
+        """The pack's actions that may be taken on ``record`` now, in the pack's order."""
+        return [a for a in self.pack.actions.values() if self.is_available(a, record, running)]
+
+    def take_action(self, record: CaseRecord, action_name: str, worker: str | None,
+                    running: Collection[str] = (),
+                    values: Mapping[str, Any] | None = None) -> Outcome:
+        """Start the action's process as its own instance on the current episode.
+
+        With ``values``, the process's first task (ready at once) is completed with them in
+        the same outcome: opened and completed together."""
+        action = self.action(action_name)
+        if not self.is_available(action, record, running):
+            raise ActionUnavailableError(f"The action '{action.title}' is not available on "
+                                         "this case now")
+        outcome = Outcome(record=clone_record(record))
+        outcome.events.append(("action.taken", {"action": action.name, "title": action.title}))
+        instance = self._start(outcome, action.start, worker)
+        if not values:
+            return outcome
+        first = [n for n in outcome.opened if n.instance is instance]
+        if len(first) != 1:
+            raise TaskStateError(f"The action '{action.title}' does not open exactly one task "
+                                 "to complete with the values given: take it without values "
+                                 "and complete its tasks")
+        task = first[0].task
+        done = self.complete(outcome.record, instance,
+                             TaskRef(task.id, task.bpmn_id, task.form, title=task.title),
+                             values, worker)
+        return Outcome(
+            record=done.record,
+            instances=[outcome.instances[0], *(i for i in done.instances
+                                               if i is not outcome.instances[0])],
+            opened=outcome.opened + done.opened,
+            closed=outcome.closed + done.closed,
+            events=outcome.events + done.events,
+            record_changes=done.record_changes,
+            episode_closed=done.episode_closed,
+        )
 
     def fire_timers(self, record: CaseRecord, instance: LiveInstance,
                     worker: str | None) -> Outcome:

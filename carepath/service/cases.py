@@ -33,6 +33,8 @@ from carepath.service.ports import (
     TimerWork,
 )
 from carepath.service.types import (
+    ActionTaken,
+    ActionView,
     Actor,
     CaseHead,
     CaseSummary,
@@ -153,6 +155,45 @@ class CaseService:
         if task.assignee and task.assignee != actor.name and not actor.manages:
             raise PermissionDeniedError(
                 f"Task {task.id} is assigned to {task.assignee}: ask them or a manager")
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _running(self, head: CaseHead, record: CaseRecord) -> set[str]:
+        """Processes with ready work on the case's current episode."""
+        current = len(record.episodes) - 1
+        return {w.view.process for w in self.cases.ready_work(head.case_id)
+                if w.episode_seq == current}
+
+    def actions(self, case_id: int, actor: Actor) -> list[ActionView]:
+        """The pack's actions ``actor`` may take on the case now."""
+        head = self.cases.case_head(case_id)
+        record = self.cases.record(head)
+        runtime = self.runtime(head.pack_name, head.pack_version)
+        return [ActionView(a.name, a.title, a.role)
+                for a in runtime.available_actions(record, self._running(head, record))
+                if actor.holds(a.role)]
+
+    def act(self, case_id: int, action: str, actor: Actor,
+            data: Mapping[str, Any] | None = None,
+            expected_version: int | None = None) -> ActionTaken:
+        """Take a pack action: start its process on the current episode, in one transaction
+        after the version check, as a task completion is written."""
+        head = self.cases.case_head(case_id)
+        if expected_version is not None and expected_version != head.version:
+            raise ConflictError(CHANGED)
+        runtime = self.runtime(head.pack_name, head.pack_version)
+        found = runtime.action(action)
+        if not actor.holds(found.role):
+            raise PermissionDeniedError(
+                f"The action '{found.title}' is for the role '{found.role}', which "
+                f"{actor.name} does not hold")
+        record = self.cases.record(head)
+        outcome = runtime.take_action(record, action, head.worker,
+                                      self._running(head, record), data or None)
+        _, opened = self.cases.write(CaseWrite(head.case_id, head.version, record, outcome,
+                                               actor.name))
+        return ActionTaken(head.case_id, found.name, found.title,
+                           [t for t in opened if t.status == "ready"])
 
     def claim_task(self, task_id: int, actor: Actor) -> TaskView:
         """Take a team task: it becomes the actor's."""

@@ -177,6 +177,32 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class ActionView:
+    """A pack action that may be taken on a case now."""
+
+    name: str
+    title: str
+    role: str
+
+    def as_json(self) -> JsonObject:
+        return {"name": self.name, "title": self.title, "role": self.role}
+
+
+@dataclass(frozen=True)
+class ActionTaken:
+    """An action taken on a case and the tasks it opened."""
+
+    case_id: int
+    action: str
+    title: str
+    opened: list[TaskView]
+
+    def as_json(self) -> JsonObject:
+        return {"completed": None, "case_id": self.case_id, "action": self.action,
+                "title": self.title, "opened": [t.as_json() for t in self.opened]}
+
+
+@dataclass(frozen=True)
 class AuditProblem:
     case_id: int
     seq: int | None  # the event concerned (the first, for a run of missing events)

@@ -345,14 +345,6 @@ class SqlCaseRepository:
         for live in outcome.instances:
             rows[id(live)] = self._save_instance(session, case, live, now)
         session.flush()
-        for live, spiff_id, status in outcome.closed:
-            session.execute(
-                update(m.TaskRow)
-                .where(m.TaskRow.instance_id == rows[id(live)].id,
-                       m.TaskRow.spiff_task_id == spiff_id, m.TaskRow.status == "ready")
-                .values(status=status, completed_at=now,
-                        completed_by=change.actor if status == "completed" else None)
-            )
         opened: list[m.TaskRow] = []
         for new in outcome.opened:
             task_row = m.TaskRow(
@@ -360,8 +352,25 @@ class SqlCaseRepository:
                 spiff_task_id=new.task.id, bpmn_id=new.task.bpmn_id, title=new.task.title,
                 form=new.task.form, role=new.task.role, assignee=new.assignee, due=new.due,
                 status="ready", created_at=now)
-            session.add(task_row)
             opened.append(task_row)
+        # tasks opened and closed in the same outcome (an action's first task completed with
+        # the action) are written with their final status
+        finished = {(id(live), spiff_id): status for live, spiff_id, status in outcome.closed}
+        for new, task_row in zip(outcome.opened, opened, strict=True):
+            status = finished.pop((id(new.instance), new.task.id), None)
+            if status is not None:
+                task_row.status = status
+                task_row.completed_at = now
+                task_row.completed_by = change.actor if status == "completed" else None
+            session.add(task_row)
+        for (live_id, spiff_id), status in finished.items():
+            session.execute(
+                update(m.TaskRow)
+                .where(m.TaskRow.instance_id == rows[live_id].id,
+                       m.TaskRow.spiff_task_id == spiff_id, m.TaskRow.status == "ready")
+                .values(status=status, completed_at=now,
+                        completed_by=change.actor if status == "completed" else None)
+            )
         events = list(outcome.events)
         if outcome.episode_closed:
             events.extend(self._cancel_episode_work(session, case, outcome, rows, now))

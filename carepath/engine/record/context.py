@@ -22,7 +22,8 @@ def record_context(
 
     Every namespace and key is always present; a value not known yet is None (lists are empty).
     Episode items are those of the current episode; assessment, s47, cp_plan and cin_plan are its
-    latest one of each.
+    latest one of each. Each of episode, assessment, s47, cp_plan and cin_plan has ``open``, a
+    boolean that pack actions' ``available`` expressions read.
     """
     child = record.child
     ep = current_episode(record)
@@ -50,17 +51,22 @@ def record_context(
             "number": len(record.episodes),
             "primary_need": ep.primary_need if ep else None,
             "closed": ep is not None and ep.closure_date is not None,
+            # open: referred, not closed, and not ended with no further action
+            "open": ep is not None and ep.closure_date is None and not ep.referral_nfa,
         },
         "assessment": {
             "start": assessment.start if assessment else None,
             "authorised": assessment.authorised if assessment else None,
             "factors": list(assessment.factors) if assessment else [],
+            "open": assessment is not None and assessment.authorised is None,
         },
         "s47": {
             "start": s47.start if s47 else None,
             "icpc_date": s47.icpc_date if s47 else None,
             "icpc_not_required": s47.icpc_not_required if s47 else None,
             "icpc_target": icpc_target(s47, calendar) if s47 else None,
+            # open until the enquiry's conference is held or found not to be needed
+            "open": s47 is not None and s47.icpc_date is None and not s47.icpc_not_required,
         },
         "cp_plan": {
             "start": plan.start if plan else None,
@@ -70,13 +76,24 @@ def record_context(
             "last_review": plan.reviews[-1] if plan and plan.reviews else None,
             "reviews": list(plan.reviews) if plan else [],
             "previous_plans": previous_plans(record, plan) if plan else None,
+            "open": plan is not None and plan.end is None,
         },
         "cin_plan": {
             "start": cin.start if cin else None,
             "end": cin.end if cin else None,
+            "open": cin is not None and cin.end is None,
         },
         "closure": {
             "date": ep.closure_date if ep else None,
             "reason": ep.closure_reason if ep else None,
         },
     }
+
+
+def record_names() -> frozenset[str]:
+    """Every dotted name ``record_context`` offers (``s47.open``…) and every namespace."""
+    from carepath.engine.record.model import Child
+
+    context = record_context(CaseRecord(child=Child(la_child_id="-")))
+    return frozenset(context) | frozenset(f"{ns}.{key}" for ns, items in context.items()
+                                          for key in items)
