@@ -167,6 +167,7 @@ def _at(findings: Findings, severity: Severity, check: str, message: str, n: Not
 def structure(pack: Pack, paths: PathSet, findings: Findings) -> None:
     """Tasks, roles, forms, script tasks, codes and reachability."""
     used: set[str] = set()
+    action_starts = {a.start for a in pack.actions.values()}
     for pid in sorted(pack.library.process_ids()):
         graph = pack.library.graph(pid)
         infos = pack.library.specs(pid).tasks
@@ -184,7 +185,9 @@ def structure(pack: Pack, paths: PathSet, findings: Findings) -> None:
             if not role or role not in pack.roles:
                 _plain(findings, "error", "task", f"task '{node.title}' has no role the pack "
                        f"lists (role: {role or 'none'})", *where)
-            if not paths.truncated and (pid, node.id) not in paths.reached:
+            # a process an action starts is reached from the action, which paths do not explore
+            if not paths.truncated and (pid, node.id) not in paths.reached and \
+                    pid not in action_starts:
                 _plain(findings, "warning", "unreachable", f"task '{node.title}' is on no path "
                        "from the start of the pack", *where)
     for pid, (file, xml) in sorted(pack.bpmn.items()):
