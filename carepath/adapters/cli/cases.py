@@ -104,6 +104,48 @@ def case_show(case_id: int, db_url: str | None, as_json: bool) -> None:
     print_case(out, detail)
 
 
+@case.command("actions")
+@click.argument("case_id", type=int)
+@db_option
+@json_option
+@handle_errors
+def case_actions(case_id: int, db_url: str | None, as_json: bool) -> None:
+    """The actions that may be taken on a case now (a strategy discussion, a new assessment…)."""
+    actions = services(db_url).cases.actions(case_id, actor())
+    if as_json:
+        print_json([a.as_json() for a in actions])
+        return
+    if not actions:
+        out.print("No actions are available on this case now.")
+        return
+    table = Table("Action", "Title", "Role")
+    for a in actions:
+        table.add_row(a.name, a.title, a.role)
+    out.print(table)
+
+
+@case.command("act")
+@click.argument("case_id", type=int)
+@click.argument("action")
+@click.option("--data", "data_file", metavar="VALUES.yaml",
+              help="Answers for the first task the action opens, completed with it.")
+@db_option
+@json_option
+@handle_errors
+def case_act(case_id: int, action: str, data_file: str | None, db_url: str | None,
+             as_json: bool) -> None:
+    """Take ACTION on a case: start its process now."""
+    values = read_mapping(data_file, "Answers", empty_ok=True) if data_file else None
+    taken = services(db_url).cases.act(case_id, action, actor(), data=values)
+    if as_json:
+        print_json(taken.as_json())
+        return
+    out.print(f"{taken.title}: done on case {case_id}.")
+    if taken.opened:
+        out.print("Now ready:")
+        task_table(taken.opened)
+
+
 # -- tasks ---------------------------------------------------------------------------------
 
 @click.group()
