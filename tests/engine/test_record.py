@@ -335,12 +335,12 @@ CONTEXT_KEYS = {
     "child": {"la_child_id", "upn", "upn_unknown", "birth_date", "expected_birth_date", "sex",
               "ethnicity", "disabilities"},
     "referral": {"date", "source", "nfa"},
-    "episode": {"number", "primary_need", "closed"},
-    "assessment": {"start", "authorised", "factors"},
-    "s47": {"start", "icpc_date", "icpc_not_required", "icpc_target"},
+    "episode": {"number", "primary_need", "closed", "open"},
+    "assessment": {"start", "authorised", "factors", "open"},
+    "s47": {"start", "icpc_date", "icpc_not_required", "icpc_target", "open"},
     "cp_plan": {"start", "end", "initial_category", "latest_category", "last_review", "reviews",
-                "previous_plans"},
-    "cin_plan": {"start", "end"},
+                "previous_plans", "open"},
+    "cin_plan": {"start", "end", "open"},
     "closure": {"date", "reason"},
 }
 
