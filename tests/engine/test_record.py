@@ -375,14 +375,17 @@ def test_context_reads_the_latest_of_the_current_episode() -> None:
     ctx = record_context(record, cal)
     assert {k: set(v) for k, v in ctx.items()} == CONTEXT_KEYS
     assert ctx["referral"] == {"date": D("2025-12-10"), "source": "6", "nfa": False}
-    assert ctx["episode"] == {"number": 2, "primary_need": "N1", "closed": False}
+    assert ctx["episode"] == {"number": 2, "primary_need": "N1", "closed": False,
+                              "open": True}
     assert ctx["assessment"] == {"start": D("2025-12-11"), "authorised": D("2026-01-30"),
-                                 "factors": ["3A"]}
+                                 "factors": ["3A"], "open": False}
     assert ctx["s47"] == {"start": D("2025-12-12"), "icpc_date": D("2026-01-06"),
-                          "icpc_not_required": False, "icpc_target": D("2026-01-07")}
+                          "icpc_not_required": False, "icpc_target": D("2026-01-07"),
+                          "open": False}
     assert ctx["cp_plan"]["last_review"] == D("2026-03-26")
     assert ctx["cp_plan"]["previous_plans"] == 1
-    assert ctx["cin_plan"] == {"start": None, "end": None}
+    assert ctx["cin_plan"] == {"start": None, "end": None, "open": False}
+    assert ctx["cp_plan"]["open"] is True
     assert ctx["closure"] == {"date": None, "reason": None}
     # a council closure day moves the target
     closed = WorkingDayCalendar([D("2025-12-29")])
