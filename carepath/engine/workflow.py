@@ -197,8 +197,8 @@ class _ReportingEngine(PythonScriptEngine):  # type: ignore[misc]
         return self.inner.call_service(task, **kwargs)
 
 
-def _engine(functions: Functions) -> PythonScriptEngine:
-    return _ReportingEngine(safe_script_engine(functions))
+def _engine(functions: Functions, specs: ProcessSpecs) -> PythonScriptEngine:
+    return _ReportingEngine(safe_script_engine(functions, specs.locations))
 
 
 class WorkflowInstance:
@@ -219,7 +219,7 @@ class WorkflowInstance:
         """A new instance of ``specs`` with ``data`` as its starting task data, run up to the
         first tasks or timers."""
         workflow = _Workflow(
-            specs.spec, dict(specs.subprocess_specs), script_engine=_engine(functions)
+            specs.spec, dict(specs.subprocess_specs), script_engine=_engine(functions, specs)
         )
         workflow.task_tree.data.update(copy.deepcopy(dict(data)))
         instance = cls(workflow, specs, functions)
@@ -264,7 +264,7 @@ class WorkflowInstance:
                 f"({type(exc).__name__}: {exc})"
             ) from exc
         # ALWAYS: the engine is not part of the state, and Spiff's default is raw eval.
-        workflow.script_engine = _engine(functions)
+        workflow.script_engine = _engine(functions, specs)
         return cls(workflow, specs, functions)
 
     def dump(self) -> str:

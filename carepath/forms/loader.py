@@ -344,7 +344,7 @@ class _Parser:
         if not isinstance(source, str) or not source.strip():
             raise self.error(f"show_if of field '{name}' must be an expression", data, "show_if")
         try:
-            expression = compile_expression(source)
+            expression = compile_expression(source).at(self.file, _line(data, "show_if"))
         except ExpressionError as exc:
             raise self.error(
                 f"show_if of field '{name}' is refused: {exc.message}", data, "show_if"

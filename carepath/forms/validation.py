@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from carepath.core.errors import CarepathError, ExpressionError
+from carepath.core.errors import CarepathError, ExpressionError, UnsafeExpression
 from carepath.forms.schema import Field, FieldType, Form
 
 __all__ = [
@@ -308,11 +308,14 @@ def _coerce(f: Field, raw: Any) -> Any:
 
 def _shown(f: Field, names: Mapping[str, Any]) -> bool:
     """Whether ``f`` is asked. A condition that cannot be evaluated (e.g. it compares an
-    unanswered question) hides the field."""
+    unanswered question) hides the field; one that goes over the limits of the language (too
+    large to work out) is a fault in the pack, and is reported rather than hidden."""
     if f.show_if is None:
         return True
     try:
         return bool(f.show_if.evaluate(names))
+    except UnsafeExpression:
+        raise
     except ExpressionError:
         return False
 

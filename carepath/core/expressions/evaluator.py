@@ -1,39 +1,45 @@
 """Compiled expressions and the interpreter that evaluates them.
 
 :func:`compile_expression` parses the source with :mod:`ast` and has it checked
-(:mod:`carepath.core.expressions.language`) before anything runs; the :class:`Expression` it
-returns interprets the checked tree itself, never through Python's ``eval``.
+(:mod:`carepath.core.expressions.language`) and estimated (:mod:`~.estimate`: a part that is too
+large on its face is refused) before anything runs; the :class:`Expression` it returns interprets
+the checked tree itself, never through Python's ``eval``, within a budget of work and size
+(:mod:`~.budget`).
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from carepath.core.errors import CarepathError, ExpressionError, UnsafeExpression
+from carepath.core.expressions.budget import (
+    ITEMS,
+    TEXT,
+    Budget,
+    OverBudget,
+    over_budget_message,
+)
 from carepath.core.expressions.builtins import (
     BUILTINS,
-    CONTAINER_TYPES,
     NUMBER_TYPES,
     SEQUENCE_TYPES,
     check_arity,
     is_int,
-    is_number,
     short_value,
     value_kind,
 )
+from carepath.core.expressions.estimate import estimate
 from carepath.core.expressions.language import (
     BUILTIN_FUNCTIONS,
     DEFAULT_FUNCTIONS,
     MAX_CONCAT,
-    MAX_EXPONENT,
-    MAX_POWER_BITS,
-    MAX_REPEAT,
+    MAX_ITEMS,
     MAX_SOURCE_LENGTH,
     OPERATORS,
     Checker,
@@ -41,6 +47,7 @@ from carepath.core.expressions.language import (
     scan,
     too_deep,
 )
+from carepath.core.expressions.operations import binop, compare
 
 _VALUE_TYPES = (
     type(None), bool, int, float, Decimal, str, date, time, timedelta,
@@ -56,7 +63,9 @@ class Expression:
     """A checked expression, ready to evaluate any number of times.
 
     ``names`` are the top-level names it reads (``cp_plan`` for ``cp_plan.start``); ``paths`` the
-    dotted names (``cp_plan.start``, or ``outcome`` for a plain name).
+    dotted names (``cp_plan.start``, or ``outcome`` for a plain name). ``origin`` says where the
+    expression was written ("forms/plan.yaml:12"), for errors found while evaluating it; it
+    plays no part in equality (compiled expressions are shared between places).
     """
 
     source: str
@@ -64,13 +73,31 @@ class Expression:
     paths: frozenset[str]
     functions: frozenset[str] = field(repr=False)
     tree: ast.Expression = field(repr=False, compare=False)
+    origin: str | None = field(default=None, compare=False)
 
-    def evaluate(self, names: Mapping[str, Any], functions: Functions | None = None) -> Any:
+    def at(self, file: str | None, line: int | None = None) -> Expression:
+        """The same expression, noted as written at ``file``:``line`` (as :class:`PackError`
+        names places)."""
+        if not file:
+            return self
+        return replace(self, origin=f"{file}:{line}" if line else file)
+
+    def evaluate(
+        self,
+        names: Mapping[str, Any],
+        functions: Functions | None = None,
+        origin: str | None = None,
+    ) -> Any:
         """The value of the expression over ``names``. ``functions`` implements the callable
-        names beyond the built-ins (``working_days_after``…). Raises :class:`ExpressionError`
-        (or :class:`UnsafeExpression`) and nothing else."""
+        names beyond the built-ins (``working_days_after``…); ``origin`` overrides
+        :attr:`origin`. Raises :class:`ExpressionError` (or :class:`UnsafeExpression`, which is
+        also what going over the budget of one evaluation raises) and nothing else."""
         try:
             return _Evaluator(names, functions or {}).eval(self.tree.body)
+        except OverBudget as exc:
+            raise UnsafeExpression(
+                over_budget_message(self.source, exc.detail, origin or self.origin)
+            ) from None
         except CarepathError:
             raise
         except RecursionError:
@@ -119,6 +146,7 @@ def _compile_text(source: str, allowed: frozenset[str]) -> Expression:
     scan(tree)
     checker = Checker(allowed)
     checker.check(tree.body)
+    estimate(tree.body)
     return Expression(
         source=source,
         names=frozenset(checker.names),
@@ -142,21 +170,30 @@ def names_in(source: str) -> frozenset[str]:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _checked(value: Any, where: str) -> Any:
+def _checked(value: Any, where: str | ast.AST) -> Any:
     # Values come from trusted task data and records, but an object of some other class could
     # carry methods an operator would run; refusing it keeps the interpreter's behaviour known.
+    # (``where`` is written out only for the message: unparsing on every read would cost more
+    # than the read.)
     if isinstance(value, _VALUE_TYPES):
         return value
     kind = type(value).__name__
-    raise ExpressionError(f"'{where}' has a value of type {kind}, which expressions cannot use")
+    shown = where if isinstance(where, str) else ast.unparse(where)
+    raise ExpressionError(f"'{shown}' has a value of type {kind}, which expressions cannot use")
 
 
 class _Evaluator:
+    """One evaluation: the names it reads, the functions it may call, and its budget."""
+
     def __init__(self, names: Mapping[str, Any], functions: Functions) -> None:
         self.names = names
         self.functions = functions
+        self.budget = Budget()
 
     def eval(self, node: ast.expr) -> Any:
+        # No loops in the language: each part runs at most once, so counting parts is cheap
+        # insurance rather than the bound itself (that is in what the parts charge).
+        self.budget.steps += 1
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
@@ -170,7 +207,7 @@ class _Evaluator:
         if isinstance(node, ast.UnaryOp):
             return self._unary(node)
         if isinstance(node, ast.BinOp):
-            return _binop(node.op, self.eval(node.left), self.eval(node.right))
+            return binop(self.budget, node.op, self.eval(node.left), self.eval(node.right))
         if isinstance(node, ast.IfExp):
             return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
         if isinstance(node, ast.Call):
@@ -178,15 +215,18 @@ class _Evaluator:
         if isinstance(node, ast.Subscript):
             return self._subscript(node)
         if isinstance(node, ast.List):
-            return [self.eval(e) for e in node.elts]
+            return self.budget.made([self.eval(e) for e in node.elts])
         if isinstance(node, ast.Tuple):
-            return tuple(self.eval(e) for e in node.elts)
+            return self.budget.made(tuple(self.eval(e) for e in node.elts))
         if isinstance(node, ast.Set):
-            return self._hashing(lambda: {self.eval(e) for e in node.elts})
+            members = [self.eval(e) for e in node.elts]
+            self.budget.walk(*members)  # hashing each member goes through all of it
+            return self.budget.made(self._hashing(lambda: set(members)))
         if isinstance(node, ast.Dict):
             keys = [self.eval(k) for k in node.keys if k is not None]
             values = [self.eval(v) for v in node.values]
-            return self._hashing(lambda: dict(zip(keys, values, strict=True)))
+            self.budget.walk(*keys)
+            return self.budget.made(self._hashing(lambda: dict(zip(keys, values, strict=True))))
         if isinstance(node, ast.JoinedStr):
             return self._fstring(node)
         raise UnsafeExpression(f"{type(node).__name__} is not allowed in an expression")
@@ -200,16 +240,16 @@ class _Evaluator:
 
     def _attribute(self, node: ast.Attribute) -> Any:
         owner = self.eval(node.value)
-        path = ast.unparse(node)
         if not isinstance(owner, Mapping):
             raise UnsafeExpression(
-                f"'{path}' is not allowed: only record names such as 'cp_plan.start' have parts"
+                f"'{ast.unparse(node)}' is not allowed: only record names such as "
+                "'cp_plan.start' have parts"
             )
         try:
             value = owner[node.attr]
         except KeyError:
-            raise ExpressionError(f"'{path}' is not defined") from None
-        return _checked(value, path)
+            raise ExpressionError(f"'{ast.unparse(node)}' is not defined") from None
+        return _checked(value, node)
 
     def _boolop(self, node: ast.BoolOp) -> Any:
         value: Any = None
@@ -235,7 +275,7 @@ class _Evaluator:
         left = self.eval(node.left)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator)
-            if not _compare(op, left, right):
+            if not compare(self.budget, op, left, right):
                 return False
             left = right
         return True
@@ -248,10 +288,13 @@ class _Evaluator:
         builtin = BUILTINS.get(name)
         if builtin is not None:
             check_arity(name, len(args))
-            return builtin(*args)
+            self.budget.before_call(name, args)
+            return self.budget.after_call(name, args, builtin(*args))
         function = self.functions.get(name)
         if function is None:
             raise ExpressionError(f"'{name}' is not available here")
+        # The host's functions (dates) bound their own work; what they are given is walked.
+        self.budget.walk(*args)
         try:
             return function(*args)
         except CarepathError:
@@ -261,47 +304,63 @@ class _Evaluator:
 
     def _subscript(self, node: ast.Subscript) -> Any:
         container = self.eval(node.value)
-        where = ast.unparse(node)
         if isinstance(node.slice, ast.Slice):
-            if not isinstance(container, SEQUENCE_TYPES):
-                raise ExpressionError(f"cannot take a slice of {value_kind(container)} in '{where}'")
-            bounds = [
-                None if part is None else self.eval(part)
-                for part in (node.slice.lower, node.slice.upper, node.slice.step)
-            ]
-            if not all(b is None or is_int(b) for b in bounds):
-                raise ExpressionError(f"slice bounds must be whole numbers in '{where}'")
-            if bounds[2] == 0:
-                raise ExpressionError(f"a slice step cannot be zero in '{where}'")
-            return container[slice(*bounds)]
+            return self._slice(container, node.slice, node)
         key = self.eval(node.slice)
         if isinstance(container, SEQUENCE_TYPES):
             if not is_int(key):
                 raise ExpressionError(f"a position in {value_kind(container)} must be a whole number")
             if not -len(container) <= key < len(container):
-                raise ExpressionError(f"position {key} is out of range in '{where}'")
-            return _checked(container[key], where)
+                raise ExpressionError(f"position {key} is out of range in '{ast.unparse(node)}'")
+            return _checked(container[key], node)
         if isinstance(container, Mapping):
+            self.budget.walk(key)  # looking a key up hashes all of it
             try:
-                return _checked(container[key], where)
+                return _checked(container[key], node)
             except KeyError:
                 owner = ast.unparse(node.value)
                 raise ExpressionError(f"{short_value(key)} is not in '{owner}'") from None
             except TypeError:
-                raise ExpressionError(f"{value_kind(key)} cannot be a key, in '{where}'") from None
-        raise ExpressionError(f"cannot look inside {value_kind(container)} in '{where}'")
+                raise ExpressionError(
+                    f"{value_kind(key)} cannot be a key, in '{ast.unparse(node)}'"
+                ) from None
+        raise ExpressionError(f"cannot look inside {value_kind(container)} in '{ast.unparse(node)}'")
+
+    def _slice(self, container: Any, part: ast.Slice, node: ast.Subscript) -> Any:
+        if not isinstance(container, SEQUENCE_TYPES):
+            raise ExpressionError(
+                f"cannot take a slice of {value_kind(container)} in '{ast.unparse(node)}'"
+            )
+        bounds = [
+            None if bound is None else self.eval(bound)
+            for bound in (part.lower, part.upper, part.step)
+        ]
+        if not all(b is None or is_int(b) for b in bounds):
+            raise ExpressionError(f"slice bounds must be whole numbers in '{ast.unparse(node)}'")
+        if bounds[2] == 0:
+            raise ExpressionError(f"a slice step cannot be zero in '{ast.unparse(node)}'")
+        chosen = slice(*bounds)
+        # Every item is at least 1: a slice longer than the budget is refused before Python
+        # copies it (a slice of a long list in the task data would otherwise be copied first).
+        if len(range(*chosen.indices(len(container)))) >= MAX_ITEMS:
+            raise OverBudget(TEXT if isinstance(container, str) else ITEMS)
+        return self.budget.made(container[chosen])
 
     def _fstring(self, node: ast.JoinedStr) -> str:
         pieces: list[str] = []
         size = 0
         for part in node.values:
             value = self.eval(part.value if isinstance(part, ast.FormattedValue) else part)
-            piece = value if isinstance(value, str) else format(value, "")
+            if isinstance(value, str):
+                piece = value
+            else:
+                self.budget.writing(value)
+                piece = format(value, "")
             size += len(piece)
             if size > MAX_CONCAT:
-                raise ExpressionError(f"the text would be too long (over {MAX_CONCAT} characters)")
+                raise OverBudget(TEXT)
             pieces.append(piece)
-        return "".join(pieces)
+        return self.budget.made("".join(pieces))
 
     @staticmethod
     def _hashing(build: Callable[[], Any]) -> Any:
@@ -309,97 +368,3 @@ class _Evaluator:
             return build()
         except TypeError:
             raise ExpressionError("lists and mappings cannot be set members or keys") from None
-
-
-def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
-    symbol = OPERATORS[type(op)]
-    try:
-        if isinstance(op, ast.Eq):
-            return bool(left == right)
-        if isinstance(op, ast.NotEq):
-            return bool(left != right)
-        if isinstance(op, ast.Is):
-            return left is right
-        if isinstance(op, ast.IsNot):
-            return left is not right
-        if isinstance(op, ast.In | ast.NotIn):
-            if not isinstance(right, CONTAINER_TYPES):
-                raise ExpressionError(f"cannot use '{symbol}' with {value_kind(right)} on the right")
-            found = bool(left in right)
-            return found if isinstance(op, ast.In) else not found
-        if isinstance(op, ast.Lt):
-            return bool(left < right)
-        if isinstance(op, ast.LtE):
-            return bool(left <= right)
-        if isinstance(op, ast.Gt):
-            return bool(left > right)
-        if isinstance(op, ast.GtE):
-            return bool(left >= right)
-    except TypeError:
-        raise ExpressionError(
-            f"cannot compare {value_kind(left)} with {value_kind(right)} using '{symbol}'"
-        ) from None
-    raise UnsafeExpression(f"the '{symbol}' comparison is not allowed")
-
-
-def _binop(op: ast.operator, left: Any, right: Any) -> Any:
-    symbol = OPERATORS[type(op)]
-    try:
-        if isinstance(op, ast.Add):
-            if (
-                isinstance(left, SEQUENCE_TYPES)
-                and isinstance(right, SEQUENCE_TYPES)
-                and len(left) + len(right) > MAX_CONCAT
-            ):
-                raise ExpressionError(
-                    f"the result of '+' would be too long (over {MAX_CONCAT} items)"
-                )
-            return left + right
-        if isinstance(op, ast.Sub):
-            return left - right
-        if isinstance(op, ast.Mult):
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, SEQUENCE_TYPES)
-                    and isinstance(times, int)
-                    and len(seq) * max(times, 0) > MAX_REPEAT
-                ):
-                    raise ExpressionError(
-                        f"the result of '*' would be too long (over {MAX_REPEAT} items)"
-                    )
-            return left * right
-        if isinstance(op, ast.Div):
-            return left / right
-        if isinstance(op, ast.FloorDiv):
-            return left // right
-        if isinstance(op, ast.Mod):
-            # '%' on text is printf-style formatting, which is not part of the language.
-            if not (is_number(left) and is_number(right)):
-                raise ExpressionError(f"'%' works on numbers only, not {value_kind(left)}")
-            return left % right
-        if isinstance(op, ast.Pow):
-            return _power(left, right)
-    except ZeroDivisionError:
-        raise ExpressionError("division by zero") from None
-    except ArithmeticError:
-        # Float overflow, and decimal's own signals (which are not all OverflowError).
-        raise ExpressionError(f"the result of '{symbol}' is too large or undefined") from None
-    except TypeError:
-        raise ExpressionError(
-            f"cannot use '{symbol}' with {value_kind(left)} and {value_kind(right)}"
-        ) from None
-    raise UnsafeExpression(f"the '{symbol}' operator is not allowed")
-
-
-def _power(base: Any, exponent: Any) -> Any:
-    if not (is_number(base) and is_number(exponent)):
-        raise ExpressionError(f"cannot use '**' with {value_kind(base)} and {value_kind(exponent)}")
-    if abs(exponent) > MAX_EXPONENT:
-        raise ExpressionError(f"the power {short_value(exponent)} is too large (at most {MAX_EXPONENT})")
-    # Bit length bounds the size of an integer power before it is computed.
-    if is_int(base) and abs(base).bit_length() * abs(exponent) > MAX_POWER_BITS:
-        raise ExpressionError("the result of '**' would be too large")
-    result = base**exponent
-    if isinstance(result, complex):
-        raise ExpressionError("'**' would give a complex number")
-    return result

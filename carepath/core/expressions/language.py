@@ -3,8 +3,9 @@
 Pack authors are not trusted to run code, so an expression is checked before a single node of it
 runs: :func:`scan` bounds its size and depth and refuses ``_`` names, then :class:`Checker` refuses
 the first node outside the allow-list. The limits here also bound what evaluation may build
-(powers, repeats, long text). The language is described in ``docs/pack-authoring.md``
-("Expressions").
+(powers, repeats, long text) and the budget of one evaluation (:mod:`~.budget`; refused at
+compile time where the literals already show it, :mod:`~.estimate`). The language is described
+in ``docs/pack-authoring.md`` ("Expressions").
 """
 
 from __future__ import annotations
@@ -21,9 +22,32 @@ MAX_DEPTH = 40
 MAX_EXPONENT = 100
 # About 300 decimal digits: far beyond any real need, far below anything slow.
 MAX_POWER_BITS = 1_000
+# The longest list or text one '*' may make, and one '+' (or f-string, or str()).
 MAX_REPEAT = 10_000
 MAX_CONCAT = 100_000
 MAX_ROUND_DIGITS = 100
+
+# The budget of one evaluation (carepath.core.expressions.budget). Every value has a *size*,
+# counted in full however Python stores it: 1 for a yes/no, date or small number, 1 plus the
+# length of a text, 1 plus a quarter of the bits of a whole number, and for a list, tuple, set or
+# mapping 1 plus the sizes of everything in it -- so ``[[0] * 10000] * 10000`` has size 10**8
+# although Python shares the inner list. Each limit is far above what a real condition or
+# deadline needs and low enough that hitting it takes well under a second and a few megabytes.
+#
+# Items built: the sum of the sizes of every list, tuple, set, mapping and text an evaluation
+# makes (list displays, '*', '+', slices, sorted(), str(), f-strings).
+MAX_ITEMS = 100_000
+# Steps: one per part of the expression evaluated, plus the sizes of the values each comparison,
+# 'in', hash, str(), f-string, len(), min(), max(), sorted()... works through (sorted() and
+# min()/max() more, for the comparisons they make), charged before Python does that work.
+MAX_STEPS = 1_000_000
+# The longest text any step may make (the same as one '+' may make).
+MAX_TEXT = MAX_CONCAT
+# The largest whole number any step may make: about 1,200 decimal digits.
+MAX_INT_BITS = 4_000
+# The deepest nesting of lists and mappings an evaluation may go through (measuring is recursive,
+# and Python's own str() and == are too); task data is a few levels deep.
+MAX_VALUE_DEPTH = 100
 
 BUILTIN_FUNCTIONS: frozenset[str] = frozenset(
     {"len", "min", "max", "abs", "round", "int", "float", "str", "bool", "any", "all", "sorted"}

@@ -76,9 +76,13 @@ class ProcessGraph:
 
 @dataclass
 class ProcessEntry:
+    """A read process. ``locations`` maps the source of each condition and timer expression to
+    where it is written ("file:line"), for errors found while evaluating it."""
+
     file: str
     graph: ProcessGraph
     conditions: list[ConditionInfo] = field(default_factory=list)
+    locations: dict[str, str] = field(default_factory=dict)
 
 
 def find_waitless_cycle(
@@ -134,6 +138,12 @@ def read_process(process: Any, root: Any, source: DocumentSource) -> ProcessEntr
 
     outgoing: dict[str, list[tuple[float, GraphEdge]]] = {n: [] for n in elements}
     conditions: list[ConditionInfo] = []
+    locations: dict[str, str] = {}
+
+    def compiled(source: str, line: int | None, what: str) -> None:
+        _compile(source, file, line, what)
+        locations.setdefault(source, f"{file}:{line}" if line else file)
+
     for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         from_id, target = flow.get("sourceRef"), flow.get("targetRef")
         if from_id not in elements or target not in elements:
@@ -147,7 +157,7 @@ def read_process(process: Any, root: Any, source: DocumentSource) -> ProcessEntr
             if namespace_and_name(source_element)[1] != "exclusiveGateway":
                 raise PackError("conditions are only allowed on flows leaving an exclusive "
                                 "gateway", file, line_of(expression))
-            _compile(condition, file, line_of(expression), "condition")
+            compiled(condition, line_of(expression), "condition")
             title = source_element.get("name") or from_id
             conditions.append(ConditionInfo(flow.get("id"), from_id, title, condition))
         is_default = source_element.get("default") == flow.get("id")
@@ -176,7 +186,7 @@ def read_process(process: Any, root: Any, source: DocumentSource) -> ProcessEntr
     for element in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
         for part in element:
             if isinstance(part.tag, str):
-                _compile((part.text or "").strip(), file, line_of(part), "timer expression")
+                compiled((part.text or "").strip(), line_of(part), "timer expression")
 
     for node_id, element in elements.items():
         if namespace_and_name(element)[1] == "boundaryEvent":
@@ -223,7 +233,7 @@ def read_process(process: Any, root: Any, source: DocumentSource) -> ProcessEntr
     cycle = find_waitless_cycle(graph_successors(graph), waiting_nodes(graph, lambda _: True))
     if cycle is not None:
         raise PackError(loop_message(cycle), file, nodes[cycle[0]].line)
-    return ProcessEntry(file, graph, conditions)
+    return ProcessEntry(file, graph, conditions, locations)
 
 
 def _compile(source: str, file: str, line: int | None, what: str) -> None:

@@ -25,12 +25,17 @@ class SafeScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
 
     Every expression Spiff evaluates (gateway conditions, timer definitions, loop and
     multi-instance conditions, data-object conditions) comes through :meth:`evaluate`.
+    ``locations`` maps expression sources to where the pack writes them ("file:line"), for
+    errors found while evaluating them (Spiff hands over only the text).
     """
 
-    def __init__(self, functions: Functions | None = None) -> None:
+    def __init__(
+        self, functions: Functions | None = None, locations: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__({})
         self.functions: dict[str, Callable[..., Any]] = dict(functions or {})
         self.allowed = BUILTIN_FUNCTIONS | frozenset(self.functions)
+        self.locations: Mapping[str, str] = locations or {}
 
     def evaluate(
         self,
@@ -39,7 +44,9 @@ class SafeScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
         external_context: Mapping[str, Any] | None = None,
     ) -> Any:
         names = _Overlay(context, external_context) if external_context else context
-        return compile_allowing(expression, self.allowed).evaluate(names, self.functions)
+        return compile_allowing(expression, self.allowed).evaluate(
+            names, self.functions, self.locations.get(expression)
+        )
 
     def execute(
         self,
@@ -82,8 +89,10 @@ class SafeScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 
     environment: SafeScriptEnvironment
 
-    def __init__(self, functions: Functions | None = None) -> None:
-        super().__init__(environment=SafeScriptEnvironment(functions))
+    def __init__(
+        self, functions: Functions | None = None, locations: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(environment=SafeScriptEnvironment(functions, locations))
 
     def validate(self, expression: str) -> None:
         compile_allowing(expression, self.environment.allowed)
@@ -114,7 +123,10 @@ def _task_name(task: Any) -> str:
     return f"'{name}'"
 
 
-def safe_script_engine(functions: Functions | None = None) -> PythonScriptEngine:
+def safe_script_engine(
+    functions: Functions | None = None, locations: Mapping[str, str] | None = None
+) -> PythonScriptEngine:
     """A Spiff script engine that evaluates with our interpreter and refuses every script.
-    Attach it to every workflow, including after each deserialisation (Spiff does not store it)."""
-    return SafeScriptEngine(functions)
+    Attach it to every workflow, including after each deserialisation (Spiff does not store it).
+    ``locations``: where each expression is written, as :class:`SafeScriptEnvironment` takes."""
+    return SafeScriptEngine(functions, locations)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -100,6 +100,8 @@ class ProcessSpecs:
     ``tasks`` and ``end_starts`` cover the process and, transitively, the processes it calls;
     where a called process uses the same id as the caller, the caller's entry is kept.
     ``spec`` and ``subprocess_specs`` are SpiffWorkflow objects (untyped; treat as opaque).
+    ``locations`` maps the source of each condition and timer expression to where it is written
+    ("file:line"), so that an error found while evaluating one can say where it is.
     """
 
     process_id: str
@@ -109,6 +111,7 @@ class ProcessSpecs:
     tasks: dict[str, TaskInfo]
     end_starts: dict[str, str]
     conditions: list[ConditionInfo]
+    locations: dict[str, str] = field(default_factory=dict)
 
 
 class ParallelJoin(ParallelGateway):  # type: ignore[misc]
@@ -267,6 +270,9 @@ class ProcessLibrary:
                 elif isinstance(task_spec, EndEvent) and properties.get("start"):
                     end_starts.setdefault(bpmn_id, properties["start"])
         entry = self._entries[process_id]
+        locations: dict[str, str] = {}
+        for pid in reversed(order):  # the caller's place wins for the same text
+            locations.update(self._entries[pid].locations)
         specs = ProcessSpecs(
             process_id=process_id,
             title=entry.graph.title,
@@ -275,6 +281,7 @@ class ProcessLibrary:
             tasks=tasks,
             end_starts=end_starts,
             conditions=list(entry.conditions),
+            locations=locations,
         )
         self._specs[process_id] = specs
         return specs

@@ -337,7 +337,7 @@ def _expression(name: str, source: Any, file: str, line: int | None) -> Expressi
     if not isinstance(source, str) or not source.strip():
         raise PackError(f"the expression of timescale '{name}' must be text", file, line)
     try:
-        expression = compile_expression(source, TIMESCALE_FUNCTIONS)
+        expression = compile_expression(source, TIMESCALE_FUNCTIONS).at(file, line)
     except ExpressionError as exc:
         raise PackError(
             f"the expression of timescale '{name}' is refused: {exc.message}", file, line
