@@ -60,7 +60,7 @@ def shipped_packs() -> dict[str, Path]:
     packs: dict[str, Path] = {}
     for name in registry.names():
         if registry.origin(name) == "carepath":  # shipped with carepath itself
-            packs[name] = registry._sources[name].load()
+            packs[name] = registry.directory(name)
     return packs
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+import carepath
 from carepath.cli import main
 
-STORIES = Path(__file__).parent / "stories"
+STORIES = Path(carepath.__file__).parent / "stories"
 
 
 @pytest.fixture

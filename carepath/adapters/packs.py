@@ -7,15 +7,16 @@ own packs are registered the same way, so they load through exactly this code.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -79,108 +80,336 @@ def load_pack_dir(directory: Path) -> Pack:
     return _cache[key]
 
 
-@dataclass(frozen=True)
-class PackSource:
-    name: str  # entry point name
-    origin: str  # distribution that provides it
-    load: Callable[[], Path]
-
-
-def _entry_point_sources() -> Iterator[PackSource]:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        def resolve(ep: Any = ep) -> Path:
-            target = ep.load()
-            if callable(target):
-                target = target()
-            return Path(target)
-
-        origin = ep.dist.name if ep.dist is not None else "unknown"
-        yield PackSource(ep.name, origin, resolve)
-
-
 PACK_PATH_ENV = "CAREPATH_PACK_PATH"
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")  # what a pack name may be (see engine.pack)
 
 
-def _pack_name(directory: Path) -> str | None:
-    """The name in a directory's pack.yaml, read cheaply (the pack is checked when loaded)."""
+@dataclass(frozen=True)
+class BrokenPack:
+    """A pack the registry found but refused: it is left out of :meth:`PackRegistry.names` and
+    :meth:`PackRegistry.get` raises its error. ``name_or_path`` is the pack's name when its
+    pack.yaml gives one, else where it was found (a directory, or an entry point's name);
+    ``origin`` is the distribution or the directory it came from; ``message`` says why, in full
+    (every problem found in the pack, or the pack it clashes with)."""
+
+    name_or_path: str
+    origin: str
+    message: str
+
+
+@dataclass
+class PackSource:
+    """Where one pack comes from, known before the pack is loaded and checked."""
+
+    name: str  # from pack.yaml (an entry point must be named after its pack)
+    version: str | None  # from pack.yaml, read cheaply; None if it does not say
+    origin: str  # the distribution that provides it, or the directory
+    directory: Path  # resolved
+    kind: str  # "distribution", "path" (CAREPATH_PACK_PATH) or "given" (add_dir, get(path))
+
+    @property
+    def label(self) -> str:
+        """The source as a sentence fragment, for messages that name two of them."""
+        if self.kind == "distribution":
+            return f"the installed distribution '{self.origin}' ({self.directory})"
+        if self.kind == "path":
+            return f"{self.directory} (on {PACK_PATH_ENV})"
+        return str(self.directory)
+
+
+def _manifest(directory: Path) -> tuple[str | None, str | None]:
+    """The name and version in a directory's pack.yaml, read cheaply (the whole pack is checked
+    when it is loaded)."""
     try:
         data = yaml.safe_load((directory / "pack.yaml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    name = data.get("name") if isinstance(data, dict) else None
-    return name if isinstance(name, str) else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    name, version = data.get("name"), data.get("version")
+    return (name if isinstance(name, str) else None,
+            version if isinstance(version, str) else None)
 
 
-def _path_sources() -> Iterator[PackSource]:
-    """Packs in the directories of ``CAREPATH_PACK_PATH`` (a pack, or a folder of packs)."""
-    for entry in filter(None, os.environ.get(PACK_PATH_ENV, "").split(os.pathsep)):
-        root = Path(entry)
-        candidates = [root] if (root / "pack.yaml").is_file() else sorted(
-            p for p in root.glob("*") if (p / "pack.yaml").is_file())
-        for directory in candidates:
-            name = _pack_name(directory)
-            if name:
-                yield PackSource(name, str(directory), functools.partial(Path.resolve,
-                                                                         directory))
+def _not_a_pack(directory: Path) -> CarepathError | None:
+    """Why ``directory`` cannot be a pack, or None if it may be one."""
+    if not directory.exists():
+        return NotFoundError(f"No pack directory at {directory}")
+    if not directory.is_dir():
+        hint = (f": give the directory it is in ({directory.parent})"
+                if directory.name == "pack.yaml" else "")
+        return NotFoundError(f"{directory} is a file, not a pack directory{hint}")
+    if not (directory / "pack.yaml").is_file():
+        return NotFoundError(f"{directory} is not a pack: it has no pack.yaml (a pack is a "
+                             "directory with pack.yaml, processes/ and forms/; see "
+                             "docs/pack-authoring.md)")
+    return None
+
+
+def _load_dir(directory: Path) -> Pack:
+    """:func:`load_pack_dir`, with a file that cannot be read (permissions, say) reported as a
+    problem of the pack rather than as an error of the program."""
+    try:
+        return load_pack_dir(directory)
+    except OSError as exc:
+        where = Path(exc.filename).relative_to(directory).as_posix() \
+            if exc.filename and Path(exc.filename).is_relative_to(directory) else None
+        raise PackErrors(str(directory), [PackError(
+            f"cannot be read ({exc.strerror or exc})", where)]) from None
 
 
 class PackRegistry:
-    """The packs this installation knows, by name; loaded on first use.
+    """The packs this installation knows, by name; each loaded and checked on first use.
 
-    Sources, first wins: directories given here, ``CAREPATH_PACK_PATH``, then installed
-    distributions (entry point group ``carepath.packs``, which includes the built-in packs)."""
+    Packs come from installed distributions (entry point group ``carepath.packs``, which includes
+    the built-in packs), then the directories on ``CAREPATH_PACK_PATH`` in order, then
+    directories given here (``extra_dirs``, :meth:`add_dir`, or a path passed to :meth:`get`).
+
+    * A pack that cannot be loaded (a broken pack, an entry point that fails, a missing
+      directory on ``CAREPATH_PACK_PATH``) never stops the others: it is recorded in
+      :meth:`broken`, left out of :meth:`names`, and :meth:`get` raises its error.
+    * A name and a version identify one pack. A pack with the name and version of one already
+      registered from another directory is refused (recorded in :meth:`broken`, naming both), so
+      cases pinned to that version keep running on the pack they started on.
+    * Several versions of one name may be registered. New cases use the pack with the highest
+      precedence: directories given here, then ``CAREPATH_PACK_PATH`` (first entry first), then
+      installed distributions; :meth:`get_version` finds every registered version, for running
+      cases.
+
+    Loading is thread-safe; a registry keeps the packs it loaded (a running service keeps the
+    packs it started with)."""
 
     def __init__(self, extra_dirs: list[Path] | None = None) -> None:
-        self._sources: dict[str, PackSource] = {}
-        self._loaded: dict[str, Pack] = {}
-        for source in _entry_point_sources():
-            self._sources.setdefault(source.name, source)
-        for source in _path_sources():
-            self._sources[source.name] = source
+        self._lock = threading.RLock()
+        self._sources: dict[str, list[PackSource]] = {}  # name -> sources, default first
+        self._loaded: dict[Path, Pack] = {}  # resolved directory -> pack
+        self._failed: dict[Path, CarepathError] = {}  # resolved directory -> why
+        self._broken: dict[tuple[str, str], tuple[BrokenPack, CarepathError]] = {}
+        for source_or_broken in _entry_point_sources():
+            self._register(source_or_broken)
+        for source_or_broken in _path_sources():
+            self._register(source_or_broken)
         for directory in extra_dirs or []:
             self.add_dir(directory)
 
+    # -- registering --------------------------------------------------------------------------
+
+    def _refuse(self, name_or_path: str, origin: str, error: CarepathError) -> None:
+        self._broken.setdefault((name_or_path, origin),
+                                (BrokenPack(name_or_path, origin, str(error)), error))
+
+    def _register(self, item: PackSource | tuple[BrokenPack, CarepathError]) -> None:
+        if isinstance(item, tuple):
+            broken, error = item
+            self._refuse(broken.name_or_path, broken.origin, error)
+            return
+        clash = self._clash(item)
+        if clash is not None:
+            self._refuse(item.name, item.origin, clash)
+            return
+        if any(s.directory == item.directory for s in self._sources.get(item.name, [])):
+            return  # the same directory twice (say, on CAREPATH_PACK_PATH and as a distribution)
+        sources = self._sources.setdefault(item.name, [])
+        if item.kind == "distribution":
+            sources.append(item)
+        elif item.kind == "path":  # after the given directories and earlier path entries
+            at = next((i for i, s in enumerate(sources) if s.kind == "distribution"),
+                      len(sources))
+            sources.insert(at, item)
+        else:
+            sources.insert(0, item)
+
+    def _clash(self, source: PackSource) -> CarepathError | None:
+        for other in self._sources.get(source.name, []):
+            if other.version is not None and other.version == source.version \
+                    and other.directory != source.directory:
+                return PackErrors(str(source.directory), [PackError(
+                    f"pack {source.name} {source.version} is already installed from "
+                    f"{other.label}; this one, from {source.label}, was not loaded. A name and "
+                    "version identify one pack: give this pack a new version (or its own name) "
+                    "in its pack.yaml, or remove one of the two", "pack.yaml")])
+        return None
+
     def add_dir(self, directory: Path) -> Pack:
-        pack = load_pack_dir(directory)
-        self._loaded[pack.name] = pack
-        resolved = directory.resolve()
-        self._sources[pack.name] = PackSource(pack.name, str(directory), lambda: resolved)
-        return pack
+        """Load the pack in ``directory`` and make it the one its name gives (for new cases).
+        Raises its errors (nothing is registered) if it is broken or clashes with a registered
+        pack of the same name and version."""
+        with self._lock:
+            problem = _not_a_pack(directory)
+            if problem is not None:
+                raise problem
+            resolved = directory.resolve()
+            name, version = _manifest(resolved)
+            if name is None:
+                _load_dir(resolved)  # raises the pack's errors, with file and line
+                raise PackErrors(str(directory), [PackError("pack.yaml gives no name",
+                                                            "pack.yaml")])
+            source = PackSource(name, version, str(directory), resolved, "given")
+            error = self._clash(source)
+            if error is not None:
+                raise error
+            pack = self._load(source)
+            self._register(source)
+            return pack
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _load(self, source: PackSource) -> Pack:
+        """The pack of ``source``, loaded once; raises (and remembers) why it cannot be."""
+        with self._lock:
+            if source.directory in self._loaded:
+                return self._loaded[source.directory]
+            if source.directory in self._failed:
+                raise self._failed[source.directory]
+            try:
+                pack = _load_dir(source.directory)
+                if pack.name != source.name:  # an entry point named after another pack
+                    raise PackErrors(str(source.directory), [PackError(
+                        f"{source.label} offers this pack as '{source.name}', but its "
+                        f"pack.yaml calls it '{pack.name}'", "pack.yaml")])
+            except CarepathError as exc:
+                self._failed[source.directory] = exc
+                if source.kind != "given":
+                    self._refuse(source.name, source.origin, exc)
+                raise
+            self._loaded[source.directory] = pack
+            return pack
+
+    def _load_all(self) -> None:
+        with self._lock:
+            for sources in list(self._sources.values()):
+                for source in sources:
+                    with contextlib.suppress(CarepathError):
+                        self._load(source)
+
+    # -- asking -------------------------------------------------------------------------------
 
     def names(self) -> list[str]:
-        return sorted(self._sources)
+        """The names of the packs that load (each is loaded and checked once, so a broken pack
+        is found here and left out: see :meth:`broken`)."""
+        self._load_all()
+        return sorted(name for name, sources in self._sources.items()
+                      if sources[0].directory in self._loaded)
+
+    def broken(self) -> list[BrokenPack]:
+        """Every pack found but refused, with why (loads every pack once to find out)."""
+        self._load_all()
+        return sorted((b for b, _ in self._broken.values()),
+                      key=lambda b: (b.name_or_path, b.origin))
 
     def origin(self, name: str) -> str:
-        return self._sources[name].origin
+        """Where the pack new cases use for ``name`` comes from: a distribution's name (the
+        built-in packs: ``carepath``) or a directory."""
+        return self._sources[name][0].origin
+
+    def directory(self, name: str) -> Path:
+        """The directory of the pack new cases use for ``name`` (not loaded)."""
+        return self._sources[name][0].directory
+
+    def versions(self, name: str) -> list[str]:
+        """Every registered version of ``name``, the one new cases use first."""
+        return [s.version or "?" for s in self._sources.get(name, [])]
 
     def get(self, name_or_path: str) -> Pack:
-        """A pack by name (installed) or by directory path. Loaded once per registry: a running
-        service keeps the packs it started with."""
-        if name_or_path in self._loaded:
-            return self._loaded[name_or_path]
-        if name_or_path in self._sources:
-            pack = load_pack_dir(self._sources[name_or_path].load())
-            self._loaded[name_or_path] = pack
-            return pack
-        path = Path(name_or_path)
-        if path.is_dir():
+        """A pack by name (for new cases: see the class's precedence) or by directory path.
+        Raises the pack's own errors if it is broken, :class:`NotFoundError` if there is no such
+        pack or the path is not a pack directory."""
+        with self._lock:
+            sources = self._sources.get(name_or_path)
+            if sources:
+                return self._load(sources[0])
+            path = Path(name_or_path)
+            if _NAME.fullmatch(name_or_path) and not path.is_dir():
+                for (broken_name, _), (_, error) in sorted(self._broken.items()):
+                    if broken_name == name_or_path:
+                        raise error
+                known = ", ".join(sorted(self._sources)) or "none"
+                raise NotFoundError(
+                    f"No pack called '{name_or_path}' (installed packs: {known}), and no pack "
+                    f"directory at that path. A pack kept in a directory can be made known "
+                    f"with {PACK_PATH_ENV}")
+            problem = _not_a_pack(path)
+            if problem is not None:
+                raise problem
+            resolved = path.resolve()
+            for sources in self._sources.values():
+                for source in sources:
+                    if source.directory == resolved:
+                        return self._load(source)
             return self.add_dir(path)
-        known = ", ".join(self.names()) or "none"
-        raise NotFoundError(f"No pack called '{name_or_path}' (installed packs: {known}), "
-                            f"and no pack directory at that path. A pack kept in a directory "
-                            f"can be made known with {PACK_PATH_ENV}")
 
     def get_version(self, name: str, version: str) -> Pack:
         """The pack a running instance was pinned to; refuse to run it on another version."""
+        with self._lock:
+            for source in self._sources.get(name, []):
+                if source.version == version:
+                    return self._load(source)
+            try:
+                pack = self.get(name)
+            except NotFoundError:
+                raise CarepathError(
+                    f"This case runs on pack {name}@{version}, which is not installed here. "
+                    f"Install it, or add its directory to {PACK_PATH_ENV}.") from None
+            if pack.version != version:
+                raise CarepathError(
+                    f"This case runs on pack {name}@{version}, but {name}@{pack.version} is "
+                    "installed. Install that version of the pack to continue this case."
+                )
+            return pack
+
+
+def _entry_point_sources() -> Iterator[PackSource | tuple[BrokenPack, CarepathError]]:
+    """The packs installed distributions offer (entry point group ``carepath.packs``)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        origin = ep.dist.name if ep.dist is not None else "unknown"
         try:
-            pack = self.get(name)
-        except NotFoundError:
-            raise CarepathError(
-                f"This case runs on pack {name}@{version}, which is not installed here. Install "
-                f"it, or add its directory to {PACK_PATH_ENV}.") from None
-        if pack.version != version:
-            raise CarepathError(
-                f"This case runs on pack {name}@{version}, but {name}@{pack.version} is "
-                "installed. Install that version of the pack to continue this case."
-            )
-        return pack
+            target = ep.load()
+            if callable(target):
+                target = target()
+            directory = Path(target)
+        except Exception as exc:  # a vendor's module may raise anything on import
+            error = CarepathError(f"The pack '{ep.name}' of the installed distribution "
+                                  f"'{origin}' could not be found: its entry point '{ep.value}' "
+                                  f"failed ({type(exc).__name__}: {exc})")
+            yield BrokenPack(ep.name, origin, str(error)), error
+            continue
+        problem = _not_a_pack(directory)
+        if problem is not None:
+            error = CarepathError(f"The pack '{ep.name}' of the installed distribution "
+                                  f"'{origin}' points at {directory}: {problem}")
+            yield BrokenPack(ep.name, origin, str(error)), error
+            continue
+        yield PackSource(ep.name, _manifest(directory)[1], origin, directory.resolve(),
+                         "distribution")
+
+
+def _path_sources() -> Iterator[PackSource | tuple[BrokenPack, CarepathError]]:
+    """Packs in the directories of ``CAREPATH_PACK_PATH``: each entry is a pack, or a folder
+    whose subdirectories with a pack.yaml are packs."""
+    for entry in filter(None, os.environ.get(PACK_PATH_ENV, "").split(os.pathsep)):
+        root = Path(entry)
+        if not root.is_dir():
+            error: CarepathError = NotFoundError(
+                f"{PACK_PATH_ENV} names {entry}, which is not a directory")
+            yield BrokenPack(entry, PACK_PATH_ENV, str(error)), error
+            continue
+        try:
+            candidates = [root] if (root / "pack.yaml").is_file() else sorted(
+                p for p in root.iterdir() if (p / "pack.yaml").is_file())
+        except OSError as exc:
+            error = NotFoundError(f"{PACK_PATH_ENV} names {entry}, which cannot be read "
+                                  f"({exc.strerror or exc})")
+            yield BrokenPack(entry, PACK_PATH_ENV, str(error)), error
+            continue
+        for directory in candidates:
+            name, version = _manifest(directory)
+            if name is None:
+                try:
+                    _load_dir(directory)
+                    error = PackErrors(str(directory), [PackError("pack.yaml gives no name",
+                                                                  "pack.yaml")])
+                except CarepathError as exc:
+                    error = exc
+                yield BrokenPack(str(directory), str(directory), str(error)), error
+                continue
+            yield PackSource(name, version, str(directory), directory.resolve(), "path")

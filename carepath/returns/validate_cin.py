@@ -36,7 +36,8 @@ from carepath.returns import ReturnError
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 SCHEMA_2026 = SCHEMA_DIR / "CIN_schema_2026.xsd"
-INSTALL_HINT = "The DfE validation rules are not installed: pip install 'carepath[validators]'"
+INSTALL_HINT = ("The DfE validation rules are not installed: pip install 'carepath[validators]' "
+                "(on Python 3.11: they need pandas 1.x, which does not install on 3.12 or later)")
 _CRASH = re.compile(r"^Error with rule (\S+?):\s*(.*)$")
 _BLANK_VALUES = {"", "nan", "NaN", "NaT", "None", "<NA>"}
 

@@ -105,7 +105,7 @@ class PackService:
         listing = getattr(self.packs, "broken", None)
         if listing is None:
             return []
-        return [BrokenPack(str(b.name), str(b.origin), str(b.message)) for b in listing()]
+        return [BrokenPack(str(b.name_or_path), str(b.origin), str(b.message)) for b in listing()]
 
     def detail(self, name_or_path: str) -> PackDetail:
         p = self.packs.get(name_or_path)

@@ -29,12 +29,19 @@ from carepath.service.stories import StoryRunner
 from tests.casework import Casework as CaseStore
 
 BUILT_IN = Path(carepath.processes.__file__).resolve().parent
-STORIES = Path(__file__).parents[1] / "stories"
+STORIES = Path(carepath.__file__).parent / "stories"
 
 
 def _copy(pack: str, tmp_path: Path) -> Path:
+    """A copy of a built-in pack with its own version (a registry refuses a second pack with the
+    name and version of one it has)."""
     target = tmp_path / pack
     shutil.copytree(BUILT_IN / pack, target)
+    manifest = target / "pack.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "version: 1.0.0\n" in text
+    manifest.write_text(text.replace("version: 1.0.0\n", "version: 1.0.0-copy\n", 1),
+                        encoding="utf-8")
     return target
 
 

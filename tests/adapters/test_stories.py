@@ -1,4 +1,4 @@
-"""Every story in tests/stories runs on both built-in packs and leaves a record equal to it."""
+"""Every sample story (carepath/stories) runs on both built-in packs and leaves a record equal to it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+import carepath
 from carepath.adapters.packs import PackRegistry
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.record.case_record import record_to_story
@@ -14,7 +15,7 @@ from carepath.engine.stories.story import parse_story
 from carepath.service.stories import StoryRunner
 from tests.casework import Casework as CaseStore
 
-STORIES = sorted((Path(__file__).parents[1] / "stories").glob("*.yaml"))
+STORIES = sorted((Path(carepath.__file__).parent / "stories").glob("*.yaml"))
 PACKS = ["ics2010", "wt2023"]
 
 

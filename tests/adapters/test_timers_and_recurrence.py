@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+import carepath
 from carepath.adapters.db import models as m
 from carepath.adapters.packs import PackRegistry
 from carepath.core.yamlsource import load_yaml
@@ -39,7 +40,7 @@ def test_timer_fires_only_when_due(db: Engine) -> None:
 
 
 def test_each_review_is_its_own_small_instance(db: Engine) -> None:
-    path = Path(__file__).parents[1] / "stories" / "cp_reviews.yaml"
+    path = Path(carepath.__file__).parent / "stories" / "cp_reviews.yaml"
     story = parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
     store = CaseStore(db, PackRegistry())
     StoryRunner(store.service, store.packs.get("wt2023")).run(story)

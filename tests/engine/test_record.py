@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import carepath
 from carepath.core.errors import RecordError
 from carepath.core.record_items import CONTEXT_DATES, CONTEXT_NAMESPACES, RECORD_ITEMS
 from carepath.engine.record.case_record import (
@@ -465,7 +466,7 @@ def test_clone_record_is_equal_and_independent() -> None:
     def load(path: Path) -> dict[str, Any]:
         return parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
 
-    for path in sorted((Path(__file__).parents[1] / "stories").glob("*.yaml")):
+    for path in sorted((Path(carepath.__file__).parent / "stories").glob("*.yaml")):
         record = story_to_record(load(path))
         twin = clone_record(record)
         assert twin == record

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import carepath
 from carepath.core.errors import StoryError
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.record.case_record import (
@@ -20,7 +21,7 @@ from carepath.engine.record.case_record import (
 from carepath.engine.stories.story import StoryFormatError, parse_story, upn_check_letter
 from carepath.engine.time.working_days import WorkingDayCalendar
 
-STORIES = Path(__file__).resolve().parent.parent / "stories"
+STORIES = Path(carepath.__file__).resolve().parent / "stories"
 STORY_FILES = sorted(STORIES.glob("*.yaml"))
 REQUIRED = {
     "nfa", "assessment_closure", "cin_plan", "s47_cp_christmas", "s47_no_icpc", "two_episodes",

@@ -10,6 +10,7 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import Engine
 
+import carepath
 from carepath.adapters.db.database import session_scope
 from carepath.adapters.db.models import CaseRow
 from carepath.adapters.db.records import save_record
@@ -17,7 +18,7 @@ from carepath.core.yamlsource import load_yaml
 from carepath.engine.record.case_record import CaseRecord, story_to_record
 from carepath.engine.stories.story import parse_story
 
-STORIES = sorted((Path(__file__).parents[1] / "stories").glob("*.yaml"))
+STORIES = sorted((Path(carepath.__file__).parent / "stories").glob("*.yaml"))
 SCHEMA = Path(__file__).parents[2] / "carepath" / "returns" / "schema" / "CIN_schema_2026.xsd"
 
 

@@ -3,6 +3,7 @@ quirks of the validator, and the ``carepath returns validate cin`` command."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -197,6 +198,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
+# The rules need pandas 1.x, which installs on Python 3.11 only: on 3.12+ the extra installs
+# nothing and these tests are skipped. On 3.11 a missing package fails them (make test installs it).
+needs_rules = pytest.mark.skipif(
+    sys.version_info >= (3, 12) and importlib.util.find_spec("cin_validator") is None,
+    reason="csc-validator-be-cin (carepath[validators]) needs pandas 1.x: Python 3.11 only")
+
+
 @pytest.fixture(scope="module")
 def invalid_report(files: dict[str, Path]) -> ValidationReport:
     return validate_cin(files["invalid"], 2026)
@@ -208,6 +216,7 @@ def test_ruleset_for_year() -> None:
     assert ruleset_for_year(2027) == "cin2026_27"
 
 
+@needs_rules
 def test_valid_return(files: dict[str, Path]) -> None:
     report = validate_cin(files["valid"])  # the year comes from the file
     assert (report.year, report.ruleset, report.rules_run) == (2026, "cin2025_26", 109)
@@ -218,6 +227,7 @@ def test_valid_return(files: dict[str, Path]) -> None:
     assert not report.failed  # a query never fails a return
 
 
+@needs_rules
 def test_invalid_sample_gives_the_expected_rules(invalid_report: ValidationReport) -> None:
     got = {(i.type, i.rule, i.child, i.field, i.value) for i in invalid_report.all_issues}
     assert got == EXPECTED_INVALID
@@ -228,6 +238,7 @@ def test_invalid_sample_gives_the_expected_rules(invalid_report: ValidationRepor
     assert rule.message.startswith("CIN Reason for closure code invalid")
 
 
+@needs_rules
 def test_schema_errors_are_reported_first(invalid_report: ValidationReport) -> None:
     messages = [str(e) for e in invalid_report.schema_errors]
     assert len(messages) == 2
@@ -236,6 +247,7 @@ def test_schema_errors_are_reported_first(invalid_report: ValidationReport) -> N
     assert all(e.line > 0 for e in invalid_report.schema_errors)
 
 
+@needs_rules
 def test_a_crashed_rule_is_reported_never_passed(files: dict[str, Path]) -> None:
     report = validate_cin(files["crash"], 2026)
     assert [rule for rule, _ in report.crashed_rules] == ["8730"]
@@ -262,6 +274,7 @@ def test_not_a_census_file(tmp_path: Path) -> None:
         validate_cin(no_year)
 
 
+@needs_rules
 def test_a_year_without_rules(files: dict[str, Path]) -> None:
     with pytest.raises(ReturnError, match="no ruleset cin2029_30"):
         validate_cin(files["valid"], 2030)
@@ -283,6 +296,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@needs_rules
 def test_command_passes_a_valid_file_with_a_query(files: dict[str, Path]) -> None:
     code, out, _ = run("validate", "cin", str(files["valid"]))
     assert code == 0
@@ -290,6 +304,7 @@ def test_command_passes_a_valid_file_with_a_query(files: dict[str, Path]) -> Non
     assert out.strip().splitlines()[-1].startswith("PASSED: 0 schema error(s), 0 error(s), 1 query")
 
 
+@needs_rules
 def test_command_fails_on_errors(files: dict[str, Path]) -> None:
     code, out, _ = run("validate", "cin", str(files["invalid"]), "--year", "2026")
     assert code == 1
@@ -300,12 +315,14 @@ def test_command_fails_on_errors(files: dict[str, Path]) -> None:
     assert lines[-1].startswith("FAILED: 2 schema error(s), 6 error(s), 3 queries")
 
 
+@needs_rules
 def test_command_reports_crashed_rules(files: dict[str, Path]) -> None:
     code, out, _ = run("validate", "cin", str(files["crash"]))
     assert code == 1
     assert any(line.startswith("CRASHED  8730") for line in out.splitlines())
 
 
+@needs_rules
 def test_command_json(files: dict[str, Path]) -> None:
     code, out, _ = run("validate", "cin", str(files["invalid"]), "--json")
     assert code == 1

@@ -1,46 +1,101 @@
-"""The demo caseload: the sample stories recorded on both built-in packs."""
+"""The demo caseload: the sample stories recorded on both built-in packs.
+
+The stories are data inside the package (``carepath/stories/*.yaml``), read with
+:mod:`importlib.resources`, so ``carepath demo`` works from an installed wheel as well as from a
+checkout.
+"""
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from carepath.adapters.app import case_service
-from carepath.adapters.db.database import make_engine, upgrade
+from carepath.adapters.db.database import make_engine, mask_url, upgrade
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.stories.story import parse_story
 from carepath.service.stories import StoryRunner
 
-STORIES = Path(__file__).resolve().parents[2] / "tests" / "stories"
 PACKS = {"wt2023": "W", "ics2010": "I"}
 
 
-def build_demo(db_url: str, out: Console, stories: Path = STORIES) -> None:
+def sample_stories() -> Traversable:
+    """The folder of sample stories shipped in the package."""
+    return files("carepath") / "stories"
+
+
+def story_files(stories: Traversable | Path | None = None) -> list[Traversable]:
+    """The ``*.yaml`` stories in ``stories`` (default: the shipped ones), by name."""
+    folder = sample_stories() if stories is None else stories
+    if not folder.is_dir():
+        return []
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".yaml") and f.is_file()),
+                  key=lambda f: f.name)
+
+
+def carepath_command() -> str:
+    """How the user can run carepath again from this shell: ``carepath`` when their PATH finds
+    this same program, else the path of the running one (relative to here when it is under
+    here, like ``.venv/bin/carepath``)."""
+    candidates = []
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name in ("carepath", "carepath.exe") and argv0.is_file():
+        candidates.append(argv0)
+    beside = Path(sys.executable).parent / ("carepath.exe" if os.name == "nt" else "carepath")
+    if beside.is_file():
+        candidates.append(beside)
+    if not candidates:
+        return "carepath"
+    running = candidates[0]
+    found = shutil.which("carepath")
+    if found and Path(found).resolve() == running.resolve():
+        return "carepath"
+    absolute = running.absolute()
+    try:
+        shown = str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(absolute)
+    return shlex.quote(shown)
+
+
+def build_demo(db_url: str, out: Console, stories: Traversable | Path | None = None) -> None:
+    """Record every sample story on both built-in packs in ``db_url`` (once: an existing demo
+    caseload is left as it is), then print the caseload and what to try next."""
     engine = make_engine(db_url)
     upgrade(engine)
     store = case_service(engine)
+    shown_url = mask_url(db_url)
     if store.case_ids():
-        out.print(f"The demo caseload is already in {db_url}.")
+        out.print(f"The demo caseload is already in {escape(shown_url)}.")
     else:
-        files = sorted(stories.glob("*.yaml"))
-        if not files:
-            out.print(f"No stories found in {stories}: nothing to load.")
+        found = story_files(stories)
+        if not found:
+            out.print(f"No stories found in {escape(str(stories or sample_stories()))}: "
+                      "nothing to load.")
         for pack_name, prefix in PACKS.items():
             pack = store.packs.get(pack_name)
-            for file in files:
-                story = parse_story(load_yaml(file.read_text(encoding="utf-8"), str(file)),
-                                    str(file))
+            for file in found:
+                where = f"carepath/stories/{file.name}" if stories is None else str(file)
+                story = parse_story(load_yaml(file.read_text(encoding="utf-8"), where), where)
                 story["child"] = {**story["child"],
                                   "la_child_id": prefix + story["child"]["la_child_id"]}
                 result = StoryRunner(store, pack, worker="demo.worker").run(story)
-                out.print(f"{pack.key}: {file.stem} -> case {result.case_ids[0]} "
+                out.print(f"{pack.key}: {Path(file.name).stem} -> case {result.case_ids[0]} "
                           f"({result.completed} tasks)")
     table = Table("Case", "LA child ID", "Pack", "Open tasks", title="Demo caseload",
                   title_justify="left")
     for row in store.list_cases():
         table.add_row(str(row.case_id), row.la_child_id, row.pack, str(row.open_tasks))
     out.print(table)
-    out.print(f"\nTry:  carepath task list --db {db_url}\n"
-              f"      carepath case show 1 --db {db_url}")
+    run, db = carepath_command(), shlex.quote(shown_url)
+    out.print(escape(f"\nTry:  {run} task list --db {db}\n"
+                     f"      {run} case show 1 --db {db}"))

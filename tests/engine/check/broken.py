@@ -38,8 +38,15 @@ class Variant:
 
 
 def copy_pack(tmp_path: Path, pack: str = "wt2023") -> Path:
+    """A copy of a built-in pack with its own version (a registry refuses a second pack with the
+    name and version of one it has)."""
     target = tmp_path / pack
     shutil.copytree(PACKS[pack], target, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = target / "pack.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "version: 1.0.0\n" in text
+    manifest.write_text(text.replace("version: 1.0.0\n", "version: 1.0.0-copy\n", 1),
+                        encoding="utf-8")
     return target
 
 
