@@ -40,7 +40,7 @@ INITIAL: dict[str, Any] = {
     "closure.date": None, "closure.reason": None,
 }
 # What `X.start` resets: a new X has none of the latest one's items.
-_RESET = {
+_RESET: dict[str, dict[str, Any]] = {
     "assessment": {"assessment.authorised": None, "assessment.factors": []},
     "s47": {"s47.icpc_date": None, "s47.icpc_not_required": None},
     "cp_plan": {"cp_plan.end": None, "cp_plan.initial_category": None,
