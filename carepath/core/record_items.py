@@ -85,3 +85,56 @@ CONTEXT_DATES: frozenset[str] = frozenset(
     }
 )
 CONTEXT_NAMESPACES: frozenset[str] = frozenset(p.split(".")[0] for p in CONTEXT_DATES) | {"episode"}
+
+# Every name of the case record that expressions (gateway conditions, timers, show_if, action
+# `available`, timescales) may read: namespace -> its keys. It mirrors `record_context()` in
+# carepath.engine.record.context (a test holds them equal); the namespaces are reserved, so no
+# form field may take one of their names.
+RECORD_CONTEXT_KEYS: dict[str, frozenset[str]] = {
+    "child": frozenset({"la_child_id", "upn", "upn_unknown", "birth_date", "expected_birth_date",
+                        "sex", "ethnicity", "disabilities", "age_years"}),
+    "referral": frozenset({"date", "source", "nfa"}),
+    "episode": frozenset({"number", "primary_need", "closed", "assessments", "open"}),
+    "assessment": frozenset({"start", "authorised", "factors", "open"}),
+    "s47": frozenset({"start", "icpc_date", "icpc_not_required", "icpc_target", "open"}),
+    "cp_plan": frozenset({"start", "end", "initial_category", "latest_category", "last_review",
+                          "reviews", "previous_plans", "open"}),
+    "cin_plan": frozenset({"start", "end", "open"}),
+    "closure": frozenset({"date", "reason"}),
+}
+RECORD_NAMESPACES: frozenset[str] = frozenset(RECORD_CONTEXT_KEYS)
+RECORD_NAMES: frozenset[str] = RECORD_NAMESPACES | frozenset(
+    f"{ns}.{key}" for ns, keys in RECORD_CONTEXT_KEYS.items() for key in keys)
+
+
+def unknown_record_read(names: frozenset[str], paths: frozenset[str],
+                        allowed: frozenset[str] = frozenset()) -> str | None:
+    """The first name an expression reads (``names``: top-level, ``paths``: dotted) that is
+    neither in ``allowed`` (plain names such as form answers) nor a record name; a bare
+    namespace (``cin_plan`` alone) is not a record name either."""
+    for path in sorted(paths):
+        if "." in path:
+            if path not in RECORD_NAMES:
+                return path
+        elif path not in allowed:
+            return path
+    for name in sorted(names):
+        if name not in allowed and name not in RECORD_NAMESPACES:
+            return name
+    return None
+
+
+def record_read_problem(paths: frozenset[str]) -> str | None:
+    """What is wrong with the record names among ``paths`` (an expression's dotted names), or
+    None: a dotted name must be a record name, and a namespace cannot be read whole."""
+    for path in sorted(paths):
+        namespace = path.split(".")[0]
+        if "." in path and path not in RECORD_NAMES:
+            if namespace in RECORD_NAMESPACES:
+                keys = ", ".join(sorted(RECORD_CONTEXT_KEYS[namespace]))
+                return f"'{path}' is not a record name ({namespace} has: {keys})"
+            return (f"'{path}' is not a record name (the record's namespaces are "
+                    f"{', '.join(sorted(RECORD_NAMESPACES))})")
+        if "." not in path and path in RECORD_NAMESPACES:
+            return f"'{path}' is a record namespace: read one of its names, such as '{path}.open'"
+    return None

@@ -127,7 +127,8 @@ class CaseRuntime:
 
     def _start(self, outcome: Outcome, process_id: str, worker: str | None) -> LiveInstance:
         specs = self.pack.specs(process_id)
-        workflow = WorkflowInstance.start(specs, {}, self.functions)
+        workflow = WorkflowInstance.start(specs, {}, self.functions,
+                                          record_context(outcome.record))
         episode_seq = len(outcome.record.episodes) - 1
         instance = LiveInstance(process_id, episode_seq, self.pack.name, self.pack.version,
                                 workflow)
@@ -196,8 +197,10 @@ class CaseRuntime:
             raise TaskStateError("This task has no form and cannot be completed")
         form = self.pack.form(task.form)
         episode = record.episodes[-1] if record.episodes else None
+        # show_if reads the record as it is before this form's values are applied
         ctx = ValidationContext(today=today(),
-                                referral_date=episode.referral_date if episode else None)
+                                referral_date=episode.referral_date if episode else None,
+                                names=record_context(record))
         cleaned = validate(form, raw, ctx)
         new = clone_record(record)
         if episode is not None and episode.closure_date is not None and \
@@ -215,6 +218,8 @@ class CaseRuntime:
             raise TaskStateError("This task is not ready to be completed (it may already be "
                                  "done)")
         seen_starts = len(instance.workflow.ended_starts())
+        # gateways after the task read the record with this form's values applied
+        instance.workflow.set_record(record_context(new))
         instance.workflow.complete(task.spiff_task_id, cleaned)
         instance.changed = True
         outcome.instances.append(instance)
@@ -298,6 +303,7 @@ class CaseRuntime:
         outcome = Outcome(record=record)
         before = {t.id for t in instance.workflow.ready_tasks()}
         seen_starts = len(instance.workflow.ended_starts())
+        instance.workflow.set_record(record_context(record))
         if not instance.workflow.run_timers():
             return outcome
         instance.changed = True

@@ -184,6 +184,15 @@ class _ReportingEngine(PythonScriptEngine):  # type: ignore[misc]
     def validate(self, expression: str) -> None:
         self.inner.validate(expression)
 
+    @property
+    def record(self) -> Mapping[str, Any]:
+        record: Mapping[str, Any] = self.inner.record
+        return record
+
+    @record.setter
+    def record(self, names: Mapping[str, Any]) -> None:
+        self.inner.record = names
+
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         try:
             return self.inner.evaluate(task, expression, external_context)
@@ -214,15 +223,18 @@ class WorkflowInstance:
 
     @classmethod
     def start(
-        cls, specs: ProcessSpecs, data: Mapping[str, Any], functions: Functions
+        cls, specs: ProcessSpecs, data: Mapping[str, Any], functions: Functions,
+        record: Mapping[str, Any] | None = None,
     ) -> WorkflowInstance:
         """A new instance of ``specs`` with ``data`` as its starting task data, run up to the
-        first tasks or timers."""
+        first tasks or timers; conditions and timers read ``record`` (see :meth:`set_record`)."""
         workflow = _Workflow(
             specs.spec, dict(specs.subprocess_specs), script_engine=_engine(functions, specs)
         )
         workflow.task_tree.data.update(copy.deepcopy(dict(data)))
         instance = cls(workflow, specs, functions)
+        if record is not None:
+            instance.set_record(record)
         with instance._guard():
             instance._engine_steps()
         return instance
@@ -275,7 +287,14 @@ class WorkflowInstance:
 
     def copy(self) -> WorkflowInstance:
         """An independent copy (for look-ahead: what would happen if...)."""
-        return WorkflowInstance.restore(self.dump(), self.specs, self._functions)
+        twin = WorkflowInstance.restore(self.dump(), self.specs, self._functions)
+        twin.set_record(self._wf.script_engine.record)
+        return twin
+
+    def set_record(self, record: Mapping[str, Any]) -> None:
+        """The case record's namespaces (``record_context``) that gateway conditions and timer
+        expressions read from now on, under the task data. They are not part of the state."""
+        self._wf.script_engine.record = record
 
     # -- reading ------------------------------------------------------------------------------
 

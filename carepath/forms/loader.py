@@ -16,7 +16,13 @@ from typing import Any
 from carepath.core.codes import Codelist
 from carepath.core.errors import ExpressionError, PackError
 from carepath.core.expressions.evaluator import Expression, compile_expression
-from carepath.core.record_items import RECORD_ITEMS, ItemType
+from carepath.core.record_items import (
+    RECORD_ITEMS,
+    RECORD_NAMES,
+    RECORD_NAMESPACES,
+    ItemType,
+    unknown_record_read,
+)
 from carepath.forms.schema import ERROR_KINDS, Field, FieldType, Form, Option
 from carepath.forms.validation import clean_answer
 
@@ -204,6 +210,13 @@ class _Parser:
                     item,
                     "name",
                 )
+            if f.name in RECORD_NAMESPACES:
+                raise self.error(
+                    f"field name '{f.name}' is a record namespace, which show_if and conditions "
+                    f"read ('{f.name}.…'); choose another name",
+                    item,
+                    "name",
+                )
             seen[f.name] = f
             fields.append(f)
         return tuple(fields)
@@ -349,21 +362,28 @@ class _Parser:
             raise self.error(
                 f"show_if of field '{name}' is refused: {exc.message}", data, "show_if"
             ) from None
-        for path in sorted(expression.paths):
-            if "." in path:
+        unknown = unknown_record_read(expression.names, expression.paths, frozenset(before))
+        if unknown is not None and "." in unknown:
+            namespace = unknown.split(".")[0]
+            if namespace in RECORD_NAMESPACES:
                 raise self.error(
-                    f"show_if of field '{name}' reads '{path}', but answers have no parts; "
-                    "use the field's name alone",
+                    f"show_if of field '{name}' reads '{unknown}', which is not a record name "
+                    f"({', '.join(sorted(n for n in RECORD_NAMES if n.startswith(namespace + '.')))})",
                     data,
                     "show_if",
                 )
-        for read in sorted(expression.names):
-            if read not in before:
-                raise self.error(
-                    f"show_if reads '{read}', which is not a field before '{name}'",
-                    data,
-                    "show_if",
-                )
+            raise self.error(
+                f"show_if of field '{name}' reads '{unknown}', but answers have no parts; "
+                "use the field's name alone, or a record name such as 'cin_plan.open'",
+                data,
+                "show_if",
+            )
+        if unknown is not None:
+            raise self.error(
+                f"show_if reads '{unknown}', which is not a field before '{name}'",
+                data,
+                "show_if",
+            )
         return expression
 
     def not_before(

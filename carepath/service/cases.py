@@ -221,6 +221,22 @@ class CaseService:
         head = self.cases.case_head(task.case_id)
         return self.cases.assign(task_id, assignee, actor.name, head.version)
 
+    def change_worker(self, case_id: int, worker: str, actor: Actor,
+                      expected_version: int | None = None) -> list[TaskView]:
+        """A manager changes the case's allocated worker (on the case row, not the statutory
+        record): tasks opened from now on for roles assigned to the case worker go to
+        ``worker``, and the open tasks assigned to the old worker move to ``worker`` now. One
+        audited event (``case.worker_changed``) records the change and the tasks moved."""
+        if not actor.manages:
+            raise PermissionDeniedError("Only a manager can change the allocated worker")
+        worker = (worker or "").strip()
+        if not worker:
+            raise FormErrors([FieldError("worker", "Enter the name of the new allocated worker")])
+        head = self.cases.case_head(case_id)
+        if expected_version is not None and expected_version != head.version:
+            raise ConflictError(CHANGED)
+        return self.cases.change_worker(head.case_id, worker, actor.name, head.version)
+
     def run_timers(self, until: datetime, actor: Actor) -> int:
         """Fire every timer due by ``until``, with the clock at ``until``; one transaction per
         instance. Returns how many instances moved."""

@@ -41,6 +41,7 @@ from carepath.core.record_items import RECORD_ITEMS
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord, new_episode, record_to_story
+from carepath.engine.record.context import record_context
 from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
 from carepath.engine.stories.cursor import PendingEvent, StoryValue, pending_events, story_values
 from carepath.engine.time.clock import FixedClock, today, use_clock
@@ -515,10 +516,11 @@ class StoryRunner:
         names = [f.name for f in info.decisions]
         trials: list[_Trial] = []
         seen: set[Any] = set()
+        record = record_context(step.record)  # what show_if reads of the record
         for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
             chosen = dict(info.fixed)
             chosen.update(zip(names, combo, strict=True))
-            trial = self._trial(info.form, given, chosen, step.today)
+            trial = self._trial(info.form, given, chosen, step.today, record)
             key = _values_key(trial.values)
             if key in seen:
                 continue  # the options differ only in questions the form then hides
@@ -527,12 +529,12 @@ class StoryRunner:
         return trials
 
     def _trial(self, form: Form, given: Mapping[str, StoryValue], chosen: dict[str, Any],
-               today: date) -> _Trial:
+               today: date, record: Mapping[str, Any]) -> _Trial:
         values: dict[str, Any] = dict(chosen)
         for f in form.fields:
             if f.record and f.record in given:
                 values[f.name] = given[f.record].value
-        ctx = ValidationContext(today=today)
+        ctx = ValidationContext(today=today, names=record)
         visible = visible_fields(form, values, ctx)
         recorded: list[StoryValue] = []
         missing: list[str] = []

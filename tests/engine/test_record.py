@@ -10,7 +10,12 @@ import pytest
 
 import carepath
 from carepath.core.errors import RecordError
-from carepath.core.record_items import CONTEXT_DATES, CONTEXT_NAMESPACES, RECORD_ITEMS
+from carepath.core.record_items import (
+    CONTEXT_DATES,
+    CONTEXT_NAMESPACES,
+    RECORD_CONTEXT_KEYS,
+    RECORD_ITEMS,
+)
 from carepath.engine.record.case_record import (
     Assessment,
     CaseRecord,
@@ -334,9 +339,9 @@ def test_new_episode() -> None:
 
 CONTEXT_KEYS = {
     "child": {"la_child_id", "upn", "upn_unknown", "birth_date", "expected_birth_date", "sex",
-              "ethnicity", "disabilities"},
+              "ethnicity", "disabilities", "age_years"},
     "referral": {"date", "source", "nfa"},
-    "episode": {"number", "primary_need", "closed", "open"},
+    "episode": {"number", "primary_need", "closed", "assessments", "open"},
     "assessment": {"start", "authorised", "factors", "open"},
     "s47": {"start", "icpc_date", "icpc_not_required", "icpc_target", "open"},
     "cp_plan": {"start", "end", "initial_category", "latest_category", "last_review", "reviews",
@@ -356,7 +361,9 @@ def test_context_has_every_key_before_any_referral() -> None:
     assert ctx["child"]["birth_date"] == D("2015-06-01")
     assert ctx["referral"]["date"] is None and ctx["episode"]["closed"] is False
     assert ctx["assessment"]["factors"] == [] and ctx["cp_plan"]["reviews"] == []
-    assert ctx["episode"]["number"] == 0
+    assert ctx["episode"]["number"] == 0 and ctx["episode"]["assessments"] == 0
+    # the static list forms and conditions are checked against at pack load
+    assert {k: set(v) for k, v in RECORD_CONTEXT_KEYS.items()} == CONTEXT_KEYS
 
 
 def test_context_reads_the_latest_of_the_current_episode() -> None:
@@ -376,7 +383,7 @@ def test_context_reads_the_latest_of_the_current_episode() -> None:
     ctx = record_context(record, cal)
     assert {k: set(v) for k, v in ctx.items()} == CONTEXT_KEYS
     assert ctx["referral"] == {"date": D("2025-12-10"), "source": "6", "nfa": False}
-    assert ctx["episode"] == {"number": 2, "primary_need": "N1", "closed": False,
+    assert ctx["episode"] == {"number": 2, "primary_need": "N1", "closed": False, "assessments": 1,
                               "open": True}
     assert ctx["assessment"] == {"start": D("2025-12-11"), "authorised": D("2026-01-30"),
                                  "factors": ["3A"], "open": False}

@@ -334,6 +334,39 @@ class SqlCaseRepository:
             self.cache.put(view.case_id, seen_version + 1, record)
         return view
 
+    def change_worker(self, case_id: int, worker: str, actor: str,
+                      seen_version: int) -> list[TaskView]:
+        """The case's allocated worker becomes ``worker``; its open tasks assigned to the old
+        worker move with it. One event (``case.worker_changed``) records both."""
+        with self._session() as session:
+            case = session.get(m.CaseRow, case_id)
+            if case is None:
+                raise NotFoundError(f"There is no case {case_id}")
+            bump_version(session, case.id, seen_version)
+            before = case.worker
+            case.worker = worker
+            moved: list[m.TaskRow] = []
+            if before is not None:
+                moved = list(session.scalars(
+                    select(m.TaskRow).where(m.TaskRow.case_id == case_id,
+                                            m.TaskRow.status == "ready",
+                                            m.TaskRow.assignee == before)
+                    .order_by(m.TaskRow.id)))
+            for task in moved:
+                task.assignee = worker
+            append_event(session, case, actor, "case.worker_changed",
+                         {"from": before, "to": worker,
+                          "tasks": [{"task_id": t.id, "title": t.title} for t in moved]}, _now())
+            views = []
+            for task in moved:
+                process = session.get(m.ProcessInstanceRow, task.instance_id)
+                views.append(_task_view(task, case.la_child_id,
+                                        process.process_id if process else ""))
+            record = self.cache.get(case_id, seen_version)
+        if record is not None:
+            self.cache.put(case_id, seen_version + 1, record)
+        return views
+
     def _persist(self, session: Session, case: m.CaseRow, change: CaseWrite) -> list[TaskView]:
         # The version check comes first: it locks the case row until commit, so a racing
         # writer waits here and then gets ConflictError instead of a duplicate-key error.

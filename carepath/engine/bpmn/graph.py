@@ -15,6 +15,7 @@ from typing import Any
 
 from carepath.core.errors import ExpressionError, PackError
 from carepath.core.expressions.evaluator import compile_expression
+from carepath.core.record_items import record_read_problem
 from carepath.engine.bpmn.checks import (
     BPMN_NS,
     BPMNDI_NS,
@@ -238,9 +239,12 @@ def read_process(process: Any, root: Any, source: DocumentSource) -> ProcessEntr
 
 def _compile(source: str, file: str, line: int | None, what: str) -> None:
     try:
-        compile_expression(source)
+        expression = compile_expression(source)
     except ExpressionError as exc:
         raise PackError(f"{what} '{source}' is not allowed: {exc.message}", file, line) from None
+    problem = record_read_problem(expression.paths)
+    if problem is not None:
+        raise PackError(f"{what} '{source}' reads {problem}", file, line)
 
 
 def _properties(element: Any) -> dict[str, str]:

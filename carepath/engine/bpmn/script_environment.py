@@ -61,8 +61,9 @@ class SafeScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
 
 
 class _Overlay(Mapping[str, Any]):
-    """Task data over external context (data objects), as in Spiff's own environment, without
-    copying either on every evaluation."""
+    """Task data over external context (data objects), as in Spiff's own environment, and both
+    over the case record, without copying any of them on every evaluation. Form field names
+    cannot be record namespaces (the form loader refuses them), so the record is never hidden."""
 
     def __init__(self, top: Mapping[str, Any], below: Mapping[str, Any]) -> None:
         self.top = top
@@ -93,6 +94,10 @@ class SafeScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         self, functions: Functions | None = None, locations: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(environment=SafeScriptEnvironment(functions, locations))
+        # The case record's namespaces (``cin_plan``, ``episode``…), set by the runtime before
+        # each step: conditions and timers read them under the task data. Never stored in the
+        # task data, so never serialised with the workflow.
+        self.record: Mapping[str, Any] = {}
 
     def validate(self, expression: str) -> None:
         compile_allowing(expression, self.environment.allowed)
@@ -101,7 +106,9 @@ class SafeScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None
     ) -> Any:
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            below = _Overlay(external_context, self.record) if external_context else self.record
+            names = _Overlay(task.data, below) if below else task.data
+            return self.environment.evaluate(expression, names)
         except CarepathError as exc:
             exc.add_note(f"while evaluating {expression!r} for {_task_name(task)}")
             raise

@@ -197,7 +197,7 @@ def condition_names(pack: Pack) -> frozenset[str]:
         for node in pack.library.graph(pid).nodes.values():
             for edge in node.outgoing:
                 if edge.condition:
-                    names |= compiled(edge.condition).names
+                    names |= compiled(edge.condition).paths
     return frozenset(names)
 
 
@@ -252,7 +252,7 @@ def timer_names(timers: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], 
     found: dict[tuple[str, str], frozenset[str]] = {}
     for key, source in timers.items():
         try:
-            found[key] = compile_expression(source, TIMER_FUNCTIONS).names
+            found[key] = compile_expression(source, TIMER_FUNCTIONS).paths
         except ExpressionError:
             found[key] = frozenset()
     return found

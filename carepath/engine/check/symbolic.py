@@ -252,11 +252,13 @@ def _show(value: Any) -> str:
 
 
 def form_outcomes(
-    form: Form, deciding: Collection[str], codelists: Mapping[str, Codelist]
+    form: Form, deciding: Collection[str], codelists: Mapping[str, Codelist],
+    record: Mapping[str, Any] | None = None,
 ) -> list[Outcome]:
     """The distinct outcomes of ``form``: one per combination of the answers of its deciding
     questions (yes/no and choice questions named in ``deciding``, read by its own ``show_if``
-    or filling a deciding record item), as far as they can be shown together."""
+    or filling a deciding record item), as far as they can be shown together. ``record``: the
+    record names (``cin_plan.open``) its ``show_if`` read, as far as they are known."""
     read_by_form = {n for f in form.fields if f.show_if is not None for n in f.show_if.names}
     fields = form.fields
     enumerate_ = [
@@ -285,7 +287,7 @@ def form_outcomes(
             walk(i + 1, {**names, f.name: value}, {**shown, f.name: show},
                  [*label, text] if text else label)
 
-    walk(0, {}, {}, [])
+    walk(0, dict(record or {}), {}, [])
     return results
 
 
@@ -308,5 +310,6 @@ def _outcome(form: Form, names: Mapping[str, Any], shown: Mapping[str, bool | No
                 sure.add(f.record)
                 if _known(value):
                     items[f.record] = value
-    return Outcome(dict(names), frozenset(sure), frozenset(optional), frozenset(unsure), items,
+    answers = {k: v for k, v in names.items() if "." not in k}
+    return Outcome(answers, frozenset(sure), frozenset(optional), frozenset(unsure), items,
                    ", ".join(label))

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
+from carepath.core.record_items import RECORD_NAMESPACES
 from carepath.engine.bpmn.specs import GraphNode
 from carepath.engine.check.paths import (
     NO_OUTCOME,
@@ -32,6 +33,7 @@ from carepath.engine.check.paths import (
     flow_names,
     timer_names,
 )
+from carepath.engine.check.record_state import RecordState, record_reads
 from carepath.engine.check.symbolic import Outcome, evaluate, form_outcomes, truth
 from carepath.engine.pack import Pack
 
@@ -85,7 +87,12 @@ class _Walker:
         self.flow_names, timers = flow_names(pack)
         self.timer_reads = timer_names(timers)
         self.deciding = condition_names(pack).union(*self.timer_reads.values())
-        self.outcomes: dict[str | None, list[Outcome]] = {}
+        # record names read by conditions, timers and show_if: followed along each path
+        self.form_reads = {form.id: record_reads(p for f in form.fields if f.show_if
+                                                 for p in f.show_if.paths)
+                           for form in pack.forms.values()}
+        self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values()))
+        self.outcomes: dict[tuple[Any, ...], list[Outcome]] = {}
         self.dues: dict[tuple[str, str], str | None] = {}
         self.truths: dict[tuple[str, tuple[Any, ...]], Any] = {}
         self.graph = StateGraph()
@@ -97,13 +104,21 @@ class _Walker:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def form_outcomes(self, form_id: str | None) -> list[Outcome]:
-        found = self.outcomes.get(form_id)
+    def form_outcomes(self, form_id: str | None, env: Mapping[str, Any]) -> list[Outcome]:
+        """The outcomes of a form given the record names its ``show_if`` read in ``env``."""
+        reads = sorted(self.form_reads.get(form_id or "", ()))
+        record = {n: env[n] for n in reads if n in env}
+        try:
+            key: tuple[Any, ...] = (form_id, *(record.get(n, _MISSING) for n in reads))
+            found = self.outcomes.get(key)
+        except TypeError:
+            key, found = (), None
         if found is None:
             form = self.pack.forms.get(form_id or "")
             found = [NO_OUTCOME] if form is None else form_outcomes(
-                form, self.deciding, self.pack.codelists)
-            self.outcomes[form_id] = found
+                form, self.deciding, self.pack.codelists, record)
+            if key:
+                self.outcomes[key] = found
         return found
 
     def due(self, pid: str, node_id: str) -> str | None:
@@ -117,7 +132,7 @@ class _Walker:
         """Whether condition ``source`` holds over ``env`` (None: it may or may not)."""
         expression = compiled(source)
         try:
-            key = (source, tuple(env.get(n, _MISSING) for n in sorted(expression.names)))
+            key = (source, tuple(env.get(n, _MISSING) for n in sorted(expression.paths)))
             found = self.truths.get(key, _MISSING)
         except TypeError:  # an unhashable value: work it out each time
             return truth(evaluate(expression, env))
@@ -197,7 +212,7 @@ class _Walker:
             return self.graph
         graph = self.graphs[start]
         first = Step("process", graph.title, start, graph.start[0], graph.file, 1)
-        st = _State(None, {}, {start: 1}, frozenset(), (), (), (), (), (), False,
+        st = _State(None, self.record.initial(), {start: 1}, frozenset(), (), (), (), (), (), False,
                     tuple(o.begin() for o in self.observers))
         st = self.add(st, first)
         self.graph.states.append(st.trail)
@@ -230,7 +245,8 @@ class _Walker:
             self.end(pid, node, st)
         else:  # start, timer, boundary timer
             if kind in ("timer", "boundary_timer"):
-                reads = sorted(self.timer_reads.get((pid, node.id), frozenset()) - set(st.env))
+                reads = sorted(n for n in self.timer_reads.get((pid, node.id), frozenset())
+                               if "." not in n and n not in st.env)
                 if reads:
                     self.notice("undefined", st, pid, node, tuple(reads))
                 st = self.add(st, self.step(st, pid, node, "timer"))
@@ -258,9 +274,11 @@ class _Walker:
     def task(self, pid: str, node: GraphNode, st: _State) -> None:
         due = self.due(pid, node.id)
         moves = []
-        for outcome in self.form_outcomes(node.form):
+        for outcome in self.form_outcomes(node.form, st.env):
             step = self.step(st, pid, node, "task", form=node.form, outcome=outcome, due=due)
             values = {k: v for k, v in outcome.values.items() if k in self.deciding}
+            if self.record:
+                values.update(self.record.apply(st.env, outcome))
             after = self.add(st, step, env={**st.env, **values} if values else st.env,
                              closed=st.closed or "closure.date" in outcome.sure)
             moves += self.follow(pid, node, after)
@@ -272,7 +290,7 @@ class _Walker:
             self.go(self.follow(pid, node, st))
             return
         reads = sorted({n for e in node.outgoing if e.condition
-                        for n in compiled(e.condition).names} - set(st.env))
+                        for n in compiled(e.condition).names} - set(st.env) - RECORD_NAMESPACES)
         if reads:
             self.notice("undefined", st, pid, node, tuple(reads))
         taken = []
@@ -366,7 +384,7 @@ class _Walker:
             return
         graph = self.graphs[target]
         entered = self.add(st, Step("process", graph.title, target, graph.start[0], graph.file, 1),
-                           env={}, runs={**st.runs, target: st.runs.get(target, 0) + 1},
+                           env=RecordState.carried(st.env), runs={**st.runs, target: st.runs.get(target, 0) + 1},
                            backs=frozenset(), pending=rest)
         self.go([(target, graph.start[0], entered)])
 

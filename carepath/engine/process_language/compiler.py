@@ -18,6 +18,7 @@ from typing import Any
 
 from carepath.core.errors import ExpressionError, PackError
 from carepath.core.expressions.evaluator import compile_expression
+from carepath.core.record_items import record_read_problem
 from carepath.core.yamlsource import SourceDict, SourceList
 from carepath.engine.bpmn.graph import find_waitless_cycle
 from carepath.engine.bpmn.layout import COL_W as COL_W
@@ -174,10 +175,13 @@ class _Parser:
     def expression(self, data: Mapping[str, Any], key: str, what: str) -> str:
         source = self.text(data, key, what)
         try:
-            compile_expression(source)
+            expression = compile_expression(source)
         except ExpressionError as exc:
             raise self.error(f"'{key}' of {what} is not an allowed expression: {exc.message}",
                              _key_line(data, key)) from None
+        problem = record_read_problem(expression.paths)
+        if problem is not None:
+            raise self.error(f"'{key}' of {what} reads {problem}", _key_line(data, key))
         return source
 
     # -- the process ------------------------------------------------------------------------

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from carepath.engine.record.model import CaseRecord, Episode, icpc_target, previous_plans
+from carepath.engine.time.clock import today
 
 if TYPE_CHECKING:
     from carepath.engine.time.working_days import WorkingDayCalendar
+
+
+def _age(born: date, on: date) -> int | None:
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return years if years >= 0 else None
 
 
 def current_episode(record: CaseRecord) -> Episode | None:
@@ -22,11 +29,13 @@ def record_context(
 
     Every namespace and key is always present; a value not known yet is None (lists are empty).
     Episode items are those of the current episode; assessment, s47, cp_plan and cin_plan are its
-    latest one of each. Each of episode, assessment, s47, cp_plan and cin_plan has ``open``, a
+    latest one of each; ``episode.assessments`` counts the episode's assessments and
+    ``child.age_years`` is the child's age in whole years on the clock's today. Each of episode, assessment, s47, cp_plan and cin_plan has ``open``, a
     boolean that pack actions' ``available`` expressions read.
     """
     child = record.child
     ep = current_episode(record)
+    born = child.birth_date
     assessment = ep.assessments[-1] if ep and ep.assessments else None
     s47 = ep.s47s[-1] if ep and ep.s47s else None
     plan = ep.cp_plans[-1] if ep and ep.cp_plans else None
@@ -41,6 +50,8 @@ def record_context(
             "sex": child.sex,
             "ethnicity": child.ethnicity,
             "disabilities": list(child.disabilities),
+            # whole years on the clock's today (None before birth or with no birth date)
+            "age_years": _age(born, today()) if born is not None else None,
         },
         "referral": {
             "date": ep.referral_date if ep else None,
@@ -51,6 +62,7 @@ def record_context(
             "number": len(record.episodes),
             "primary_need": ep.primary_need if ep else None,
             "closed": ep is not None and ep.closure_date is not None,
+            "assessments": len(ep.assessments) if ep else 0,
             # open: referred, not closed, and not ended with no further action
             "open": ep is not None and ep.closure_date is None and not ep.referral_nfa,
         },

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from carepath.core.errors import ExpressionError, PackError
 from carepath.core.expressions.evaluator import Expression, compile_expression
-from carepath.core.record_items import CONTEXT_DATES, CONTEXT_NAMESPACES
+from carepath.core.record_items import CONTEXT_DATES, RECORD_NAMESPACES, record_read_problem
 from carepath.engine.time.working_days import WorkingDayCalendar
 
 TimescaleKind = Literal["working_days", "months", "days", "expression"]
@@ -342,7 +342,10 @@ def _expression(name: str, source: Any, file: str, line: int | None) -> Expressi
         raise PackError(
             f"the expression of timescale '{name}' is refused: {exc.message}", file, line
         ) from None
-    unknown = sorted(expression.names - CONTEXT_NAMESPACES)
+    problem = record_read_problem(expression.paths)
+    if problem is not None:
+        raise PackError(f"the expression of timescale '{name}' reads {problem}", file, line)
+    unknown = sorted(expression.names - RECORD_NAMESPACES)
     if unknown:
         raise PackError(
             f"the expression of timescale '{name}' reads '{unknown[0]}', "

@@ -169,10 +169,10 @@ VARIANTS: tuple[Variant, ...] = (
               "when: next_step == 'strategy'"),),
             "code", None, ()),
     Variant("ICPC may leave the CIN plan open (ics2010)",
-            (("forms/section47_outcome_cin.yaml",
-              "    show_if: conference_outcome == 'plan'\n    required: true\n"
+            (("forms/section47_outcome.yaml",
+              "    show_if: conference_outcome == 'plan' and cin_plan.open\n    required: true\n"
               "    not_future: true\n    not_before: referral\n    record: cin_plan.end\n",
-              "    show_if: conference_outcome == 'plan'\n"
+              "    show_if: conference_outcome == 'plan' and cin_plan.open\n"
               "    not_future: true\n    not_before: referral\n    record: cin_plan.end\n"),),
             "4001", "cin_plan.end",
             (DECIDE, "Start the initial assessment", "Complete the initial assessment",

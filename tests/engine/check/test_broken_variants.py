@@ -65,7 +65,7 @@ def test_optional_item_is_reported_as_possibly_left_blank(tmp_path: Path) -> Non
     variant = next(v for v in VARIANTS if v.pack == "ics2010")
     report = check_pack(load_pack_dir(apply(tmp_path, variant)))
     finding = min(matching(report, "4001", "cin_plan.end"), key=lambda f: len(f.path))
-    assert "'cin_plan_end' is optional on form 'section47_outcome_cin'" in finding.message
+    assert "'cin_plan_end' is optional on form 'section47_outcome'" in finding.message
 
 
 def test_unused_form_and_unreachable_task_are_warnings(tmp_path: Path) -> None:

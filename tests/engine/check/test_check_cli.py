@@ -44,7 +44,8 @@ def test_broken_pack_directory_fails_with_rule_item_and_path(tmp_path: Path) -> 
 
 def test_refused_pack_prints_its_problems_and_exits_2(tmp_path: Path) -> None:
     root = copy_pack(tmp_path)
-    edit(root, "forms/close_case.yaml", "    type: date\n", "    type: when\n")
+    edit(root, "forms/close_case.yaml", "  - name: closure_date\n    type: date\n",
+         "  - name: closure_date\n    type: when\n")
     result = CliRunner().invoke(check, [str(root)])
     assert result.exit_code == 2
     assert "was refused" in result.output and "forms/close_case.yaml:" in result.output

@@ -1,8 +1,8 @@
 """Cases where a child on a child in need plan has a section 47 enquiry, run on both packs.
 
-The shipped packs start a separate process for an enquiry held during a child in need plan
-(``section47_cin``), so that the plan ends when a child protection plan starts and is ended when
-the case closes; these stories check the packs still record exactly what happened.
+The shipped packs' one section 47 process reads the record (``cin_plan.open``) so that, when the
+enquiry is held during a child in need plan, the plan ends when a child protection plan starts and
+is ended when the case closes; these stories check the packs still record exactly what happened.
 """
 
 from __future__ import annotations
