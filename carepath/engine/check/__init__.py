@@ -1,7 +1,9 @@
 """Static checks of a pack before it is used (``carepath pack check``).
 
 :func:`check_pack` walks every path of a pack (:mod:`.paths`), proves the record contract on
-each (:mod:`.coverage`), lints the pack (:mod:`.lint`) and returns a :class:`.report.Report`.
+each (:mod:`.coverage`), that its forms can satisfy the record's value rules and that no path
+leaves the case stuck (:mod:`.values`), lints the pack (:mod:`.lint`) and returns a
+:class:`.report.Report`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import time
 
 from carepath.engine.check.coverage import RecordContract
 from carepath.engine.check.lint import TimescaleLint, notices, structure
-from carepath.engine.check.paths import Limits, enumerate_paths
+from carepath.engine.check.paths import Limits, Observer, enumerate_paths
 from carepath.engine.check.report import Finding, Findings, Report, render_text
+from carepath.engine.check.values import DeadEnds, ValueRules
 from carepath.engine.pack import Pack
 
 __all__ = ["Finding", "Limits", "Report", "check_pack", "render_text"]
@@ -22,8 +25,9 @@ def check_pack(pack: Pack, limits: Limits | None = None) -> Report:
     (``limits``) makes the report incomplete, and so not ok."""
     started = time.perf_counter()
     findings = Findings()
-    paths = enumerate_paths(pack, [RecordContract(pack, findings), TimescaleLint(pack, findings)],
-                            keep_paths=False, limits=limits)
+    observers: list[Observer] = [RecordContract(pack, findings), TimescaleLint(pack, findings),
+                 ValueRules(pack, findings), DeadEnds(pack, findings)]
+    paths = enumerate_paths(pack, observers, keep_paths=False, limits=limits)
     notices(paths, findings)
     structure(pack, paths, findings)
     report = Report(pack.key, findings.all(), paths.count, paths.states, paths.truncated)

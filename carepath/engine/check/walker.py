@@ -18,10 +18,10 @@ from typing import Any, Literal, NamedTuple
 from carepath.engine.bpmn.specs import GraphNode
 from carepath.engine.check.paths import (
     NO_OUTCOME,
-    LimitHit,
-    Limits,
     Branch,
     EndKind,
+    LimitHit,
+    Limits,
     Notice,
     Observer,
     StateGraph,
