@@ -22,9 +22,11 @@ breaks the contract, with the DfE rule:
   section 47 enquiry closed with no assessment on the episode (2991Q).
 
 Items a form fills only if an optional question is answered count as possibly missing (an
-error where the item is required); items behind a ``show_if`` that cannot be worked out give
-warnings. Items the engine refuses to record (factors before authorisation, a second open plan)
-would leave the case stuck at that task: those are errors too.
+error where the item is required); items behind a ``show_if`` that cannot be worked out are
+errors too, unless the pack accepts them (``accept_undecided`` in pack.yaml: then warnings).
+Items the engine refuses to record (factors before authorisation, a second open plan) would
+leave the case stuck at that task: those are errors too, also when the steps that must come in
+order are in different branches of one parallel block.
 """
 
 from __future__ import annotations
