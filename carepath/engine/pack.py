@@ -18,6 +18,7 @@ from carepath import __version__
 from carepath.core.codes import STATUTORY_CODELISTS, Codelist
 from carepath.core.errors import CarepathError, ExpressionError, PackError
 from carepath.core.expressions.evaluator import Expression, compile_expression
+from carepath.core.record_items import RECORD_ITEMS
 from carepath.core.yamlsource import SourceDict, load_yaml
 from carepath.engine.bpmn.specs import ProcessLibrary, ProcessSpecs, TaskInfo
 from carepath.engine.process_language.compiler import compile_to_bpmn, parse_process, source_lines
@@ -30,7 +31,7 @@ from carepath.forms.schema import Form
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 PACK_KEYS = {"name", "version", "title", "engine", "description", "licence", "start", "roles",
-             "actions"}
+             "actions", "accept_undecided"}
 ROLE_KEYS = {"title", "assign"}
 ACTION_KEYS = {"title", "available", "role", "start"}
 
@@ -86,6 +87,8 @@ class Pack:
     bpmn: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     process_models: dict[str, Any] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
+    # record items or form.field names whose undecidable show_if `pack check` accepts
+    accept_undecided: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
@@ -272,10 +275,13 @@ def build_pack(files: Mapping[str, str], source: str,
             problems.append(exc)
 
     actions: dict[str, Action] = {}
+    accepted: frozenset[str] = frozenset()
     if manifest is not None:
         _cross_check(manifest, forms, broken_forms, timescales, library, problems)
         actions = _parse_actions(manifest.get("actions"), raw_manifest, library.process_ids(),
                                  "pack.yaml", problems)
+        accepted = _parse_accepted(manifest.get("accept_undecided"), raw_manifest, forms,
+                                   problems)
     if problems or manifest is None or timescales is None:
         raise PackErrors(source, problems)
 
@@ -300,7 +306,30 @@ def build_pack(files: Mapping[str, str], source: str,
         bpmn=bpmn,
         process_models=models,
         actions=actions,
+        accept_undecided=accepted,
     )
+
+
+def _parse_accepted(data: Any, manifest: SourceDict, forms: Mapping[str, Form],
+                    problems: list[PackError]) -> frozenset[str]:
+    """``accept_undecided:``: record items (``assessment.authorised``) or form fields
+    (``close_case.closure_date``) whose ``show_if`` `pack check` may leave undecided."""
+    if data is None:
+        return frozenset()
+    line = manifest.line_of("accept_undecided")
+    if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+        problems.append(PackError("'accept_undecided' must be a list of record items or "
+                                  "form.field names", "pack.yaml", line))
+        return frozenset()
+    for entry in data:
+        form_id, _, name = entry.partition(".")
+        form = forms.get(form_id)
+        if entry in RECORD_ITEMS or (form is not None and name in form.names()):
+            continue
+        problems.append(PackError(f"accept_undecided: '{entry}' is neither a record item nor "
+                                  "a field of a form of this pack (form.field)", "pack.yaml",
+                                  line))
+    return frozenset(data)
 
 
 def _parse_actions(data: Any, manifest: SourceDict, process_ids: Iterable[str],

@@ -43,6 +43,7 @@ FIELD_KEYS: tuple[str, ...] = (
     "max",
     "not_future",
     "not_before",
+    "same_as",
     "record",
     "example",
     "options",
@@ -61,6 +62,7 @@ _APPLIES_TO: dict[str, frozenset[FieldType]] = {
     "max": frozenset({_T.NUMBER}) | _LENGTH_TYPES,
     "not_future": frozenset({_T.DATE}),
     "not_before": frozenset({_T.DATE}),
+    "same_as": frozenset({_T.DATE}),
     "options": _CHOICE_TYPES,
     "codelist": _CHOICE_TYPES,
     "fields": frozenset({_T.GROUP}),
@@ -289,6 +291,7 @@ class _Parser:
             max=high,
             not_future=self.flag(data, "not_future", what),
             not_before=self.not_before(data, name, before),
+            same_as=self.same_as(data, name, before),
             record=self.record(data, ftype, what, options, codelist),
             options=options,
             codelist=codelist,
@@ -401,6 +404,22 @@ class _Parser:
                 f"date field before '{name}'",
                 data,
                 "not_before",
+            )
+        return str(other)
+
+    def same_as(
+        self, data: Mapping[str, Any], name: str, before: Mapping[str, Field]
+    ) -> str | None:
+        other = data.get("same_as")
+        if other is None:
+            return None
+        earlier = before.get(other) if isinstance(other, str) else None
+        if earlier is None or earlier.type is not FieldType.DATE:
+            raise self.error(
+                f"same_as of field '{name}' names '{other}', which is not a date field before "
+                f"'{name}'",
+                data,
+                "same_as",
             )
         return str(other)
 

@@ -26,7 +26,8 @@ class FieldType(Enum):
 
 
 # Keys a field's `errors:` may override.
-ERROR_KINDS: tuple[str, ...] = ("required", "invalid", "min", "max", "future", "before")
+ERROR_KINDS: tuple[str, ...] = ("required", "invalid", "min", "max", "future", "before",
+                                 "same")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Field:
     max: float | None = None
     not_future: bool = False
     not_before: str | None = None  # 'referral' or the name of an earlier date field
+    same_as: str | None = None  # the name of an earlier date field this date must equal
     record: str | None = None  # a key of carepath.core.record_items.RECORD_ITEMS
     example: Any = None  # already cleaned (as `validate` would return it); None: no example
     options: tuple[Option, ...] = ()

@@ -120,7 +120,7 @@ def _message(f: Field, kind: str, detail: str = "") -> str:
     """The message for problem ``kind`` with field ``f``; the form's `errors:` override wins.
 
     ``kind`` is one of required, invalid, duplicate (reported as invalid), min, max, future,
-    before; ``detail`` is the other date's phrase for `before`.
+    before, same; ``detail`` is the other date's phrase for `before`.
     """
     override = f.errors.get("invalid" if kind == "duplicate" else kind)
     if override:
@@ -163,6 +163,8 @@ def _message(f: Field, kind: str, detail: str = "") -> str:
         return f"{subject} must be today or in the past"
     if kind == "before":
         return f"{subject} must be the same as or after {detail}"
+    if kind == "same":
+        return f"{subject} must be the same as {detail}"
     raise ValueError(kind)
 
 
@@ -395,6 +397,12 @@ class _Walk:
                 other_field = scope.get(f.not_before)
                 if isinstance(other, date) and other_field is not None and value < other:
                     self.fail(key, _message(f, "before", _phrase(other_field.label)))
+                    return None
+            if f.same_as is not None:
+                other = names.get(f.same_as)
+                other_field = scope.get(f.same_as)
+                if isinstance(other, date) and other_field is not None and value != other:
+                    self.fail(key, _message(f, "same", _phrase(other_field.label)))
                     return None
         return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carepath.engine.check import check_pack
+from carepath.engine.check import Limits, check_pack
 from carepath.engine.check.report import Report
 from carepath.engine.pack import Pack
 from carepath.service.pack_test import PackTestReport, Progress, ScratchDatabases, run_pack_tests
@@ -124,9 +124,9 @@ class PackService:
         p = self.packs.get(name_or_path)
         return [(pid, xml) for pid, (_, xml) in sorted(p.bpmn.items())]
 
-    def check(self, pack: Pack | str) -> Report:
+    def check(self, pack: Pack | str, limits: Limits | None = None) -> Report:
         """Lint the pack and prove, path by path, that it collects what the returns need."""
-        return check_pack(pack if isinstance(pack, Pack) else self.packs.get(pack))
+        return check_pack(pack if isinstance(pack, Pack) else self.packs.get(pack), limits)
 
     def test(self, name_or_path: str, databases: ScratchDatabases,
              progress: Progress | None = None) -> PackTestReport:

@@ -157,6 +157,17 @@ def test_cp_plan_cycle_and_errors() -> None:
     for item in ("cp_plan.end", "cp_plan.review"):
         with pytest.raises(RecordError, match="There is no child protection plan in this episode"):
             apply_values(record, {item: D("2025-08-20")})
+    with pytest.raises(RecordError, match=r"must start on the day of the initial child "
+                       r"protection conference .*\(DfE rule 2885\)"):
+        apply_values(record, {"cp_plan.start": D("2025-05-22")})
+    apply_values(record, {"s47.start": D("2025-05-08")})
+    with pytest.raises(RecordError, match=r"cannot be on a Saturday or Sunday .*8875"):
+        apply_values(record, {"s47.icpc_date": D("2025-05-24")})
+    apply_values(record, {"s47.icpc_date": D("2025-05-20")})
+    with pytest.raises(RecordError, match="2885"):
+        apply_values(record, {"cp_plan.start": D("2025-05-22")})
+    assert ep(record).cp_plans == []
+    apply_values(record, {"s47.start": D("2025-05-21"), "s47.icpc_date": D("2025-05-22")})
     changes = apply_values(record, {"cp_plan.start": D("2025-05-22"),
                                     "cp_plan.initial_category": "NEG"})
     assert changes == [
@@ -186,6 +197,7 @@ def test_cp_plan_cycle_and_errors() -> None:
     assert (plan.initial_category, plan.latest_category) == ("PHY", "EMO")
     with pytest.raises(RecordError, match="must end after the day it started"):
         apply_values(record, {"cp_plan.end": D("2025-05-22")})
+    apply_values(record, {"s47.start": D("2026-02-20"), "s47.icpc_date": D("2026-03-02")})
     apply_values(record, {"cp_plan.start": D("2026-03-02")})
     assert len(ep(record).cp_plans) == 2
 

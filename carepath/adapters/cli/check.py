@@ -5,13 +5,15 @@ is walked (see ``carepath.engine.check``); each problem is printed with its seve
 rule, the record item, where it is in the pack and the path (the tasks in order, with the answers
 that lead there).
 
-Exit codes: 0 no errors (warnings are printed but do not fail); 1 at least one error; 2 the pack
+Exit codes: 0 no errors (warnings are printed but do not fail); 1 at least one error, or a limit
+(``--max-states``, ``--max-outcomes``) stopped the walk before every path was checked; 2 the pack
 could not be loaded (its problems are printed) or another input a user can fix.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -19,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from carepath.adapters.cli.errors import handle_errors
+from carepath.engine.check import Limits
 from carepath.engine.check.report import Finding, Report, rule_text, where_text
 from carepath.engine.pack import PackErrors
 from carepath.service.packs import PackService
@@ -46,6 +49,8 @@ def _print_report(out: Console, report: Report) -> None:
         out.print()
     for note in report.notes:
         out.print(f"[yellow]{escape(note)}[/]")
+    for line in report.incomplete:
+        out.print(f"[bold red]{escape(line)}[/]")
     errors, warnings = len(report.errors), len(report.warnings)
     verdict = "[bold green]passes[/]" if report.ok else "[bold red]fails[/]"
     out.print(f"{escape(report.pack)} {verdict}: {errors} error{'s' * (errors != 1)}, {warnings} "
@@ -56,10 +61,18 @@ def _print_report(out: Console, report: Report) -> None:
 @click.command("check")
 @click.argument("pack")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--max-states", type=click.IntRange(min=1), default=None,
+              help="Stop the walk after this many states (default 200,000, or "
+                   "CAREPATH_CHECK_MAX_STATES).")
+@click.option("--max-outcomes", type=click.IntRange(min=1), default=None,
+              help="The most ways one form may be completed (default 512, or "
+                   "CAREPATH_CHECK_MAX_OUTCOMES).")
 @handle_errors
-def check(pack: str, as_json: bool) -> None:
+def check(pack: str, as_json: bool, max_states: int | None, max_outcomes: int | None) -> None:
     """Check PACK (a name or a directory): lint it and prove, path by path, that it collects
-    what the CIN census needs. Exit 1 if any error is found."""
+    what the CIN census needs. Exit 1 if any error is found, or if a limit stopped the proof
+    before every path was checked ("could not check everything")."""
+    limits = Limits.from_env(os.environ, max_states, max_outcomes)
     out = Console(highlight=False, soft_wrap=True)
     try:
         packs = _packs()
@@ -76,7 +89,7 @@ def check(pack: str, as_json: bool) -> None:
             for problem in exc.problems:
                 err.print(f"  {escape(str(problem))}")
         sys.exit(2)
-    report = packs.check(loaded)
+    report = packs.check(loaded, limits)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

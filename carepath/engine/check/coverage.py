@@ -22,9 +22,11 @@ breaks the contract, with the DfE rule:
   section 47 enquiry closed with no assessment on the episode (2991Q).
 
 Items a form fills only if an optional question is answered count as possibly missing (an
-error where the item is required); items behind a ``show_if`` that cannot be worked out give
-warnings. Items the engine refuses to record (factors before authorisation, a second open plan)
-would leave the case stuck at that task: those are errors too.
+error where the item is required); items behind a ``show_if`` that cannot be worked out are
+errors too, unless the pack accepts them (``accept_undecided`` in pack.yaml: then warnings).
+Items the engine refuses to record (factors before authorisation, a second open plan) would
+leave the case stuck at that task: those are errors too, also when the steps that must come in
+order are in different branches of one parallel block.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from carepath.engine.pack import Pack
 Level = Literal["sure", "optional", "unsure"]
 _Level = Callable[[str], "Level | None"]  # how surely the step being checked fills an item
 Ref = Branch  # where something was recorded: the parallel branch of its step
+_Severity = Literal["error", "warning", "undecided"]
 _ORDER = {"sure": 3, "optional": 2, "unsure": 1, None: 0}
 _ACTIVITY = ("assessment.", "s47.", "cp_plan.", "cin_plan.")
 _CLOSED_AFTER_ASSESSMENT = ("RC8", "RC9")
@@ -49,6 +52,7 @@ class _Obj(NamedTuple):
     at: Ref
     done: Level | None = None  # assessment: authorised; s47: concluded; plans: ended
     extra: Level | None = None  # assessment: factors; CP plan: initial category
+    done_at: Ref = ()  # where it was authorised / concluded / ended
 
 
 class _Rec(NamedTuple):
@@ -76,7 +80,7 @@ def _settle(rec: _Rec) -> _Rec:
     """After a parallel block has joined, every step of it came before what follows: forget the
     branches (so paths that differ only there share what follows)."""
     def obj(o: _Obj | None) -> _Obj | None:
-        return None if o is None else o._replace(at=())
+        return None if o is None else o._replace(at=(), done_at=())
 
     closed = None if rec.closed is None else ((), rec.closed[1])
     return rec._replace(
@@ -89,12 +93,15 @@ def _best(a: Level | None, b: Level | None) -> Level | None:
     return a if _ORDER[a] >= _ORDER[b] else b
 
 
-def _severity(trigger: Level | None, have: Level | None) -> Severity | None:
+def _severity(trigger: Level | None, have: Level | None) -> _Severity | None:
     """How bad it is that a step doing something (``trigger``: how surely it does it) finds an
-    item it needs only ``have`` (None: nothing to report)."""
+    item it needs only ``have`` (None: nothing to report). "undecided": it hangs on a
+    ``show_if`` the checker cannot work out, an error unless the pack accepts it."""
     if trigger is None or have == "sure":
         return None
-    return "error" if trigger == "sure" and have != "unsure" else "warning"
+    if trigger == "sure" and have != "unsure":
+        return "error"
+    return "undecided" if "unsure" in (trigger, have) else "warning"
 
 
 class RecordContract:
@@ -129,11 +136,33 @@ class RecordContract:
                    "worked out here)"
         return ""
 
-    def _report(self, severity: Severity | None, trail: Trail, rules: tuple[str, ...],
+    def accepted(self, step: Step, item: str | None) -> bool:
+        """Whether the pack accepts that ``item`` hangs on a ``show_if`` it cannot decide
+        (``accept_undecided`` in pack.yaml names the item or a field of the step's form)."""
+        accept = self.pack.accept_undecided
+        if item in accept:
+            return True
+        form = self.pack.forms.get(step.form or "")
+        return form is not None and any(
+            f"{form.id}.{f.name}" in accept for f in form.fields if f.show_if is not None)
+
+    def _report(self, severity: _Severity | None, trail: Trail, rules: tuple[str, ...],
                 item: str | None, message: str, key: Any = None) -> None:
-        if severity is not None:
-            self.findings.at(severity, "record", message, trail, rules=rules, item=item,
-                             key=None if key is None else ("record", rules, item, key))
+        if severity is None:
+            return
+        found: Severity
+        if severity == "undecided":
+            if self.accepted(trail.step, item):
+                found = "warning"
+                message += " (accepted in pack.yaml: accept_undecided)"
+            else:
+                found = "error"
+                message += (" — a condition decides it that pack check cannot work out: "
+                            "make it decidable, or accept it with accept_undecided in pack.yaml")
+        else:
+            found = severity
+        self.findings.at(found, "record", message, trail, rules=rules, item=item,
+                         key=None if key is None else ("record", rules, item, key))
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -238,9 +267,14 @@ class RecordContract:
                     self._report("error", trail, ("8608",), "assessment.authorised",
                                  f"'{step.title}' may authorise the assessment before it starts "
                                  "(they are in parallel branches)")
-                a = a._replace(done=_best(a.done, auth))
+                a = a._replace(done=_best(a.done, auth), done_at=here)
         if factors and a is not None:
-            if a.done != "sure":
+            if a.done is not None and concurrent_branches(a.done_at, step.branch):
+                self._report("error", trail, ("8614",), "assessment.factors",
+                             f"'{step.title}' may record assessment factors before the "
+                             "assessment is authorised (they are in parallel branches, and the "
+                             "record refuses factors before authorisation)")
+            elif a.done != "sure":
                 self._report(_severity(factors, a.done), trail, ("8614",), "assessment.factors",
                              f"'{step.title}' records assessment factors before the assessment "
                              "is authorised (the engine refuses them)")
@@ -267,7 +301,11 @@ class RecordContract:
                              f"'{step.title}' records a conference outcome, but no section 47 "
                              "enquiry was started (the engine refuses it)")
             else:
-                s = s._replace(done=_best(s.done, concluded))
+                if concurrent_branches(s.at, step.branch):
+                    self._report("error", trail, ("8615",), "s47.start",
+                                 f"'{step.title}' may record the conference outcome before the "
+                                 "section 47 enquiry starts (they are in parallel branches)")
+                s = s._replace(done=_best(s.done, concluded), done_at=here)
         if icpc:
             rec = rec._replace(icpc=(here, icpc))
         return rec._replace(s47=s) if s is not rec.s47 else rec
@@ -315,9 +353,19 @@ class RecordContract:
                                  "child in need plan, but none was started (the engine refuses "
                                  "it)")
             else:
-                cin = cin._replace(done=_best(cin.done, cin_end))
+                cin = cin._replace(done=_best(cin.done, cin_end), done_at=here)
+        for item, rule in (("cp_plan.end", "8840"), ("cp_plan.review", "8841")):
+            if lv(item) and cp is not None and concurrent_branches(cp.at, step.branch):
+                self._report("error", trail, (rule,), item,
+                             f"'{step.title}' may record {item} before the child protection "
+                             "plan starts (they are in parallel branches, and the record "
+                             "refuses it)")
+        if cin_end and cin is not None and concurrent_branches(cin.at, step.branch):
+            self._report("error", trail, (), "cin_plan.end",
+                         f"'{step.title}' may end the child in need plan before it starts "
+                         "(they are in parallel branches, and the record refuses it)")
         if cp_end and cp is not None:
-            cp = cp._replace(done=_best(cp.done, cp_end))
+            cp = cp._replace(done=_best(cp.done, cp_end), done_at=here)
         if cin_start:
             if cin is not None and cin.done != "sure":
                 self._report(_severity(cin_start, cin.done), trail, ("4004",), "cin_plan.start",

@@ -30,10 +30,11 @@ from lxml import etree
 from carepath.core.errors import ExpressionError
 from carepath.core.expressions.evaluator import Expression, compile_expression
 from carepath.engine.bpmn.specs import BPMN_NS, ProcessGraph
-from carepath.engine.check.symbolic import Outcome
+from carepath.engine.check.symbolic import MAX_OUTCOMES, Outcome
 from carepath.engine.pack import Pack
 
 MAX_PATHS = 20_000
+MAX_STATES = 200_000
 # Functions timer expressions may call (see carepath.engine.runtime.pack_functions).
 TIMER_FUNCTIONS = frozenset({"working_days_after", "months_after", "days_after", "timer_date",
                              "today"})
@@ -169,6 +170,43 @@ class Notice:
     element: str = "gateway"  # what reads the names: "gateway" or "timer"
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How far a walk may go. Reaching a limit stops the proof: the result says so, with the
+    option that raises it (``carepath pack check --max-states N --max-outcomes N``, or the
+    environment variables ``CAREPATH_CHECK_MAX_STATES`` and ``CAREPATH_CHECK_MAX_OUTCOMES``)."""
+
+    max_states: int = MAX_STATES
+    max_outcomes: int = MAX_OUTCOMES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], max_states: int | None = None,
+                 max_outcomes: int | None = None) -> Limits:
+        """The limits given, else those in the environment, else the defaults."""
+        def pick(given: int | None, name: str, default: int) -> int:
+            if given is not None:
+                return given
+            text = environ.get(name, "").strip()
+            return int(text) if text.isdigit() and int(text) > 0 else default
+
+        return cls(pick(max_states, "CAREPATH_CHECK_MAX_STATES", MAX_STATES),
+                   pick(max_outcomes, "CAREPATH_CHECK_MAX_OUTCOMES", MAX_OUTCOMES))
+
+
+@dataclass(frozen=True)
+class LimitHit:
+    """A limit the walk reached: which, at what value, and how to raise it."""
+
+    what: str  # e.g. "states"
+    value: int
+    option: str  # e.g. "--max-states N (or CAREPATH_CHECK_MAX_STATES)"
+    detail: str = ""
+
+    def text(self) -> str:
+        return (f"could not check everything: the walk reached its limit of {self.value:,} "
+                f"{self.what}{self.detail} — raise it with {self.option}")
+
+
 @dataclass
 class PathSet:
     """The paths of a pack: ``count`` of them in all; ``paths`` lists them when asked for (at
@@ -180,6 +218,7 @@ class PathSet:
     notices: list[Notice] = field(default_factory=list)
     reached: set[tuple[str, str]] = field(default_factory=set)
     states: int = 0
+    limits: list[LimitHit] = field(default_factory=list)
 
 
 def compiled(source: str) -> Expression:
@@ -267,6 +306,7 @@ class StateGraph:
         self.succ: list[list[tuple[int, tuple[Step, ...]]]] = []
         self.ends: list[list[tuple[tuple[Step, ...], EndKind]]] = []
         self.truncated = False
+        self.limits: dict[str, LimitHit] = {}
         self.notices: dict[tuple[str, str, str, tuple[str, ...]], Notice] = {}
         self.reached: set[tuple[str, str]] = set()
 
@@ -315,10 +355,12 @@ class StateGraph:
 
 
 def enumerate_paths(pack: Pack, observers: Sequence[Observer] = (),
-                    max_paths: int = MAX_PATHS, keep_paths: bool = True) -> PathSet:
+                    max_paths: int = MAX_PATHS, keep_paths: bool = True,
+                    limits: Limits | None = None) -> PathSet:
     """Every path through ``pack`` from its start process. ``observers`` follow each path;
     ``keep_paths`` lists the paths (at most ``max_paths``; ``truncated`` says if there are
-    more), otherwise only their number is counted."""
+    more), otherwise only their number is counted. ``limits`` bound the walk; each one reached
+    is in ``limits`` of the result (and ``truncated`` is set)."""
     from carepath.engine.check.walker import explore
 
     # The walk makes many small objects and keeps them until it is done: the cyclic garbage
@@ -327,14 +369,14 @@ def enumerate_paths(pack: Pack, observers: Sequence[Observer] = (),
     enabled = gc.isenabled()
     gc.disable()
     try:
-        graph = explore(pack, observers)
+        graph = explore(pack, observers, limits or Limits())
         paths: list[Path] = []
         truncated = graph.truncated
         if keep_paths:
             paths, more = graph.expand(max_paths)
             truncated = truncated or more
         result = PathSet(paths, graph.count(), truncated, graph.notice_list(), graph.reached,
-                         len(graph.states))
+                         len(graph.states), list(graph.limits.values()))
         del graph
         return result
     finally:

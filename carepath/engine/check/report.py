@@ -87,6 +87,8 @@ class Report:
     truncated: bool = False  # the walk stopped at its bound: not every path was checked
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # limits the walk reached ("could not check everything: …"): the proof is not complete
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -98,13 +100,15 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """No error, and every path was checked (no limit was reached)."""
+        return not self.errors and not self.incomplete and not self.truncated
 
     def to_json(self) -> dict[str, Any]:
         return {"pack": self.pack, "ok": self.ok, "paths": self.paths, "states": self.states,
                 "seconds": round(self.seconds, 3),
                 "truncated": self.truncated, "errors": len(self.errors),
                 "warnings": len(self.warnings), "notes": list(self.notes),
+                "incomplete": list(self.incomplete),
                 "findings": [f.to_json() for f in self.findings]}
 
 
@@ -132,8 +136,7 @@ def render_text(report: Report) -> str:
         lines.append("")
     summary = (f"{report.pack}: {len(report.errors)} error(s), {len(report.warnings)} "
                f"warning(s) on {report.paths:,} path(s)")
-    if report.truncated:
-        summary += " (the walk stopped at its bound: some paths were not checked)"
     lines += report.notes
+    lines += report.incomplete
     lines.append(summary)
     return "\n".join(lines)

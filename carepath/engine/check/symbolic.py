@@ -254,11 +254,13 @@ def _show(value: Any) -> str:
 def form_outcomes(
     form: Form, deciding: Collection[str], codelists: Mapping[str, Codelist],
     record: Mapping[str, Any] | None = None,
+    max_outcomes: int = MAX_OUTCOMES,
 ) -> list[Outcome]:
     """The distinct outcomes of ``form``: one per combination of the answers of its deciding
     questions (yes/no and choice questions named in ``deciding``, read by its own ``show_if``
     or filling a deciding record item), as far as they can be shown together. ``record``: the
-    record names (``cin_plan.open``) its ``show_if`` read, as far as they are known."""
+    record names (``cin_plan.open``) its ``show_if`` read, as far as they are known. At most
+    ``max_outcomes`` are listed: a list that long may be cut short (the caller says so)."""
     read_by_form = {n for f in form.fields if f.show_if is not None for n in f.show_if.names}
     fields = form.fields
     enumerate_ = [
@@ -269,7 +271,7 @@ def form_outcomes(
 
     def walk(i: int, names: dict[str, Any], shown: dict[str, bool | None],
              label: list[str]) -> None:
-        if len(results) >= MAX_OUTCOMES:
+        if len(results) > max_outcomes:
             return
         if i == len(fields):
             results.append(_outcome(form, names, shown, label))

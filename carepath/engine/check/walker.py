@@ -21,6 +21,8 @@ from carepath.engine.check.paths import (
     NO_OUTCOME,
     Branch,
     EndKind,
+    LimitHit,
+    Limits,
     Notice,
     Observer,
     StateGraph,
@@ -38,7 +40,6 @@ from carepath.engine.check.symbolic import Outcome, evaluate, form_outcomes, tru
 from carepath.engine.pack import Pack
 
 MAX_RUNS = 2  # a process runs at most twice on a path: a loop through `start:` taken once
-MAX_STATES = 200_000
 _MISSING: Any = object()
 
 Move = tuple[str, str, "_State"]
@@ -72,10 +73,11 @@ class _Join(NamedTuple):
 
 
 class _Walker:
-    def __init__(self, pack: Pack, observers: Sequence[Observer], max_states: int) -> None:
+    def __init__(self, pack: Pack, observers: Sequence[Observer], limits: Limits) -> None:
         self.pack = pack
         self.observers = tuple(observers)
-        self.max_states = max_states
+        self.limits = limits
+        self.max_states = limits.max_states
         self.graphs = {pid: pack.library.graph(pid) for pid in pack.library.process_ids()}
         self.backs = {pid: back_flows(g) for pid, g in self.graphs.items()}
         self.incoming: dict[tuple[str, str], int] = {}
@@ -116,7 +118,14 @@ class _Walker:
         if found is None:
             form = self.pack.forms.get(form_id or "")
             found = [NO_OUTCOME] if form is None else form_outcomes(
-                form, self.deciding, self.pack.codelists, record)
+                form, self.deciding, self.pack.codelists, record, self.limits.max_outcomes)
+            if len(found) > self.limits.max_outcomes:
+                found = found[:self.limits.max_outcomes]
+                self.graph.truncated = True
+                self.graph.limits.setdefault("outcomes", LimitHit(
+                    "outcomes of one form", self.limits.max_outcomes,
+                    "--max-outcomes N (or CAREPATH_CHECK_MAX_OUTCOMES)",
+                    f" (form '{form_id}' has more ways to be completed)"))
             if key:
                 self.outcomes[key] = found
         return found
@@ -196,6 +205,8 @@ class _Walker:
         if known is None:
             if len(graph.states) >= self.max_states:
                 graph.truncated = True
+                graph.limits.setdefault("states", LimitHit(
+                    "states", self.max_states, "--max-states N (or CAREPATH_CHECK_MAX_STATES)"))
                 return
             known = self.memo[key] = len(graph.states)
             graph.states.append(st.trail)
@@ -390,6 +401,6 @@ class _Walker:
 
 
 def explore(pack: Pack, observers: Sequence[Observer] = (),
-            max_states: int = MAX_STATES) -> StateGraph:
+            limits: Limits | None = None) -> StateGraph:
     """Walk every path of ``pack`` once per state, showing each step to ``observers``."""
-    return _Walker(pack, observers, max_states).run()
+    return _Walker(pack, observers, limits or Limits()).run()

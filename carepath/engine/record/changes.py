@@ -311,42 +311,56 @@ def _apply_cin_plan(ep: Episode, name: str, value: Any, changed: _Changed) -> No
 
 
 def _check_episode(ep: Episode) -> None:
-    """Dates within the current episode that would make the record impossible."""
+    """Dates within the current episode that would make the record impossible, or break a
+    DfE rule checked within one child's record (the rule is named in the message)."""
     ref = ep.referral_date
     for a in ep.assessments:
-        _not_before(a.start, ref, "An assessment cannot start before the referral")
+        _not_before(a.start, ref, "An assessment cannot start before the referral (DfE rule "
+                    "1103)")
         if a.authorised is not None:
             _not_before(a.authorised, a.start, "An assessment cannot be authorised before it "
-                        "started")
+                        "started (DfE rule 8608)")
+    icpc_dates: set[date] = set()
     for s in ep.s47s:
         _not_before(s.start, ref, "A section 47 enquiry cannot start before the referral")
         if s.icpc_date is not None:
             _not_before(s.icpc_date, s.start, "The initial child protection conference cannot "
-                        "be before the strategy discussion")
+                        "be before the strategy discussion (DfE rule 8615)")
+            if s.icpc_date.weekday() >= 5:
+                raise RecordError(
+                    "The initial child protection conference cannot be on a Saturday or Sunday "
+                    f"({iso_date(s.icpc_date)} is a {s.icpc_date:%A}) (DfE rule 8875)")
             if s.icpc_not_required:
                 raise RecordError("A section 47 enquiry cannot have both an initial child "
                                   "protection conference and 'conference not required'")
+            icpc_dates.add(s.icpc_date)
     for p in ep.cp_plans:
         _not_before(p.start, ref, "A child protection plan cannot start before the referral")
+        if p.start not in icpc_dates:
+            raise RecordError(
+                "The child protection plan must start on the day of the initial child "
+                f"protection conference ({iso_date(p.start)} is not the date of a conference "
+                "recorded in this episode) (DfE rule 2885)")
         for r in p.reviews:
             if r <= p.start:
                 raise RecordError(f"A review ({iso_date(r)}) must be after the child protection "
-                                  f"plan started ({iso_date(p.start)})")
+                                  f"plan started ({iso_date(p.start)}) (DfE rule 8841)")
         if p.end is not None and p.end <= p.start:
             raise RecordError(f"A child protection plan must end after the day it started "
-                              f"({iso_date(p.start)})")
+                              f"({iso_date(p.start)}) (DfE rules 8840, 8925)")
     for c in ep.cin_plans:
         _not_before(c.start, ref, "A child in need plan cannot start before the referral")
         if c.end is not None:
             _not_before(c.end, c.start, "A child in need plan cannot end before it started")
     if ep.closure_date is not None:
-        _not_before(ep.closure_date, ref, "An episode cannot close before its referral")
+        _not_before(ep.closure_date, ref, "An episode cannot close before its referral (DfE "
+                    "rule 8630)")
         last = max(episode_dates(ep))
         _not_before(ep.closure_date, last, "An episode cannot close before work recorded on it")
         if ep.closure_reason is None:
-            raise RecordError("Give the reason for closure with the closure date")
+            raise RecordError("Give the reason for closure with the closure date (DfE rule 8805)")
     elif ep.closure_reason is not None:
-        raise RecordError("Give the closure date with the reason for closure")
+        raise RecordError("Give the closure date with the reason for closure (DfE rule 8810)")
 
 
 def episode_dates(ep: Episode) -> list[date]:
@@ -365,7 +379,11 @@ def episode_dates(ep: Episode) -> list[date]:
 
 def _not_before(value: date, limit: date, message: str) -> None:
     if value < limit:
-        raise RecordError(f"{message} ({iso_date(value)} is before {iso_date(limit)})")
+        rule = ""
+        if message.endswith(")") and "(DfE rule" in message:
+            message, _, rule = message.rpartition(" (")
+            rule = f" ({rule}"
+        raise RecordError(f"{message} ({iso_date(value)} is before {iso_date(limit)}){rule}")
 
 
 _Changed = Callable[[str, Any, Any], None]
