@@ -724,6 +724,10 @@ def _differences(want: Any, got: Any, path: str, out: list[tuple[str, Any, Any]]
         for key in [*want, *(k for k in got if k not in want)]:
             _differences(want.get(key), got.get(key), f"{path}.{key}" if path else key, out)
         return
+    if isinstance(want, list) and got is None:
+        got = []  # empty lists are left out of the story format
+    elif isinstance(got, list) and want is None:
+        want = []
     listed = isinstance(want, list) and isinstance(got, list)
     if listed and any(isinstance(v, Mapping | date) for v in [*want, *got]):
         for i in range(max(len(want), len(got))):
