@@ -2,9 +2,16 @@
 
 At each step it looks at the ready tasks, works out what the story can give each task's form, and
 simulates the choices a worker could make (decision questions) to pick the one that records what
-the story says happens next. It sets the clock to the story date the task records, completes the
-task, and stops when the story has nothing for the ready tasks. If a pack asks for something the
-story cannot give, it fails naming the task and the missing item.
+the story says happens next. Work happens in story-date order: the clock at each completion is the
+date of what the task records and never goes backwards; an option that would record a date earlier
+than the clock (back-date it) is not taken. The runner prefers a task that records the story's
+earliest pending event; failing that, a task that records nothing but opens work that does;
+failing that, a pack action (``CaseService.actions`` / ``act``, as a trusted operator) whose
+process's first task could record it, worked out in memory first. What none of them can record is
+given up, with why, and the runner goes on with the rest. It stops when the story has nothing for
+the ready tasks, and then compares the story with the record: every item not recorded as the story
+says is in ``StoryResult.unrecorded`` (its path in the story and why). If a pack asks for something
+the story cannot give, it fails naming the task and the missing item.
 
 How it stays fast (the choice it makes is the one simulating every option of every task gives):
 
@@ -366,8 +373,7 @@ class StoryRunner:
                        if (index, e.item, e.index) not in given_up]
             tasks, lives = self._ready(case_id)
             if not pending:
-                if index + 1 < len(episodes) and (record.episodes[-1].closure_date is not None
-                                                  or not target.get("closure")):
+                if index + 1 < len(episodes) and record.episodes[-1].closure_date is not None:
                     index += 1
                     self._open(child, episodes[index], clock)
                     record = self._opened(record, child, episodes[index], case_id)
@@ -458,6 +464,10 @@ class StoryRunner:
             default = f"no open task ({titles}) or action of the pack could record it"
         else:
             default = "no task was open and no action of the pack could record it"
+        reasons = dict(reasons)
+        for later in range(len(record.episodes), len(episodes)):
+            reasons.setdefault(f"episodes[{later}]", "its referral could not be recorded: the "
+                               "episode before it was never closed")
         result.unrecorded = unrecorded({"child": child, "episodes": episodes}, record,
                                        reasons, default)
         return result
