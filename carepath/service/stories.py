@@ -388,9 +388,9 @@ class StoryRunner:
                         given_up.add((index, e.item, e.index))
                         reasons.setdefault(
                             _event_path(index, e),
-                            f"it happened on {e.when.isoformat()}, but the only work that "
-                            f"could record it came after {day.isoformat()}: recording it "
-                            "would back-date it")
+                            f"it happened on {e.when.isoformat()}, but no task or action "
+                            f"could record it before the case reached {day.isoformat()}: "
+                            "recording it then would back-date it")
                 continue
             step = _Step(self, child, target, record, pending, day)
             bests, blocked = self._bests(step, lives, rejected)
