@@ -41,7 +41,8 @@ ACTOR = "bench"
 WORKER = "bench-worker"
 LONDON = ZoneInfo("Europe/London")
 
-# A child protection case: referral, assessment alongside a section 47 enquiry, initial
+# A child protection case: referral, a strategy discussion two days later starting a section 47
+# enquiry with an assessment alongside it (no pack action needed: every step is a task), initial
 # conference, child protection plan, core group, reviews; the plan ends at its third review and
 # the case closes. Dated early so that thousands of daily reviews still lie in the past.
 STORY: dict[str, Any] = {
@@ -50,7 +51,7 @@ STORY: dict[str, Any] = {
     "episodes": [{
         "referral": {"date": date(2011, 12, 7), "source": "6", "nfa": False},
         "primary_need": "N1",
-        "assessments": [{"start": date(2011, 12, 8), "authorised": date(2012, 1, 20),
+        "assessments": [{"start": date(2011, 12, 9), "authorised": date(2012, 1, 20),
                          "factors": ["3A"]}],
         "s47": [{"start": date(2011, 12, 9), "icpc_date": date(2012, 1, 4)}],
         "cp_plans": [{"start": date(2012, 1, 4), "initial_category": "EMO",

@@ -122,12 +122,35 @@ def test_story_run_json_and_audit(cli: Any) -> None:
                  "--json", today=None)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"case_ids", "stopped_at"}
+    assert set(data) == {"case_ids", "stopped_at", "unrecorded"}
+    assert data["unrecorded"] == []
     detail = json.loads(cli("case", "show", str(data["case_ids"][0]), "--json").output)
     s47 = detail["record"]["episodes"][0]["s47"][0]
     assert s47["icpc_target"] == "2026-01-07"  # 15 working days over Christmas
     assert cli("audit", "verify").exit_code == 0
     assert cli("timers", "run", "--until", "2026-03-31").exit_code == 0
+
+
+def test_story_run_fails_naming_what_it_could_not_record(cli: Any, tmp_path: Path) -> None:
+    """On a pack without the start_section47 action, the enquiry of a strategy discussion held
+    while the assessment is open cannot be recorded: exit 1, its path and why."""
+    from tests.adapters.test_stories import pack_without_actions
+
+    pack_without_actions(tmp_path, "wt2023")
+    story = str(STORIES / "s47_during_assessment.yaml")
+    pack = str(tmp_path / "wt2023_plain")
+    result = cli("story", "run", story, "--pack", pack, today=None)
+    assert result.exit_code == 1, result.output
+    assert "only partly recorded" in result.stdout
+    assert "Not recorded: episodes[0].s47[0]: on 2025-06-03 no task or action could record it" \
+        in result.stderr
+    other = Path(story).read_text(encoding="utf-8").replace("C0111", "C0911")
+    result = cli("story", "run", write(tmp_path, "other.yaml", other), "--pack", pack, "--json",
+                 today=None)
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert [u["path"] for u in data["unrecorded"]] == ["episodes[0].s47[0]"]
+    assert set(data["unrecorded"][0]) == {"path", "reason"}
 
 
 TIMER_PACK = Path(__file__).parent / "packs" / "timer_pack"

@@ -75,6 +75,10 @@ def simulate(service: CaseService, pack: Pack, children: int, seed: int, year: i
         except CarepathError as exc:
             raise SimulateError(f"Simulated child {story['child']['la_child_id']} (seed {seed}) "
                                 f"could not be recorded on {pack.key}: {exc}") from exc
+        if result.unrecorded:
+            missed = "; ".join(str(u) for u in result.unrecorded)
+            raise SimulateError(f"Simulated child {story['child']['la_child_id']} (seed {seed}) "
+                                f"could not be fully recorded on {pack.key}: {missed}")
         case_ids.extend(result.case_ids)
         tasks += result.completed
         if progress is not None:

@@ -2,9 +2,16 @@
 
 At each step it looks at the ready tasks, works out what the story can give each task's form, and
 simulates the choices a worker could make (decision questions) to pick the one that records what
-the story says happens next. It sets the clock to the story date the task records, completes the
-task, and stops when the story has nothing for the ready tasks. If a pack asks for something the
-story cannot give, it fails naming the task and the missing item.
+the story says happens next. Work happens in story-date order: the clock at each completion is the
+date of what the task records and never goes backwards; an option that would record a date earlier
+than the clock (back-date it) is not taken. The runner prefers a task that records the story's
+earliest pending event; failing that, a task that records nothing but opens work that does;
+failing that, a pack action (``CaseService.actions`` / ``act``, as a trusted operator) whose
+process's first task could record it, worked out in memory first. What none of them can record is
+given up, with why, and the runner goes on with the rest. It stops when the story has nothing for
+the ready tasks, and then compares the story with the record: every item not recorded as the story
+says is in ``StoryResult.unrecorded`` (its path in the story and why). If a pack asks for something
+the story cannot give, it fails naming the task and the missing item.
 
 How it stays fast (the choice it makes is the one simulating every option of every task gives):
 
@@ -31,7 +38,7 @@ import copy
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,7 +47,12 @@ from carepath.core.errors import CarepathError, StoryError
 from carepath.core.record_items import RECORD_ITEMS
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
-from carepath.engine.record.case_record import CaseRecord, new_episode, record_to_story
+from carepath.engine.record.case_record import (
+    CaseRecord,
+    new_episode,
+    record_to_story,
+    story_to_record,
+)
 from carepath.engine.record.context import record_context
 from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
 from carepath.engine.stories.cursor import PendingEvent, StoryValue, pending_events, story_values
@@ -61,15 +73,37 @@ ADDING = {"assessment.start", "s47.start", "cp_plan.start", "cin_plan.start", "c
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+@dataclass(frozen=True)
+class Unrecorded:
+    """A story item the runner never recorded: where it is in the story, and why."""
+
+    path: str  # e.g. "episodes[0].s47[0]" or "episodes[0].assessments[1].authorised"
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
 @dataclass
 class StoryResult:
     case_ids: list[int]
     stopped_at: list[TaskView]
     completed: int = 0
+    # story items never recorded (empty when the record equals the story)
+    unrecorded: list[Unrecorded] = field(default_factory=list)
+
+    @property
+    def recorded(self) -> bool:
+        """True if every item of the story was recorded."""
+        return not self.unrecorded
 
     def as_json(self) -> dict[str, Any]:
         return {"case_ids": self.case_ids,
-                "stopped_at": [t.as_json() for t in self.stopped_at]}
+                "stopped_at": [t.as_json() for t in self.stopped_at],
+                "unrecorded": [u.as_json() for u in self.unrecorded]}
 
 
 @dataclass
@@ -197,6 +231,10 @@ class _Candidate:
     def outcome(self) -> Outcome | None:
         return self._outcome if self._simulated else None
 
+    def reaches(self, day: date) -> bool:
+        """Simulated, and the tasks it opens could record a pending event of ``day``."""
+        return self.simulate() and any(when == day for _, when in self._covered)
+
     def _reaches_next(self) -> bool:
         first = self.first_remaining
         return first is None or (first.item, first.when) in self._covered
@@ -215,7 +253,10 @@ class _Candidate:
             return 0 if (self._reaches_next() or self._covered) else 1
         if index == 2:
             return 0 if self._reaches_next() else 1
-        return -len(self._covered)
+        # work it opens for what happens soon (on the day of the next event): opening work now
+        # for an event months away may hold up what comes before it
+        first = self.first_remaining
+        return -sum(1 for _, when in self._covered if first is None or when == first.when)
 
 
 
@@ -324,9 +365,13 @@ class StoryRunner:
         index = 0
         idle = 0
         rejected: set[Any] = set()
+        # story items the runner could not record, with why (by their path in the story)
+        reasons: dict[str, str] = {}
+        given_up: set[tuple[int, str, tuple[int, ...]]] = set()
         for _ in range(MAX_STEPS):
             target = episodes[index]
-            pending = pending_events(target, record.episodes[index])
+            pending = [e for e in pending_events(target, record.episodes[index])
+                       if (index, e.item, e.index) not in given_up]
             tasks, lives = self._ready(case_id)
             if not pending:
                 if index + 1 < len(episodes) and record.episodes[-1].closure_date is not None:
@@ -334,33 +379,60 @@ class StoryRunner:
                     self._open(child, episodes[index], clock)
                     record = self._opened(record, child, episodes[index], case_id)
                     continue
-                result.stopped_at = tasks
-                return result
+                return self._finish(result, tasks, child, episodes, record, reasons)
             day = clock.now().astimezone(LONDON).date()
+            first = pending[0]
+            if first.when < day:
+                # the clock went past it: recording it now would back-date it
+                for e in pending:
+                    if e.when < day:
+                        given_up.add((index, e.item, e.index))
+                        reasons.setdefault(
+                            _event_path(index, e),
+                            f"it happened on {e.when.isoformat()}, but no task or action "
+                            f"could record it before the case reached {day.isoformat()}: "
+                            "recording it then would back-date it")
+                continue
             step = _Step(self, child, target, record, pending, day)
             bests, blocked = self._bests(step, lives, rejected)
             actionable = [c for c in bests if c.recorded]
+            # what records the story's earliest pending events (on their day) comes first
+            on_time = [c for c in actionable if c.first_key[0] == first.when]
             chosen: _Candidate | None = None
-            if actionable:
-                chosen = _lazy_min(actionable, prefix=lambda c: c.first_key,
+            if on_time:
+                chosen = _lazy_min(on_time, prefix=lambda c: c.first_key,
                                    after=lambda c: c.live.view.id)
             else:
                 if blocked:
                     # a task whose best option is refused may be blocked too: check them all
                     for c in bests:
                         c.simulate()
-                useful = [c for c in bests if c.level(1) == 0] if not blocked else []
+                idle_ones = [c for c in bests if not c.recorded]
+                for c in idle_ones:
+                    c.simulate()
                 if not any(c.failed for c in bests):
-                    if blocked:
+                    if blocked and not actionable:
                         task, missing = blocked[0]
                         names = ", ".join(f"'{item}' ({RECORD_ITEMS[item].title})"
                                           for item in missing)
                         raise StoryError(f"Task {task.id} '{task.title}' (form {task.form}) "
                                          f"needs {names}, which the story does not give")
-                    if not useful or idle + 1 > MAX_IDLE_STEPS:
-                        result.stopped_at = tasks
-                        return result
-                    chosen = _lazy_min(useful, after=lambda c: c.live.view.id)
+                    # work that records nothing but opens what records the earliest events
+                    reaching = [c for c in idle_ones if c.reaches(first.when)]
+                    if reaching and idle < MAX_IDLE_STEPS:
+                        chosen = _lazy_min(reaching, after=lambda c: c.live.view.id)
+                    elif self._take_action(case_id, step, lives, clock, first.when):
+                        idle += 1
+                        rejected = set()
+                        continue
+                    else:
+                        why = _why(first, tasks, blocked)
+                        for e in pending:
+                            if e.when == first.when:
+                                given_up.add((index, e.item, e.index))
+                                reasons.setdefault(_event_path(index, e), why)
+                        idle = 0
+                        continue
             failed = [c for c in bests if c.failed]
             if failed or chosen is None:
                 # a task's best option turned out to be refused: its next best takes its place
@@ -382,6 +454,49 @@ class StoryRunner:
             record = outcome.record
             self._check(case_id, record, f"after task {chosen.live.view.id}")
         raise StoryError(f"The story did not finish within {MAX_STEPS} tasks")
+
+    def _finish(self, result: StoryResult, tasks: list[TaskView], child: Mapping[str, Any],
+                episodes: list[Mapping[str, Any]], record: CaseRecord,
+                reasons: Mapping[str, str]) -> StoryResult:
+        """The runner stopped: what it left open, and every story item it never recorded."""
+        result.stopped_at = tasks
+        if tasks:
+            titles = ", ".join(f"'{t.title}'" for t in tasks)
+            default = f"no open task ({titles}) or action of the pack could record it"
+        else:
+            default = "no task was open and no action of the pack could record it"
+        reasons = dict(reasons)
+        for later in range(len(record.episodes), len(episodes)):
+            reasons.setdefault(f"episodes[{later}]", "its referral could not be recorded: the "
+                               "episode before it was never closed")
+        result.unrecorded = unrecorded({"child": child, "episodes": episodes}, record,
+                                       reasons, default)
+        return result
+
+    def _take_action(self, case_id: int, step: _Step, lives: list[_Live], clock: FixedClock,
+                     day: date) -> bool:
+        """Take the first available action whose process opens work that records a pending
+        event of ``day`` (worked out in memory first); False if there is none."""
+        available = self.service.actions(case_id, self.acting)
+        if not available:
+            return False
+        head = self.service.head(case_id)
+        runtime = self._runtime(head.pack_name, head.pack_version)
+        current = len(step.record.episodes) - 1
+        running = {live.process_id for live in lives if live.episode_seq == current}
+        for action in available:
+            try:
+                with use_clock(FixedClock(_noon(day))):
+                    outcome = runtime.take_action(step.record, action.name, head.worker,
+                                                  running)
+            except CarepathError:
+                continue
+            if any(when == day for _, when in step.covered(outcome)):
+                clock.set(max(clock.now(), _noon(day)))
+                self.service.act(case_id, action.name, self.acting,
+                                 expected_version=head.version)
+                return True
+        return False
 
     def _opened(self, record: CaseRecord | None, child: Mapping[str, Any],
                 episode: Mapping[str, Any], case_id: int) -> CaseRecord:
@@ -548,6 +663,8 @@ class StoryRunner:
                     missing.append(f.record)
                 continue
             if story_value.pending:
+                if story_value.when is not None and story_value.when < today:
+                    invalid = f"{f.record} would be back-dated to {story_value.when}"
                 recorded.append(story_value)
             elif f.record in ADDING:
                 invalid = f"{f.record} is already recorded"
@@ -574,4 +691,109 @@ def _filler(f: Field, when: date) -> Any:
     return f.example
 
 
-__all__ = ["StoryResult", "StoryRunner", "TaskRef"]
+# -- what the runner never recorded ----------------------------------------------------
+
+_LISTS = {"assessment": "assessments", "s47": "s47", "cp_plan": "cp_plans",
+          "cin_plan": "cin_plans"}
+
+
+def _event_path(episode: int, event: PendingEvent) -> str:
+    """Where a pending event is in the story: ``episodes[0].s47[0]`` for the enquiry a
+    strategy discussion starts, ``episodes[0].cp_plans[0].reviews[1]``, ..."""
+    base = f"episodes[{episode}]"
+    kind, _, key = event.item.partition(".")
+    if kind == "referral":
+        return f"{base}.referral"
+    if kind == "episode":
+        return f"{base}.{key}"
+    if kind == "closure":
+        return f"{base}.closure"
+    entry = f"{base}.{_LISTS[kind]}[{event.index[0]}]"
+    if key == "start":
+        return entry
+    if key == "review":
+        return f"{entry}.reviews[{event.index[1]}]"
+    return f"{entry}.{key}"
+
+
+def _why(first: PendingEvent, tasks: Sequence[TaskView],
+         blocked: Sequence[tuple[TaskView, list[str]]]) -> str:
+    day = first.when.isoformat()
+    if blocked:
+        task, missing = blocked[0]
+        return (f"on {day} no task or action could record it: task '{task.title}' needs "
+                f"{', '.join(missing)}, which the story does not give")
+    if tasks:
+        titles = ", ".join(f"'{t.title}'" for t in tasks)
+        return (f"on {day} no task or action could record it (open tasks: {titles}; no "
+                "available action starts work that records it)")
+    return f"on {day} no task or action could record it (no task open, no action available)"
+
+
+def _differences(want: Any, got: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
+    """Each place where ``got`` (the record, in the story format) differs from ``want``."""
+    if isinstance(want, Mapping) and isinstance(got, Mapping):
+        for key in [*want, *(k for k in got if k not in want)]:
+            _differences(want.get(key), got.get(key), f"{path}.{key}" if path else key, out)
+        return
+    if isinstance(want, list) and got is None:
+        got = []  # empty lists are left out of the story format
+    elif isinstance(got, list) and want is None:
+        want = []
+    listed = isinstance(want, list) and isinstance(got, list)
+    if listed and any(isinstance(v, Mapping | date) for v in [*want, *got]):
+        for i in range(max(len(want), len(got))):
+            _differences(want[i] if i < len(want) else None,
+                         got[i] if i < len(got) else None, f"{path}[{i}]", out)
+        return
+    if want != got:
+        out.append((path, want, got))
+
+
+def _reason_for(path: str, reasons: Mapping[str, str]) -> str | None:
+    if path in reasons:
+        return reasons[path]
+    for known, reason in reasons.items():
+        if path.startswith(known + ".") or path.startswith(known + "["):
+            return reason
+    parent = path.rsplit(".", 1)[0]
+    for known, reason in reasons.items():
+        if known.startswith(parent + "."):
+            return reason
+    return None
+
+
+def unrecorded(story: Mapping[str, Any], record: CaseRecord, reasons: Mapping[str, str],
+               default: str) -> list[Unrecorded]:
+    """Every item of ``story``'s episodes that ``record`` does not hold as the story says (and
+    anything the record has that the story does not), with why: ``reasons`` by path, else
+    ``default``."""
+    want = record_to_story(story_to_record(story))["episodes"]
+    got = record_to_story(record)["episodes"]
+    if want == got:
+        return []
+    found: list[tuple[str, Any, Any]] = []
+    _differences(want, got, "episodes", found)
+    out: list[Unrecorded] = []
+    for path, wanted, have in found:
+        reason = _reason_for(path, reasons)
+        if wanted is None:
+            reason = f"recorded ({_show(have)}), but the story does not have it"
+        elif reason is None:
+            reason = default if have is None else \
+                f"recorded as {_show(have)}, the story says {_show(wanted)}"
+        out.append(Unrecorded(path, reason))
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+__all__ = ["StoryResult", "StoryRunner", "TaskRef", "Unrecorded", "unrecorded"]

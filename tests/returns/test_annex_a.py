@@ -116,7 +116,7 @@ def test_list_3_referrals(whole_year: dict[str, list[dict[str, Any]]]) -> None:
     referrals = whole_year["List 3"]
     # every referral of the year: one per story, the second episode of two_episodes, not the
     # 2023 one of cp_reviews
-    assert len(referrals) == 11
+    assert len(referrals) == 13
     nfa = next(r for r in referrals if r["Child Unique ID"] == "C0101")
     assert nfa == {
         "Child Unique ID": "C0101", "Sex": "a) Male", "Ethnicity": "a) WBRI",
@@ -153,7 +153,7 @@ def test_list_4_assessments(whole_year: dict[str, list[dict[str, Any]]]) -> None
 
 def test_list_5_section_47(whole_year: dict[str, list[dict[str, Any]]]) -> None:
     enquiries = {r["Child Unique ID"]: r for r in whole_year["List 5"]}
-    assert set(enquiries) == {"C0104", "C0105", "C0108", "C0109"}
+    assert set(enquiries) == {"C0104", "C0105", "C0108", "C0109", "C0111"}
     christmas = enquiries["C0104"]
     assert christmas["Strategy discussion initiating Section 47 Enquiry Start Date"] \
         == D(2025, 12, 12)
@@ -269,9 +269,9 @@ def test_command_writes_the_workbook(db: Engine, db_url: str, tmp_path: Path) ->
                                           "--end", "2026-03-31", "--db", db_url],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "List 3 (referrals): 11 row(s)" in result.stdout
+    assert "List 3 (referrals): 13 row(s)" in result.stdout
     got = rows(out)
-    assert len(got["List 3"]) == 11
+    assert len(got["List 3"]) == 13
     assert {r["Allocated Team"] for sheet in got.values() for r in sheet} == {"Team East"}
     assert [p.name for p in out.parent.iterdir()] == ["annex_a.xlsx"]  # no temporary file left
 

@@ -87,7 +87,9 @@ def story() -> None:
 @json_option
 @handle_errors
 def story_run(story_file: str, pack_name: str, db_url: str | None, as_json: bool) -> None:
-    """Drive a pack with a story, recording it as a caseworker would."""
+    """Drive a pack with a story, recording it as a caseworker would.
+
+    Exit 1 if any item of the story could not be recorded (each is printed with why)."""
     from carepath.engine.stories.story import parse_story
     from carepath.service.stories import StoryRunner
 
@@ -96,12 +98,21 @@ def story_run(story_file: str, pack_name: str, db_url: str | None, as_json: bool
     result = StoryRunner(cases, cases.packs.get(pack_name)).run(data)
     if as_json:
         print_json(result.as_json())
-        return
-    out.print(f"Story recorded on case {', '.join(map(str, result.case_ids))} "
-              f"({result.completed} tasks completed).")
-    if result.stopped_at:
-        out.print("Stopped with these tasks open (the story has nothing for them):")
-        task_table(result.stopped_at)
+    else:
+        cases_text = ", ".join(map(str, result.case_ids))
+        if result.unrecorded:
+            out.print(f"Story only partly recorded on case {cases_text} ({result.completed} "
+                      "tasks completed).")
+        else:
+            out.print(f"Story recorded on case {cases_text} ({result.completed} tasks "
+                      "completed).")
+        if result.stopped_at:
+            out.print("Stopped with these tasks open (the story has nothing for them):")
+            task_table(result.stopped_at)
+        for item in result.unrecorded:
+            err.print(f"Not recorded: {item.path}: {item.reason}", markup=False)
+    if result.unrecorded:
+        sys.exit(1)
 
 
 @click.group()
