@@ -108,3 +108,14 @@ def db(db_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     dispose_engine(db_url)
+
+
+@pytest.fixture(autouse=True)
+def _default_clock_restored() -> Iterator[None]:
+    """A CLI test's ``--today`` sets the process-wide clock, as it does for a real command:
+    put it back after every test so no other test runs on that date."""
+    from carepath.engine.time import clock
+
+    before = clock._default_clock
+    yield
+    clock.set_default_clock(before)
