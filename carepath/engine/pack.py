@@ -33,7 +33,10 @@ SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z
 PACK_KEYS = {"name", "version", "title", "engine", "description", "licence", "start", "roles",
              "actions", "accept_undecided"}
 ROLE_KEYS = {"title", "assign"}
-ACTION_KEYS = {"title", "available", "role", "start"}
+ACTION_KEYS = {"title", "available", "role", "start", "change"}
+REQUIRED_ACTION_KEYS = ("available", "role", "title")
+# Changes to a case the engine makes itself, which an action may offer instead of a process.
+ACTION_CHANGES = {"worker": "the allocated worker"}
 
 
 class PackErrors(CarepathError):
@@ -58,14 +61,16 @@ class Role:
 class Action:
     """Work a worker may start on a case whatever stage it is at (``actions:`` in pack.yaml):
     while ``available`` is true over the record, someone holding ``role`` may start the process
-    ``start`` as its own instance on the current episode."""
+    ``start`` as its own instance on the current episode, or make the engine's own change
+    ``change`` (``worker``: the allocated worker) to the case."""
 
     name: str
     title: str
     available: Expression
     role: str
-    start: str
+    start: str | None
     line: int = 0
+    change: str | None = None
 
 
 @dataclass
@@ -354,8 +359,8 @@ def _parse_actions(data: Any, manifest: SourceDict, process_ids: Iterable[str],
                                       "'-' or '_'", file, line))
             continue
         if not isinstance(spec, SourceDict):
-            problems.append(PackError(f"{where} needs title, available, role and start", file,
-                                      line))
+            problems.append(PackError(f"{where} needs title, available, role and start (or "
+                                      "change)", file, line))
             continue
         found = len(problems)
         for key in spec:
@@ -363,18 +368,32 @@ def _parse_actions(data: Any, manifest: SourceDict, process_ids: Iterable[str],
                 problems.append(PackError(f"unknown setting '{key}' on {where} (allowed: "
                                           f"{', '.join(sorted(ACTION_KEYS))})", file,
                                           spec.line_of(key)))
-        for key in sorted(ACTION_KEYS):
+        for key in REQUIRED_ACTION_KEYS:
             value = spec.get(key)
             if not isinstance(value, str) or not value.strip():
                 problems.append(PackError(f"{where}: '{key}' is required and must be text",
                                           file, spec.line_of(key) or line))
+        if ("start" in spec) == ("change" in spec):
+            problems.append(PackError(f"{where} needs exactly one of 'start' (a process) and "
+                                      f"'change' ({', '.join(sorted(ACTION_CHANGES))})", file,
+                                      line))
+        elif "change" in spec and spec.get("change") not in ACTION_CHANGES:
+            problems.append(PackError(f"{where}: 'change' must be one of "
+                                      f"{', '.join(sorted(ACTION_CHANGES))}", file,
+                                      spec.line_of("change")))
+        elif "start" in spec and not (isinstance(spec.get("start"), str)
+                                      and str(spec["start"]).strip()):
+            problems.append(PackError(f"{where}: 'start' must be the id of a process", file,
+                                      spec.line_of("start")))
         if len(problems) > found:
             continue
-        role, start = str(spec["role"]), str(spec["start"])
+        role = str(spec["role"])
+        start = str(spec["start"]) if "start" in spec else None
+        change = str(spec["change"]) if "change" in spec else None
         if role not in role_ids:
             problems.append(PackError(f"{where} has role '{role}', which pack.yaml does not "
                                       "list under roles", file, spec.line_of("role")))
-        if start not in processes:
+        if start is not None and start not in processes:
             problems.append(PackError(f"{where} starts '{start}', which is not a process of "
                                       f"this pack (found: {', '.join(sorted(processes)) or 'none'})",
                                       file, spec.line_of("start")))
@@ -394,7 +413,7 @@ def _parse_actions(data: Any, manifest: SourceDict, process_ids: Iterable[str],
             continue
         if len(problems) == found:
             actions[name] = Action(name, str(spec["title"]).strip(), expression, role, start,
-                                   line or 0)
+                                   line or 0, change)
     return actions
 
 

@@ -250,12 +250,18 @@ class CaseRuntime:
         """True if ``action`` may be taken on ``record`` now: its ``available`` expression is
         true and its process is not already running on the current episode (``running``: the
         process ids with an instance running there, which the record cannot show)."""
-        if not record.episodes or action.start in running:
+        if not record.episodes or (action.start is not None and action.start in running):
             return False
         try:
             return action.available.evaluate(record_context(record), self.functions) is True
         except ExpressionError:
             return False
+
+    def check_available(self, action: Action, record: CaseRecord,
+                        running: Collection[str] = ()) -> None:
+        if not self.is_available(action, record, running):
+            raise ActionUnavailableError(f"The action '{action.title}' is not available on "
+                                         "this case now")
 
     def available_actions(self, record: CaseRecord,
                           running: Collection[str] = ()) -> list[Action]:
@@ -270,9 +276,10 @@ class CaseRuntime:
         With ``values``, the process's first task (ready at once) is completed with them in
         the same outcome: opened and completed together."""
         action = self.action(action_name)
-        if not self.is_available(action, record, running):
-            raise ActionUnavailableError(f"The action '{action.title}' is not available on "
-                                         "this case now")
+        self.check_available(action, record, running)
+        if action.start is None:
+            raise TaskStateError(f"The action '{action.title}' changes the case itself: the "
+                                 "service makes that change")
         outcome = Outcome(record=clone_record(record))
         outcome.events.append(("action.taken", {"action": action.name, "title": action.title}))
         instance = self._start(outcome, action.start, worker)

@@ -188,6 +188,17 @@ class CaseService:
                 f"The action '{found.title}' is for the role '{found.role}', which "
                 f"{actor.name} does not hold")
         record = self.cases.record(head)
+        if found.change == "worker":
+            runtime.check_available(found, record, self._running(head, record))
+            worker = (data or {}).get("worker")
+            unknown = sorted(set(data or {}) - {"worker"})
+            if unknown or not isinstance(worker, str) or not worker.strip():
+                raise FormErrors([FieldError(
+                    "worker", "Enter the name of the new allocated worker (the only answer "
+                    "this action takes: 'worker')")])
+            moved = self.cases.change_worker(head.case_id, worker.strip(), actor.name,
+                                             head.version)
+            return ActionTaken(head.case_id, found.name, found.title, moved)
         outcome = runtime.take_action(record, action, head.worker,
                                       self._running(head, record), data or None)
         _, opened = self.cases.write(CaseWrite(head.case_id, head.version, record, outcome,

@@ -100,7 +100,7 @@ def runtime() -> CaseRuntime:
 
 def test_availability_follows_the_record(runtime: CaseRuntime) -> None:
     names = [a.name for a in runtime.available_actions(record())]
-    assert names == ["start_section47", "start_assessment", "close_case"]
+    assert names == ["start_section47", "start_assessment", "close_case", "change_worker"]
     open_s47 = record(s47s=[Section47(date(2025, 5, 2))])
     assert "start_section47" not in [a.name for a in runtime.available_actions(open_s47)]
     done_s47 = record(s47s=[Section47(date(2025, 5, 2), icpc_not_required=True)])

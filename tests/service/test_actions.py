@@ -110,3 +110,30 @@ def test_the_first_task_can_be_completed_with_the_action(cases: CaseService,
     assert cases.actions(case_id, OPERATOR) == []
     with Session(db) as session:
         assert verify(session, case_id) == []
+
+
+@pytest.mark.parametrize("pack_name", ["ics2010", "wt2023"])
+def test_change_worker_is_an_action_a_manager_takes(db: Engine, pack_name: str) -> None:
+    from carepath.adapters.app import case_service
+    from carepath.core.errors import PermissionDeniedError
+    from carepath.forms.validation import FormErrors
+    from carepath.service.types import Actor
+
+    cases = case_service(db)
+    manager = Actor("morgan", frozenset({"team_manager"}))
+    worker = Actor("sam", frozenset({"social_worker"}))
+    child = {**CHILD, "la_child_id": f"W{pack_name}"}
+    with use_clock(FixedClock(datetime(2025, 5, 1, 11, tzinfo=UTC))):
+        opened = cases.open_case(pack_name, child, {"date": "2025-05-01", "source": "2A"},
+                                 Actor.operator("admin"), worker="sam")
+        case_id = opened.case_id
+        assert "change_worker" in [a.name for a in cases.actions(case_id, manager)]
+        assert "change_worker" not in [a.name for a in cases.actions(case_id, worker)]
+        with pytest.raises(PermissionDeniedError):
+            cases.act(case_id, "change_worker", worker, {"worker": "alex"})
+        with pytest.raises(FormErrors):
+            cases.act(case_id, "change_worker", manager, {})
+        taken = cases.act(case_id, "change_worker", manager, {"worker": "alex"})
+    assert [t.assignee for t in taken.opened] == ["alex"]
+    assert cases.head(case_id).worker == "alex"
+    assert any(h.kind == "case.worker_changed" for h in cases.history(case_id))

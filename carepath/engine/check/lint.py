@@ -167,7 +167,7 @@ def _at(findings: Findings, severity: Severity, check: str, message: str, n: Not
 def structure(pack: Pack, paths: PathSet, findings: Findings) -> None:
     """Tasks, roles, forms, script tasks, codes and reachability."""
     used: set[str] = set()
-    action_starts = {a.start for a in pack.actions.values()}
+    action_starts = {a.start for a in pack.actions.values() if a.start is not None}
     for pid in sorted(pack.library.process_ids()):
         graph = pack.library.graph(pid)
         infos = pack.library.specs(pid).tasks
