@@ -4,7 +4,11 @@ At each step it looks at the ready tasks, works out what the story can give each
 simulates the choices a worker could make (decision questions) to pick the one that records what
 the story says happens next. It sets the clock to the story date the task records, completes the
 task, and stops when the story has nothing for the ready tasks. If a pack asks for something the
-story cannot give, it fails naming the task and the missing item.
+story cannot give, it fails naming the task and the missing item; if the story has something
+left that no ready task can record, it fails naming it, never stopping short as if the story were
+done. A referral with no further action (``nfa: true``) is part of what the story says: a pack
+that records that decision only together with the closure cannot record an ``nfa: true``
+episode that has no closure, and the runner says so (``docs/stories.md``).
 
 How it stays fast (the choice it makes is the one simulating every option of every task gives):
 
@@ -59,7 +63,7 @@ MAX_STEPS = 2_000
 # Items that add something each time they are recorded: recording one the story has already
 # had would add a second.
 ADDING = {"assessment.start", "s47.start", "cp_plan.start", "cin_plan.start", "cp_plan.review",
-          "closure.date"}
+          "closure.date", "episode.emergency_protection"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -330,7 +334,14 @@ class StoryRunner:
             pending = pending_events(target, record.episodes[index])
             tasks, lives = self._ready(case_id)
             if not pending:
-                if index + 1 < len(episodes) and record.episodes[-1].closure_date is not None:
+                current = record.episodes[-1]
+                if index + 1 < len(episodes):
+                    # the next referral: once this episode is closed, or (DfE rules 8815/8816)
+                    # while it stays open as a referral with no further action
+                    if current.closure_date is None and not current.referral_nfa:
+                        raise StoryError(
+                            f"Episode {index + 1} of the story is still open in the record, so "
+                            f"the referral of episode {index + 2} cannot be recorded")
                     index += 1
                     self._open(child, episodes[index], clock)
                     record = self._opened(record, child, episodes[index], case_id)
@@ -359,8 +370,8 @@ class StoryRunner:
                         raise StoryError(f"Task {task.id} '{task.title}' (form {task.form}) "
                                          f"needs {names}, which the story does not give")
                     if not useful or idle + 1 > MAX_IDLE_STEPS:
-                        result.stopped_at = tasks
-                        return result
+                        # never stop short of the story as if it were done
+                        raise StoryError(self._unrecorded(pending[0], index, tasks))
                     chosen = _lazy_min(useful, after=lambda c: c.live.view.id)
             failed = [c for c in bests if c.failed]
             if failed or chosen is None:
@@ -383,6 +394,13 @@ class StoryRunner:
             record = outcome.record
             self._check(case_id, record, f"after task {chosen.live.view.id}")
         raise StoryError(f"The story did not finish within {MAX_STEPS} tasks")
+
+    @staticmethod
+    def _unrecorded(event: PendingEvent, index: int, tasks: Sequence[TaskView]) -> str:
+        open_tasks = ", ".join(f"{t.id} '{t.title}'" for t in tasks) or "none"
+        return (f"The pack has no task that can record what the story says next in episode "
+                f"{index + 1}: '{event.item}' ({RECORD_ITEMS[event.item].title}) on "
+                f"{event.when.isoformat()} (open tasks: {open_tasks})")
 
     def _opened(self, record: CaseRecord | None, child: Mapping[str, Any],
                 episode: Mapping[str, Any], case_id: int) -> CaseRecord:
