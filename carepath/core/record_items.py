@@ -47,6 +47,8 @@ RECORD_ITEMS: dict[str, RecordItem] = {
         _item("referral.source", C, "Referral source", "referral_source"),
         _item("referral.nfa", Y, "Referral with no further action"),
         _item("episode.primary_need", C, "Primary need", "primary_need"),
+        _item("episode.emergency_protection", D,
+              "Date of an emergency protection order or police protection"),
         _item("assessment.start", D, "Assessment start date"),
         _item("assessment.authorised", D, "Assessment authorisation date"),
         _item("assessment.factors", CS, "Factors identified at assessment", "assessment_factors"),

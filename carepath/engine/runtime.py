@@ -21,6 +21,7 @@ from carepath.core.errors import (
     RecordError,
     TaskStateError,
 )
+from carepath.engine.intake import check_child_at_referral, long_date
 from carepath.engine.pack import Action, Pack
 from carepath.engine.record.case_record import (
     CaseRecord,
@@ -30,7 +31,7 @@ from carepath.engine.record.case_record import (
     new_episode,
     record_context,
 )
-from carepath.engine.record.model import clone_record
+from carepath.engine.record.model import clone_record, in_code_order
 from carepath.engine.time.clock import today
 from carepath.engine.workflow import ReadyTask, WorkflowInstance
 from carepath.forms.validation import ValidationContext, record_values, validate
@@ -98,6 +99,60 @@ class Outcome:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     record_changes: list[RecordChange] = field(default_factory=list)
     episode_closed: bool = False
+
+
+# The child's identifying details a new referral may bring up to date (``child.details_changed``)
+CHILD_DETAILS = ("upn", "upn_unknown", "birth_date", "expected_birth_date", "sex", "ethnicity",
+                 "disabilities")
+
+
+def child_details_changes(before: Child, after: Child) -> list[dict[str, Any]]:
+    """Each identifying detail that differs between ``before`` and ``after``: ``{"item":
+    "child.sex", "before": …, "after": …}`` (dates as ISO text), in a fixed order.
+
+    This is for the case's own history (the audit record) only: the values are personal data
+    and must never be written to a log.
+    """
+    changes: list[dict[str, Any]] = []
+    for name in CHILD_DETAILS:
+        old, new = getattr(before, name), getattr(after, name)
+        if name == "disabilities":  # a set of codes
+            old, new = in_code_order(old, "disability"), in_code_order(new, "disability")
+        if old == new:
+            continue
+        changes.append({"item": f"child.{name}", "before": _jsonable(old),
+                        "after": _jsonable(new)})
+    return changes
+
+
+def check_new_episode(record: CaseRecord | None, child: Child, referral_date: date) -> None:
+    """Refuse a referral the record cannot take, with the DfE rule it would break.
+
+    :class:`FormErrors` (fields ``child.birth_date``, ``referral.date``) for a date of birth after
+    the referral (the child was then unborn: give the expected date) or a referral more than 40
+    weeks before birth (8606); :class:`RecordError` for a referral dated before an earlier
+    episode closed (8820, overlapping episodes: the day it closed is allowed, as the rule says)
+    or made while an earlier episode that went on to further action is still open (8815, 8816).
+    """
+    check_child_at_referral(child, referral_date)
+    if record is None:
+        return
+    for number, ep in enumerate(record.episodes, start=1):
+        if ep.closure_date is not None:
+            if referral_date < ep.closure_date:
+                raise RecordError(
+                    f"The referral date must be on or after {long_date(ep.closure_date)}, the "
+                    f"day the child's episode {number} closed: episodes cannot overlap (DfE "
+                    "rule 8820)")
+        elif not ep.referral_nfa:
+            raise RecordError(
+                f"This child already has an open episode (referral "
+                f"{long_date(ep.referral_date)}): close it before recording a new referral "
+                "(DfE rules 8815, 8816)")
+        elif referral_date < ep.referral_date:
+            raise RecordError(
+                f"The referral date must be on or after {long_date(ep.referral_date)}, the "
+                f"date of the child's episode {number}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -178,15 +233,28 @@ class CaseRuntime:
 
     def open_episode(self, record: CaseRecord | None, child: Child,
                      referral: Mapping[str, Any], worker: str | None) -> Outcome:
-        """A new referral: a new case (``record`` is None) or a new episode on the same case."""
+        """A new referral: a new case (``record`` is None) or a new episode on the same case.
+
+        Refused (:class:`FormErrors` or :class:`RecordError`, nothing changed) when the referral
+        does not fit the record: see :func:`check_new_episode`. The child's details may have changed since the last
+        referral: the new ones replace them, and each change is in a ``child.details_changed``
+        event (item, before, after), so the case's history says what was corrected and when.
+        """
+        if record is not None and record.child.la_child_id != child.la_child_id:
+            raise RecordError(f"This referral is for child {child.la_child_id}, not "
+                              f"{record.child.la_child_id}")
+        check_new_episode(record, child, referral["date"])
         new = clone_record(record) if record is not None else CaseRecord(child=child)
-        # the child's details may have changed since the last referral
         new.child = dataclasses.replace(child, disabilities=list(child.disabilities))
         new_episode(new, referral["date"], referral["source"])
         outcome = Outcome(record=new)
         kind = "case.opened" if record is None else "referral.recorded"
         outcome.events.append((kind, {"pack": self.pack.key,
                                       "referral": _jsonable(dict(referral))}))
+        if record is not None:
+            changes = child_details_changes(record.child, new.child)
+            if changes:
+                outcome.events.append(("child.details_changed", {"changes": changes}))
         self._start(outcome, self.pack.start, worker)
         return outcome
 

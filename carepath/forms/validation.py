@@ -22,6 +22,7 @@ __all__ = [
     "ValidationContext",
     "clean_answer",
     "example_values",
+    "parse_date",
     "record_values",
     "validate",
     "visible_fields",
@@ -171,6 +172,9 @@ def _message(f: Field, kind: str, detail: str = "") -> str:
 # --------------------------------------------------------------------------- coercion
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Day, month and year separated by spaces, as GOV.UK date inputs and the forms' hints write
+# them ("27 3 2025")
+_DMY_RE = re.compile(r"(\d{1,2})\s+(\d{1,2})\s+(\d{4})")
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _YES = frozenset({"yes", "true", "y"})
 _NO = frozenset({"no", "false", "n"})
@@ -194,16 +198,31 @@ def _is_empty(raw: Any) -> bool:
     return False
 
 
+def parse_date(text: str) -> date | None:
+    """A date typed as ``2025-03-27`` or, as the forms' hints show it, day month year separated
+    by spaces (``27 3 2025``); None if ``text`` is neither or no such day exists."""
+    text = text.strip()
+    try:
+        if _DATE_RE.fullmatch(text):
+            return date.fromisoformat(text)
+        match = _DMY_RE.fullmatch(text)
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            return date(year, month, day)
+    except ValueError:
+        return None
+    return None
+
+
 def _to_date(raw: Any) -> date:
     if isinstance(raw, datetime):
         raise _Invalid()
     if isinstance(raw, date):
         return raw
-    if isinstance(raw, str) and _DATE_RE.fullmatch(raw.strip()):
-        try:
-            return date.fromisoformat(raw.strip())
-        except ValueError:
-            raise _Invalid() from None
+    if isinstance(raw, str):
+        parsed = parse_date(raw)
+        if parsed is not None:
+            return parsed
     raise _Invalid()
 
 

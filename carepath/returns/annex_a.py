@@ -36,16 +36,30 @@ Values:
   a plan of the episode starts on the conference date, else ``No``; blank before a conference;
 * "Case Status" on the last day of the period (or the closure date): ``e) Closed episode``, else
   ``b) Child Protection plan`` / ``c) Child in need plan`` / ``d) Open assessment`` for the first
-  of these open then; blank when none is (for example between an assessment and a plan).
+  of these open then. An open episode with none of them open that day is still an open case, and
+  the schema needs a status: ``c) Child in need plan`` once the episode has had a plan (a plan
+  ended and the next step, a new plan or the closure, is not recorded yet: the child is still a
+  child in need), else ``d) Open assessment`` (the referral awaits its decision, or an enquiry is
+  under way, or an assessment is done and what follows has not started);
+* "Primary Need Code" of an episode still open at the end of the period whose need is not
+  recorded yet: ``j) Not stated`` (code N0, as in the CIN census);
+* "Subject to Emergency Protection Order or Protected Under Police Powers in Last Six Months
+  (Y/N)": ``Yes`` when the record holds an emergency protection order or police protection
+  (record item ``episode.emergency_protection``, in any episode) in the six months up to the
+  period's end, else ``No``. Both built-in packs ask for it at every strategy discussion.
 
-Columns left blank because the case record does not hold the item:
+Columns left blank because the case record does not hold the item (the schema allows a blank):
 
 * List 4: "Child Seen During Continuous Assessment";
 * List 6: "Date Child Was Last Seen"; "Case Status" ``a) Looked after child`` is never given;
-* List 7: "Date of the Last Statutory Visit", "Was the Child Seen Alone?", "Subject to Emergency
-  Protection Order or Protected Under Police Powers in Last Six Months (Y/N)".
+* List 7: "Date of the Last Statutory Visit", "Was the Child Seen Alone?".
 
-The allocated team and worker come from the case (its current allocation, on every row).
+The allocated team and worker come from the case (its current allocation, on every row);
+``Unallocated`` when the case has none (the schema allows no blank).
+
+A column the schema needs that a record cannot fill (a child without sex or ethnicity, a plan
+without its categories of abuse, a closed episode without its primary need) is left blank and
+listed in the summary's ``missing``, never guessed.
 
 Written with openpyxl in write-only mode: each row goes to its sheet as the case is read, so the
 cases are streamed once and never held together.
@@ -68,9 +82,12 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from carepath.engine.record.case_record import Child, Episode
 from carepath.engine.time.clock import today
 from carepath.returns import CaseData, ReturnError
+from carepath.returns.cin_census import NOT_STATED
 
 DATE_FORMAT = "dd/mm/yyyy"
 YES, NO, UNKNOWN = "Yes", "No", "Unknown"
+UNALLOCATED = "Unallocated"
+EPO_MONTHS = 6  # "… in Last Six Months"
 
 SEX = {"M": "a) Male", "F": "b) Female", "U": "c) Not stated/recorded"}
 ETHNICITY = {
@@ -144,11 +161,40 @@ LIST_TITLES = {"List 3": "referrals", "List 4": "assessments", "List 5": "sectio
                "List 6": "children in need", "List 7": "child protection plans"}
 
 
+# Columns the Annex A schema does not allow to be blank, in Lists 3 to 7
+REQUIRED: dict[str, frozenset[str]] = {
+    name: frozenset(columns) - {"Date of Birth", "Age of Child (Years)"} - {
+        "Date of referral", "Child Seen During Continuous Assessment",
+        "Continuous Assessment Date of Authorisation",
+        "Was the child assessed as requiring LA children's social care support?",
+        "Was an Initial Child Protection Conference deemed unnecessary?",
+        "Date of Initial Child Protection Conference",
+        "Did the Initial Child Protection Conference Result in a Child Protection Plan",
+        "CIN Start Date", "Date Child Was Last Seen", "CIN Closure Date", "Reason for Closure",
+        "Date of the Last Statutory Visit", "Was the Child Seen Alone?",
+        "Date of latest review conference", "Child Protection Plan End Date"}
+    for name, columns in LIST_COLUMNS.items()
+}
+
+
+@dataclass(frozen=True)
+class MissingCell:
+    """A column the schema needs that a child's record cannot fill (left blank)."""
+
+    sheet: str
+    child: str
+    column: str
+
+    def __str__(self) -> str:
+        return f"{self.sheet}, {self.child}: {self.column}"
+
+
 @dataclass
 class AnnexASummary:
     start: date
     end: date
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LIST_COLUMNS, 0))
+    missing: list[MissingCell] = field(default_factory=list)
 
 
 def months_before(day: date, months: int) -> date:
@@ -209,10 +255,17 @@ class _Sheets:
             ws.append(header)
             self.sheets[name] = ws
 
-    def append(self, name: str, values: Sequence[Any]) -> None:
+    def append(self, name: str, values: Sequence[Any],
+               missing: list[MissingCell] | None = None) -> None:
         ws = self.sheets[name]
-        if len(values) != len(LIST_COLUMNS[name]):  # pragma: no cover - a bug here
-            raise AssertionError(f"{name}: {len(values)} values for {len(LIST_COLUMNS[name])}")
+        columns = LIST_COLUMNS[name]
+        if len(values) != len(columns):  # pragma: no cover - a bug here
+            raise AssertionError(f"{name}: {len(values)} values for {len(columns)}")
+        if missing is not None:
+            required = REQUIRED[name]
+            missing.extend(MissingCell(name, str(values[0]), column)
+                           for column, value in zip(columns, values, strict=True)
+                           if value is None and column in required)
         row: list[Any] = []
         for value in values:
             if isinstance(value, date):
@@ -250,7 +303,7 @@ def write_annex_a(
     sheets = _Sheets(workbook)
     for case in cases:
         for name, row in _rows(case, start, end):
-            sheets.append(name, row)
+            sheets.append(name, row, summary.missing)
             summary.rows[name] += 1
     workbook.save(out_path)
     return summary
@@ -267,7 +320,10 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
         age_in_years(child.birth_date, end),
     ]
     disability = _disability(child)
-    allocated = [case.team, case.worker]
+    allocated = [case.team or UNALLOCATED, case.worker or UNALLOCATED]
+    since = months_before(end, EPO_MONTHS)
+    protected = _yes_no(any(since <= day <= end for ep in record.episodes
+                            for day in ep.emergency_protection))
 
     referrals = [ep.referral_date for ep in record.episodes]
     strategy_dates = [s.start for ep in record.episodes for s in ep.s47s]
@@ -311,9 +367,11 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
             ep.closure_date is None or ep.closure_date >= start)
         if open_in_period and not ep.referral_nfa:
             closure = _upto(ep.closure_date, end)
+            # an episode open at the end whose need is not recorded yet: "not stated" (N0)
+            need = ep.primary_need or (NOT_STATED if closure is None else None)
             yield "List 6", [
                 *person, disability, ep.referral_date,
-                PRIMARY_NEED.get(ep.primary_need or "", ep.primary_need), None, closure,
+                PRIMARY_NEED.get(need or "", need), None, closure,
                 CLOSURE_REASON.get(ep.closure_reason or "", ep.closure_reason) if closure else None,
                 _case_status(ep, closure or end, closed=closure is not None), *allocated,
             ]
@@ -325,7 +383,7 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
                     *person, disability, p.start,
                     ABUSE_CATEGORY.get(p.initial_category or "", p.initial_category),
                     ABUSE_CATEGORY.get(p.latest_category or "", p.latest_category),
-                    None, None, reviews[-1] if reviews else None, _upto(p.end, end), None,
+                    None, None, reviews[-1] if reviews else None, _upto(p.end, end), protected,
                     plans_before, *allocated,
                 ]
             plans_before += 1
@@ -341,7 +399,7 @@ def _needs_support(ep: Episode, authorised: date) -> bool | None:
     return None
 
 
-def _case_status(ep: Episode, on: date, closed: bool) -> str | None:
+def _case_status(ep: Episode, on: date, closed: bool) -> str:
     if closed:
         return STATUS_CLOSED
 
@@ -354,5 +412,8 @@ def _case_status(ep: Episode, on: date, closed: bool) -> str | None:
         return STATUS_CIN
     if any(open_on(a.start, a.authorised) for a in ep.assessments):
         return STATUS_ASSESSMENT
-    return None
+    # open, with no plan or assessment open that day (see the module docstring)
+    if any(p.start <= on for p in ep.cp_plans) or any(c.start <= on for c in ep.cin_plans):
+        return STATUS_CIN
+    return STATUS_ASSESSMENT
 

@@ -16,6 +16,24 @@ episodes are written, and in them only what belongs to the year, as the DfE rule
 * a child born after the reference date was unborn on it: the date of birth goes out as the
   expected date of birth, with sex ``U`` (rules 8520, 8750).
 
+A referral still waiting for its decision on the reference date (typically one received on
+31 March and decided after the census was written) is a referral of the year, and it is in the
+return as the record stands: an open episode, ``ReferralNFA`` 0 (it has not been decided as a
+referral with no further action: writing 1 would claim a decision nobody has made) and, as rule
+8610 needs a primary need on every referral not flagged NFA, ``PrimaryNeedCode`` N0, the DfE's
+"not stated" code for a need not identified yet. The same holds for any episode still open at
+the reference date whose need the record does not hold yet (an assessment under way in a pack
+that records the need at its end). Each referral written with N0 is listed in the summary's
+notes, so the council can record the decision and write the file again. Likewise
+``UPNunknown`` UN7 ("referral with no further action") is left out, with a note, for a child one
+of whose episodes in the return is not NFA (rule 8772): UN7 does not hold for that child, and the
+record does not say which other reason does.
+
+What the census cannot write truthfully is never filled in: it is listed in the summary's
+``missing`` (the file then fails the DfE checks), for example a closed episode without a primary
+need and not NFA (rule 8610), or a second child with the same UPN (rule 1520: the census cannot
+tell which one is right).
+
 Review dates of a plan in the return are all kept up to the reference date (none of the rules
 limits them to the year, and the DfE's review-timeliness reports need the earlier ones).
 
@@ -79,6 +97,17 @@ def check_year(year: int) -> None:
         )
 
 
+def check_year_ended(year: int, today: date) -> None:
+    """Refuse a census year whose collection period has not ended on ``today``: its return
+    would hold a part-year as if it were the year."""
+    _, end = census_year_bounds(year)
+    if today <= end:
+        raise ReturnError(
+            f"The {year - 1}-{year % 100:02d} census year runs to 31 March {year}: there is no "
+            f"return for it before 1 April {year} (today is {today.day} {today:%B %Y})"
+        )
+
+
 def check_la(la: str) -> None:
     if not isinstance(la, str) or not _LA_CODE.fullmatch(la):
         raise ReturnError(f"The LA code must be the council's 3-digit DfE number, like 201 "
@@ -87,13 +116,31 @@ def check_la(la: str) -> None:
 
 @dataclass(frozen=True)
 class MissingItem:
-    """An item the census needs that a child's record does not hold."""
+    """An item the census needs that a child's record does not hold (or holds wrongly, like a
+    UPN another child in the return has): the file then fails the schema or the DfE rule
+    ``rule``."""
 
     child: str
     item: str  # the census element, e.g. "Sex" or "CINdetails[2]/ReferralSource"
+    rule: str = ""  # the DfE rule the file then breaks, e.g. "4180"
 
     def __str__(self) -> str:
-        return f"{self.child}: {self.item}"
+        return f"{self.child}: {self.item}" + (f" (DfE rule {self.rule})" if self.rule else "")
+
+
+@dataclass(frozen=True)
+class CensusNote:
+    """Something the file says that the council should know about (it passes the DfE rules)."""
+
+    child: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.child}: {self.text}"
+
+
+# The primary need code written for a referral whose need is not known yet: "not stated".
+NOT_STATED = "N0"
 
 
 @dataclass
@@ -101,6 +148,7 @@ class CensusSummary:
     children: int = 0
     episodes: int = 0
     missing: list[MissingItem] = field(default_factory=list)
+    notes: list[CensusNote] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -281,9 +329,12 @@ def child_xml(
     child: CensusChild,
     icpc_target_of: Callable[[Section47], date],
     missing: list[MissingItem] | None = None,
+    notes: list[CensusNote] | None = None,
 ) -> str:
     """The ``<Child>`` element of one child as indented XML text. Items the census needs but
-    the record lacks are left out (the file then fails the schema) and listed in ``missing``.
+    the record lacks are left out (the file then fails the schema or a DfE rule) and listed in
+    ``missing``; what the council should know about what was written goes to ``notes`` (see the
+    module's docstring: referrals awaiting a decision, UN7 left out).
 
     Written out as text with fixed indentation (the structure is fixed), which is several times
     faster than growing an lxml tree element by element; :func:`child_element` parses it.
@@ -291,16 +342,22 @@ def child_xml(
     record = child.record
     c = record.child
     lacking = missing if missing is not None else []
+    noting = notes if notes is not None else []
     parts: list[str] = []
     add = parts.append
 
-    def lack(item: str) -> None:
-        lacking.append(MissingItem(c.la_child_id, item))
+    def lack(item: str, rule: str = "") -> None:
+        lacking.append(MissingItem(c.la_child_id, item, rule))
 
     add(f"{_P2}<Child>{_P3}<ChildIdentifiers>{_P4}<LAchildID>{_text(c.la_child_id)}</LAchildID>")
     if c.upn is not None:
         add(f"{_P4}<UPN>{_text(c.upn)}</UPN>")
-    if c.upn_unknown is not None:
+    if c.upn_unknown == "UN7" and not all(ep.referral_nfa for ep in record.episodes):
+        noting.append(CensusNote(
+            c.la_child_id, "UPNunknown UN7 (referral with no further action) left out: an "
+            "episode in the return is not a referral with no further action (DfE rule 8772). "
+            "Record the child's UPN or the reason it is unknown"))
+    elif c.upn_unknown is not None:
         add(f"{_P4}<UPNunknown>{_text(c.upn_unknown)}</UPNunknown>")
     if c.birth_date is not None:
         add(f"{_P4}<PersonBirthDate>{c.birth_date.isoformat()}</PersonBirthDate>")
@@ -310,12 +367,12 @@ def child_xml(
     if c.sex:
         add(f"{_P4}<Sex>{_text(c.sex)}</Sex>")
     else:
-        lack("Sex")
+        lack("Sex", "4180")
     add(f"{_P3}</ChildIdentifiers>{_P3}<ChildCharacteristics>")
     if c.ethnicity:
         add(f"{_P4}<Ethnicity>{_text(c.ethnicity)}</Ethnicity>")
     else:
-        lack("Ethnicity")
+        lack("Ethnicity", "4220")
     if c.disabilities:
         add(f"{_P4}<Disabilities>")
         for code in c.disabilities:
@@ -330,11 +387,23 @@ def child_xml(
         if ep.referral_source:
             add(f"{_P4}<ReferralSource>{_text(ep.referral_source)}</ReferralSource>")
         else:
-            lack(f"CINdetails[{number}]/ReferralSource")
+            lack(f"CINdetails[{number}]/ReferralSource", "8866")
         if ep.primary_need:
             add(f"{_P4}<PrimaryNeedCode>{_text(ep.primary_need)}</PrimaryNeedCode>")
-        elif not ep.referral_nfa:
-            lack(f"CINdetails[{number}]/PrimaryNeedCode")  # rule 8610
+        elif ep.referral_nfa:
+            pass  # a referral with no further action has no primary need
+        elif ep.closure_date is None:
+            add(f"{_P4}<PrimaryNeedCode>{NOT_STATED}</PrimaryNeedCode>")
+            pending = not (ep.assessments or ep.s47s or ep.cp_plans or ep.cin_plans)
+            noting.append(CensusNote(
+                c.la_child_id,
+                f"CINdetails[{number}]: the referral of {ep.referral_date.isoformat()} "
+                + ("had no decision by the reference date" if pending else
+                   "has no primary need recorded yet")
+                + f": written as open, ReferralNFA 0, PrimaryNeedCode {NOT_STATED} (not "
+                "stated). Record the decision and write the census again to include it"))
+        else:
+            lack(f"CINdetails[{number}]/PrimaryNeedCode", "8610")
         if ep.closure_date is not None:
             add(f"{_P4}<CINclosureDate>{ep.closure_date.isoformat()}</CINclosureDate>")
         if ep.closure_reason:
@@ -376,7 +445,8 @@ def child_xml(
                 if category:
                     add(f"{_P5}<{tag}>{_text(category)}</{tag}>")
                 else:
-                    lack(f"CINdetails[{number}]/ChildProtectionPlans/{tag}")
+                    lack(f"CINdetails[{number}]/ChildProtectionPlans/{tag}",
+                         "8905" if tag.startswith("Initial") else "8910")
             add(f"{_P5}<NumberOfPreviousCPP>{next(plans)}</NumberOfPreviousCPP>")
             if p.reviews:
                 add(f"{_P5}<Reviews>")
@@ -393,10 +463,11 @@ def child_element(
     child: CensusChild,
     calendar: WorkingDayCalendar | None = None,
     missing: list[MissingItem] | None = None,
+    notes: list[CensusNote] | None = None,
 ) -> etree._Element:
     """The ``<Child>`` element of one child (see :func:`child_xml`)."""
     cal = calendar if calendar is not None else WorkingDayCalendar()
-    return _parse_child(child_xml(child, lambda s: icpc_target(s, cal), missing),
+    return _parse_child(child_xml(child, lambda s: icpc_target(s, cal), missing, notes),
                         child.record.child.la_child_id)
 
 
@@ -435,6 +506,8 @@ def write_cin_census(
             target = targets[s47.start] = icpc_target(s47, cal)
         return target
 
+    upns: dict[str, str] = {}  # UPN -> the first child in the return with it (rule 1520)
+
     def children() -> Iterator[str]:
         for item in cases:
             record = item.record if isinstance(item, CaseData) else item
@@ -443,7 +516,13 @@ def write_cin_census(
                 continue
             summary.children += 1
             summary.episodes += len(view.record.episodes)
-            yield child_xml(view, target_of, summary.missing)
+            child = view.record.child
+            if child.upn is not None:
+                holder = upns.setdefault(child.upn, child.la_child_id)
+                if holder != child.la_child_id:
+                    summary.missing.append(MissingItem(
+                        child.la_child_id, f"UPN, the same as child {holder}'s", "1520"))
+            yield child_xml(view, target_of, summary.missing, summary.notes)
 
     texts = children()
     first = next(texts, None)

@@ -69,7 +69,7 @@ MAX_STEPS = 2_000
 # Items that add something each time they are recorded: recording one the story has already
 # had would add a second.
 ADDING = {"assessment.start", "s47.start", "cp_plan.start", "cin_plan.start", "cp_plan.review",
-          "closure.date"}
+          "closure.date", "episode.emergency_protection"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -374,7 +374,14 @@ class StoryRunner:
                        if (index, e.item, e.index) not in given_up]
             tasks, lives = self._ready(case_id)
             if not pending:
-                if index + 1 < len(episodes) and record.episodes[-1].closure_date is not None:
+                current = record.episodes[-1]
+                if index + 1 < len(episodes):
+                    # the next referral: once this episode is closed, or (DfE rules 8815/8816)
+                    # while it stays open as a referral with no further action
+                    if current.closure_date is None and not current.referral_nfa:
+                        raise StoryError(
+                            f"Episode {index + 1} of the story is still open in the record, so "
+                            f"the referral of episode {index + 2} cannot be recorded")
                     index += 1
                     self._open(child, episodes[index], clock)
                     record = self._opened(record, child, episodes[index], case_id)

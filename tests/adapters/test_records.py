@@ -70,6 +70,7 @@ def complex_record() -> CaseRecord:
                 cin_plans=[CINPlan(start=D(2023, 12, 1), end=D(2024, 3, 1))],
                 closure_date=D(2024, 3, 1),
                 closure_reason="RC1",
+                emergency_protection=[D(2023, 1, 11), D(2023, 6, 2)],
             ),
             Episode(referral_date=D(2024, 9, 1), referral_nfa=True, closure_date=D(2024, 9, 1)),
             Episode(

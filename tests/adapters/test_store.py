@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from carepath.adapters.db import models as m
 from carepath.adapters.db.audit import verify
 from carepath.adapters.packs import PackRegistry
-from carepath.core.errors import ConflictError, TaskStateError
+from carepath.core.errors import ConflictError, RecordError, TaskStateError
 from carepath.engine import runtime as runtime_module
 from carepath.engine.time.clock import FixedClock, use_clock
 from carepath.forms.validation import FormErrors
@@ -66,6 +66,28 @@ def test_second_referral_for_a_known_child_is_a_new_episode(store: CaseStore,
     with pytest.raises(Exception, match="open episode"):
         store.open_case("wt2023", CHILD, {"date": "2025-05-01", "source": "6"}, "tester")
     assert values  # the form has examples to complete it with
+
+
+def test_a_re_referral_with_changed_details_is_in_the_history(store: CaseStore,
+                                                               clock: FixedClock) -> None:
+    case_id = store.open_case("wt2023", CHILD, REFERRAL, "tester")
+    task = store.tasks(case_id=case_id)[0]
+    store.complete_task(task.id, {"nfa": True, "decision_reasons": "Advice given",
+                                  "closure_date": "2025-05-01", "closure_reason": "RC7"},
+                        "tester")
+    clock.set(datetime(2025, 6, 2, 11, tzinfo=UTC))
+    # overlapping the first episode (DfE rule 8820): refused, nothing recorded
+    with pytest.raises(RecordError, match="8820"):
+        store.open_case("wt2023", CHILD, {"date": "2025-04-30", "source": "6"}, "tester")
+    store.open_case("wt2023", {**CHILD, "birth_date": "2015-07-01", "sex": "M"},
+                    {"date": "2025-06-02", "source": "6"}, "tester")
+    [changed] = [e for e in store.history(case_id) if e["kind"] == "child.details_changed"]
+    assert changed["changes"] == [
+        {"item": "child.birth_date", "before": "2015-06-01", "after": "2015-07-01"},
+        {"item": "child.sex", "before": "F", "after": "M"}]
+    assert store.record(case_id).child.sex == "M"
+    with Session(store.engine) as session:
+        assert verify(session) == []  # the history's hash chain holds the new event
 
 
 def test_completion_validates_and_changes_nothing_on_error(store: CaseStore) -> None:

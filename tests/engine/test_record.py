@@ -299,7 +299,7 @@ def test_every_record_item_can_be_applied() -> None:
         "child.la_child_id": "C2", "child.upn_unknown": "UN2", "child.expected_birth_date": None,
         "child.sex": "M", "child.ethnicity": "WIRI", "child.disabilities": ["HEAR"],
         "referral.date": D("2025-05-01"), "referral.source": "3A", "referral.nfa": False,
-        "episode.primary_need": "N1",
+        "episode.primary_need": "N1", "episode.emergency_protection": D("2025-05-03"),
         "assessment.start": D("2025-05-02"), "assessment.authorised": D("2025-06-10"),
         "assessment.factors": ["2B"],
         "s47.start": D("2025-05-03"), "s47.icpc_date": D("2025-05-22"),
@@ -318,6 +318,7 @@ def test_every_record_item_can_be_applied() -> None:
         "start": D("2025-05-22"), "initial_category": "NEG", "latest_category": "EMO",
         "reviews": [D("2025-08-20")], "end": D("2025-08-20")}]
     assert story["child"]["upn"] == "C201250001001" and "upn_unknown" not in story["child"]
+    assert story["episodes"][0]["emergency_protection"] == [D("2025-05-03")]
 
 
 # -- new_episode -------------------------------------------------------------------------------

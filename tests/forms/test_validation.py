@@ -20,6 +20,7 @@ from carepath.forms.validation import (
     ValidationContext,
     clean_answer,
     example_values,
+    parse_date,
     record_values,
     validate,
     visible_fields,
@@ -266,6 +267,42 @@ def test_date_coercion() -> None:
     assert validate(form, {"d": "  "}, CTX) == {"d": None}
     for bad in ["2021-02-29", "29/02/2020", "2020-2-3", "yesterday", datetime(2020, 1, 1), 2020]:
         assert one_error(form, {"d": bad}) == "Date of birth must be a real date"
+
+
+def test_dates_as_the_hints_write_them() -> None:
+    """The forms' hints say "For example, 27 3 2025" and the terminal asks for YYYY-MM-DD:
+    both are accepted, and only real days."""
+    form = form_of("{name: d, type: date, label: Date of birth}")
+    for text in ["27 3 2025", " 27  03 2025 ", "2025-03-27"]:
+        assert validate(form, {"d": text}, CTX) == {"d": date(2025, 3, 27)}
+    assert parse_date("1 1 2020") == date(2020, 1, 1)
+    for bad in ["29 2 2021", "27 13 2025", "27 3 25", "3 27 2025", "27 3", "27-3-2025"]:
+        assert parse_date(bad) is None, bad
+        assert one_error(form, {"d": bad}) == "Date of birth must be a real date"
+
+
+def test_every_date_hint_of_the_built_in_forms_is_a_date_the_forms_accept() -> None:
+    """Each "For example, …" in a date question's hint (the packs' forms and the engine's own
+    intake forms) is read by the same parser as the answers."""
+    import re
+    from pathlib import Path
+
+    from carepath.core.codes import STATUTORY_CODELISTS
+    from carepath.engine.intake import intake_form
+
+    root = Path(__file__).parents[2] / "carepath" / "processes"
+    forms = [intake_form("child"), intake_form("referral")]
+    for path in sorted(root.glob("*/forms/*.yaml")):
+        forms.append(parse_form(load_yaml(path.read_text(), str(path)), str(path),
+                                STATUTORY_CODELISTS))
+    hints = 0
+    for f in (f for form in forms for f in form.fields):
+        if f.type is FieldType.DATE and f.hint and "For example" in f.hint:
+            example = re.search(r"For example, (.+?)\.?$", f.hint.strip())
+            assert example is not None, f.hint
+            assert parse_date(example.group(1)) is not None, (f.name, f.hint)
+            hints += 1
+    assert hints > 30
 
 
 def test_not_future_and_not_before() -> None:

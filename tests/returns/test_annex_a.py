@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ EXPECTED_COLUMNS = {
                        "Last Six Months (Y/N)", "Number of Previous Child Protection Plans"] + TEAM,
 }
 WHOLE_YEAR = (D(2025, 4, 1), D(2026, 3, 31))
+EPO = ("Subject to Emergency Protection Order or Protected Under Police Powers in Last Six Months "
+       "(Y/N)")
 
 
 def story_cases() -> list[CaseData]:
@@ -200,10 +203,10 @@ def test_list_7_child_protection(whole_year: dict[str, list[dict[str, Any]]]) ->
     assert step_down["Child Protection Plan End Date"] == D(2026, 1, 20)
     assert plans["C0109"]["Number of Previous Child Protection Plans"] == 1
     assert plans["C0104"]["Number of Previous Child Protection Plans"] == 0
-    for missing in ("Date of the Last Statutory Visit", "Was the Child Seen Alone?",
-                    "Subject to Emergency Protection Order or Protected Under Police Powers in "
-                    "Last Six Months (Y/N)"):
+    for missing in ("Date of the Last Statutory Visit", "Was the Child Seen Alone?"):
         assert plans["C0104"][missing] is None
+    # no emergency protection order or police protection recorded
+    assert plans["C0104"][EPO] == "No"
 
 
 def test_a_period_leaves_out_what_had_not_happened(tmp_path: Path) -> None:
@@ -222,7 +225,8 @@ def test_a_period_leaves_out_what_had_not_happened(tmp_path: Path) -> None:
     [referral] = got["List 3"]
     assert referral["Referral Source"] == "p1) 5D: LA services"
     assert referral["Age of Child (Years)"] == 11  # on 30 September 2025
-    assert referral["Allocated Worker"] is None
+    assert referral["Allocated Worker"] == "Unallocated"
+    assert referral["Allocated Team"] == "Unallocated"
     [assessment] = got["List 4"]
     assert assessment["Continuous Assessment Date of Authorisation"] is None  # 20 October
     assert assessment["Does the Child have a Disability"] == "Unknown"
@@ -288,3 +292,94 @@ def test_command_rejects_a_bad_date(db_url: str, tmp_path: Path) -> None:
                                           "--start", "1 April", "--db", db_url])
     assert result.exit_code == 2
     assert "is not a date" in result.stderr
+
+
+# -- every column the schema needs is filled ---------------------------------------------------
+
+
+def test_required_columns_are_filled_for_a_simulated_caseload(tmp_path: Path) -> None:
+    """Lists 3 to 7 for 600 simulated children, for the whole year and for its last six
+    months: no column the Annex A schema needs is blank (liia-tools flags a blank there)."""
+    from carepath.engine.simulation.generator import generate_stories
+    from carepath.returns.annex_a import REQUIRED
+
+    cases = [CaseData(i, s["child"]["la_child_id"], "Worker" if i % 3 else None,
+                      "Team A" if i % 4 else None, story_to_record(s))
+             for i, s in enumerate(generate_stories(600, 11, 2026))]
+    for period in (WHOLE_YEAR, (D(2025, 9, 30), D(2026, 3, 31))):
+        path = tmp_path / "a.xlsx"
+        summary = write_annex_a(cases, path, *period)
+        assert summary.missing == []
+        got = rows(path)
+        for name, sheet in got.items():
+            assert sheet, name  # every list has rows to check
+            for row in sheet:
+                blank = [c for c in REQUIRED[name] if row[c] is None or row[c] == ""]
+                assert blank == [], (name, row["Child Unique ID"], blank)
+        statuses = {r["Case Status"] for r in got["List 6"]}
+        assert statuses <= {"b) Child Protection plan", "c) Child in need plan",
+                            "d) Open assessment", "e) Closed episode"}
+        assert {r[EPO] for r in got["List 7"]} == {"No"}  # the simulator has none
+
+
+def protected_child(days: list[date], closure: date | None = None) -> CaseRecord:
+    return CaseRecord(
+        Child("E1", upn_unknown="UN1", birth_date=D(2022, 1, 10), sex="F", ethnicity="WBRI",
+              disabilities=["NONE"]),
+        [Episode(referral_date=D(2025, 5, 1), referral_source="6", primary_need="N1",
+                 emergency_protection=days,
+                 s47s=[Section47(D(2025, 5, 1), icpc_date=D(2025, 5, 20))],
+                 cp_plans=[CPPlan(D(2025, 5, 20), "NEG", "NEG")],
+                 closure_date=closure, closure_reason="RC7" if closure else None)])
+
+
+@pytest.mark.parametrize(("days", "expected"), [
+    ([], "No"),
+    ([D(2025, 5, 1)], "No"),  # more than six months before the end (31 March 2026)
+    ([D(2025, 9, 30)], "Yes"),  # six months before the end, to the day
+    ([D(2025, 5, 1), D(2026, 1, 5)], "Yes"),
+])
+def test_emergency_protection_in_the_last_six_months(tmp_path: Path, days: list[date],
+                                                     expected: str) -> None:
+    path = tmp_path / "a.xlsx"
+    write_annex_a([CaseData(1, "E1", "W", "T", protected_child(days))], path, *WHOLE_YEAR)
+    [plan] = rows(path)["List 7"]
+    assert plan[EPO] == expected
+
+
+def test_case_status_and_need_of_open_episodes_between_steps(tmp_path: Path) -> None:
+    person = Child("S1", upn_unknown="UN1", birth_date=D(2020, 1, 1), sex="M", ethnicity="WBRI",
+                   disabilities=["NONE"])
+    records = [
+        # the referral of 31 March awaits its decision
+        CaseRecord(person, [Episode(referral_date=D(2026, 3, 31), referral_source="2A")]),
+        # the assessment is done, the plan has not started
+        CaseRecord(replace(person, la_child_id="S2"), [Episode(
+            referral_date=D(2026, 1, 5), referral_source="2A", primary_need="N4",
+            assessments=[Assessment(D(2026, 1, 6), D(2026, 3, 20), ["4B"])])]),
+        # the plan ended, the closure is not recorded yet
+        CaseRecord(replace(person, la_child_id="S3"), [Episode(
+            referral_date=D(2025, 6, 2), referral_source="2A", primary_need="N4",
+            assessments=[Assessment(D(2025, 6, 3), D(2025, 7, 10), ["4B"])],
+            cin_plans=[CINPlan(D(2025, 7, 14), D(2026, 3, 27))])]),
+    ]
+    path = tmp_path / "a.xlsx"
+    summary = write_annex_a([CaseData(i, r.child.la_child_id, "W", "T", r)
+                             for i, r in enumerate(records)], path, *WHOLE_YEAR)
+    assert summary.missing == []
+    got = {r["Child Unique ID"]: r for r in rows(path)["List 6"]}
+    assert got["S1"]["Case Status"] == "d) Open assessment"
+    assert got["S1"]["Primary Need Code"] == "j) Not stated"
+    assert got["S2"]["Case Status"] == "d) Open assessment"
+    assert got["S3"]["Case Status"] == "c) Child in need plan"
+
+
+def test_a_column_the_record_cannot_fill_is_listed(tmp_path: Path) -> None:
+    record = protected_child([])
+    record.child.ethnicity = None
+    record.episodes[0].cp_plans[0].initial_category = None
+    summary = write_annex_a([CaseData(1, "E1", "W", "T", record)], tmp_path / "a.xlsx",
+                            *WHOLE_YEAR)
+    assert {str(m) for m in summary.missing} == {
+        "List 3, E1: Ethnicity", "List 5, E1: Ethnicity", "List 6, E1: Ethnicity",
+        "List 7, E1: Ethnicity", "List 7, E1: Initial Category of Abuse"}

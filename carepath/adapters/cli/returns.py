@@ -11,8 +11,10 @@ target and renamed over it at the end: a failed run leaves no half-written retur
 bar is shown on a terminal, never with ``--json`` or when output is piped.
 
 Exit codes: 0 done (``validate``: no schema error, no ERROR, no crashed rule; queries are
-printed but do not fail); 1 ``validate`` found a failure; 2 bad input (an unreadable or non-XML
-file, a bad option, a database that is not ready), printed as one ``Error:`` line.
+printed but do not fail); 1 ``validate`` found a failure, or ``cin-census`` wrote a file that
+will fail the DfE checks (items the census needs are missing or wrong in the records: listed);
+2 bad input (an unreadable or non-XML file, a bad option, a census year whose collection period
+has not ended, a database that is not ready), printed as one ``Error:`` line.
 """
 
 from __future__ import annotations
@@ -138,12 +140,21 @@ def returns() -> None:
               type=click.Path(dir_okay=False, path_type=Path), help="Where to write the XML.")
 @_db_option
 @_json_option
+@click.pass_context
 @handle_errors
-def cin_census(year: int, la: str, out_path: Path, db_url: str | None, as_json: bool) -> None:
+def cin_census(ctx: click.Context, year: int, la: str, out_path: Path, db_url: str | None,
+               as_json: bool) -> None:
     """Write the Children in Need census XML for the year ending 31 March YEAR."""
-    from carepath.returns.cin_census import census_year_bounds, check_la, check_year
+    from carepath.engine.time.clock import today
+    from carepath.returns.cin_census import (
+        census_year_bounds,
+        check_la,
+        check_year,
+        check_year_ended,
+    )
 
     check_year(year)
+    check_year_ended(year, today())
     check_la(la)
     service = _returns(db_url)
     with _atomic(out_path) as handle, _progress("CIN census", quiet=as_json) as progress:
@@ -153,20 +164,24 @@ def cin_census(year: int, la: str, out_path: Path, db_url: str | None, as_json: 
         _say(json.dumps({
             "file": str(out_path), "year": year, "la": la, "start": start.isoformat(),
             "end": end.isoformat(), "children": summary.children, "episodes": summary.episodes,
-            "missing": [{"child": m.child, "item": m.item} for m in summary.missing],
+            "missing": [{"child": m.child, "item": m.item, "rule": m.rule}
+                        for m in summary.missing],
+            "notes": [{"child": n.child, "note": n.text} for n in summary.notes],
         }, indent=2))
-        return
+        ctx.exit(1 if summary.missing else 0)
     _say(f"Wrote {out_path}: CIN census {year - 1}-{year % 100:02d} (1 April {year - 1} to "
          f"31 March {year}), LA {la}: {summary.children} children, "
          f"{summary.episodes} episodes.")
+    for title, items in (("Note", summary.notes), ("Problem", summary.missing)):
+        for item in items[:20]:
+            _say(f"  {title}: {item}")
+        if len(items) > 20:
+            _say(f"  … and {len(items) - 20} more ({title.lower()}s)")
     if summary.missing:
-        shown = summary.missing[:20]
-        _say(f"{len(summary.missing)} item(s) the census needs are not in the records, so the "
-             "file will fail the schema:")
-        for item in shown:
-            _say(f"  {item}")
-        if len(summary.missing) > len(shown):
-            _say(f"  … and {len(summary.missing) - len(shown)} more")
+        _say(f"FAILED: {len(summary.missing)} item(s) the census needs are missing or wrong in "
+             "the records, so the file will fail the DfE checks (the schema or the validation "
+             "rule named). Correct the records and write the census again.")
+        ctx.exit(1)
     _say(f"Check it with: carepath returns validate cin {out_path}")
 
 

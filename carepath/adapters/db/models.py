@@ -126,6 +126,9 @@ class EpisodeRow(Base):
     primary_need: Mapped[str | None] = mapped_column(String)
     closure_date: Mapped[date | None] = mapped_column(Date)
     closure_reason: Mapped[str | None] = mapped_column(String)
+    # ISO dates separated by commas, in order (emergency protection orders, police protection)
+    emergency_protection: Mapped[str] = mapped_column(String, default="",
+                                                      server_default=text("''"))
 
 
 class AssessmentRow(Base):

@@ -42,6 +42,7 @@ from .models import (
     EpisodeRow,
     Section47Row,
 )
+from .records import split_dates
 
 __all__ = ["CaseData", "iter_cases", "count_cases"]
 
@@ -120,7 +121,7 @@ def _load_batch(
     in_batch = EpisodeRow.case_id.between(first, last)
     episodes: dict[int, tuple[int, Episode]] = {}  # episode row id -> (case id, episode)
     for (episode_id, case_id, seq, referral_date, source, nfa, need, closure_date,
-         closure_reason) in connection.execute(
+         closure_reason, protection) in connection.execute(
         select(
             EpisodeRow.id,
             EpisodeRow.case_id,
@@ -131,6 +132,7 @@ def _load_batch(
             EpisodeRow.primary_need,
             EpisodeRow.closure_date,
             EpisodeRow.closure_reason,
+            EpisodeRow.emergency_protection,
         )
         .where(in_batch)
         .order_by(EpisodeRow.case_id, EpisodeRow.seq)
@@ -145,6 +147,7 @@ def _load_batch(
             primary_need=need,
             closure_date=closure_date,
             closure_reason=closure_reason,
+            emergency_protection=split_dates(protection),
         )
         case_episodes.append(episode)
         episodes[episode_id] = (case_id, episode)

@@ -59,6 +59,14 @@ def split_codes(text: str | None) -> list[str]:
     return text.split(",") if text else []
 
 
+def join_dates(days: Sequence[date]) -> str:
+    return ",".join(d.isoformat() for d in days)
+
+
+def split_dates(text: str | None) -> list[date]:
+    return [date.fromisoformat(d) for d in text.split(",")] if text else []
+
+
 # --- record items <-> column values --------------------------------------------------------------
 
 
@@ -82,6 +90,7 @@ def _episode_values(episode: Episode) -> Values:
         "primary_need": episode.primary_need,
         "closure_date": episode.closure_date,
         "closure_reason": episode.closure_reason,
+        "emergency_protection": join_dates(episode.emergency_protection),
     }
 
 
@@ -156,6 +165,7 @@ def load_record(session: Session, case_id: int) -> CaseRecord:
             EpisodeRow.primary_need,
             EpisodeRow.closure_date,
             EpisodeRow.closure_reason,
+            EpisodeRow.emergency_protection,
         )
         .where(EpisodeRow.case_id == case_id)
         .order_by(EpisodeRow.seq)
@@ -167,6 +177,7 @@ def load_record(session: Session, case_id: int) -> CaseRecord:
             primary_need=row.primary_need,
             closure_date=row.closure_date,
             closure_reason=row.closure_reason,
+            emergency_protection=split_dates(row.emergency_protection),
         )
         _place(record.episodes, row.seq, episode, case_id, "episode")
         episodes[row.id] = episode

@@ -142,6 +142,8 @@ def record_to_story(
                 {"start": p.start} if p.end is None else {"start": p.start, "end": p.end}
                 for p in ep.cin_plans
             ]
+        if ep.emergency_protection:
+            e["emergency_protection"] = list(ep.emergency_protection)
         if ep.closure_date is not None:
             closure: dict[str, Any] = {"date": ep.closure_date}
             if ep.closure_reason is not None:
@@ -233,6 +235,7 @@ def story_to_record(story: Mapping[str, Any]) -> CaseRecord:
                 ],
                 closure_date=optional_date(closure.get("date")),
                 closure_reason=closure.get("reason"),
+                emergency_protection=[as_date(d) for d in e.get("emergency_protection") or []],
             )
         )
     return CaseRecord(child=child, episodes=episodes)
@@ -302,6 +305,7 @@ def record_from_json(data: Mapping[str, Any]) -> CaseRecord:
             ],
             closure_date=optional_date(e.get("closure_date")),
             closure_reason=e.get("closure_reason"),
+            emergency_protection=[as_date(d) for d in e.get("emergency_protection") or []],
         )
         for e in data.get("episodes") or []
     ]

@@ -100,7 +100,7 @@ def apply_values(record: CaseRecord, values: Mapping[str, Any]) -> list[RecordCh
         if ep.closure_date is not None:
             raise RecordError(CLOSED_MESSAGE.format(date=iso_date(ep.closure_date)))
         nfa = coerced.get("referral.nfa", ep.referral_nfa)
-        if nfa and any(k in _START_ITEMS for k in order):
+        if nfa and any(k in _START_ITEMS or k == "episode.emergency_protection" for k in order):
             raise RecordError(
                 "This referral was recorded as needing no further action: no assessment, "
                 "enquiry or plan can be recorded on it"
@@ -189,13 +189,20 @@ def _apply_one(record: CaseRecord, item: str, value: Any, changes: list[RecordCh
     ep = record.episodes[-1]
     if namespace == "referral":
         attr = {"date": "referral_date", "source": "referral_source", "nfa": "referral_nfa"}[name]
-        if name == "nfa" and value and (ep.assessments or ep.s47s or ep.cp_plans or ep.cin_plans):
+        if name == "nfa" and value and (ep.assessments or ep.s47s or ep.cp_plans or ep.cin_plans
+                                        or ep.emergency_protection):
             raise RecordError(
                 "This referral cannot be marked as needing no further action: an assessment, "
                 "enquiry or plan is already recorded on it"
             )
         changed(item, value, getattr(ep, attr))
         setattr(ep, attr, value)
+    elif name == "emergency_protection":
+        if value in ep.emergency_protection:
+            raise RecordError(f"An emergency protection order or police protection on "
+                              f"{iso_date(value)} is already recorded")
+        changed(item, value, None)
+        ep.emergency_protection = sorted([*ep.emergency_protection, value])
     elif namespace == "episode":
         changed(item, value, ep.primary_need)
         ep.primary_need = value
@@ -314,6 +321,9 @@ def _check_episode(ep: Episode) -> None:
     """Dates within the current episode that would make the record impossible, or break a
     DfE rule checked within one child's record (the rule is named in the message)."""
     ref = ep.referral_date
+    for day in ep.emergency_protection:
+        _not_before(day, ref, "An emergency protection order or police protection recorded on "
+                    "this episode cannot be before the referral")
     for a in ep.assessments:
         _not_before(a.start, ref, "An assessment cannot start before the referral (DfE rule "
                     "1103)")
@@ -374,6 +384,7 @@ def episode_dates(ep: Episode) -> list[date]:
         dates += [p.start, *p.reviews] + ([p.end] if p.end is not None else [])
     for c in ep.cin_plans:
         dates += [c.start] + ([c.end] if c.end is not None else [])
+    dates += ep.emergency_protection
     return dates
 
 

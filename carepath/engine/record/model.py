@@ -79,6 +79,9 @@ class Episode:
     cin_plans: list[CINPlan] = field(default_factory=list)
     closure_date: date | None = None
     closure_reason: str | None = None
+    # days the child was made subject to an emergency protection order or taken into police
+    # protection (Children Act 1989 s44, s46), in date order
+    emergency_protection: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +122,7 @@ def clone_record(record: CaseRecord) -> CaseRecord:
                 cin_plans=[CINPlan(p.start, p.end) for p in e.cin_plans],
                 closure_date=e.closure_date,
                 closure_reason=e.closure_reason,
+                emergency_protection=list(e.emergency_protection),
             )
             for e in record.episodes
         ],

@@ -430,8 +430,12 @@ class _Child:
         cut = self.ref_date
         if ep.referral > cut:
             return None
+        # The decision "no further action" is recorded with the closure (both built-in packs
+        # ask for them together): a referral closed after 31 March was still waiting for its
+        # decision then, so it is open, neither NFA nor with a primary need.
+        nfa = ep.nfa and ep.closure is not None and ep.closure["date"] <= cut
         out: dict[str, Any] = {"referral": {"date": ep.referral, "source": ep.source,
-                                            "nfa": ep.nfa}}
+                                            "nfa": nfa}}
         if ep.primary_need:
             out["primary_need"] = ep.primary_need
         assessments = []

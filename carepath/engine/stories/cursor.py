@@ -19,8 +19,10 @@ from carepath.engine.record.case_record import CaseRecord, Episode
 # closure comes last.
 RANK = {
     "referral.date": 0,
+    "referral.nfa": 1,
     "episode.primary_need": 1,
     "s47.start": 2,
+    "episode.emergency_protection": 2,
     "assessment.start": 3,
     "s47.icpc_date": 4,
     "s47.icpc_not_required": 4,
@@ -74,6 +76,9 @@ def pending_events(target: Mapping[str, Any], episode: Episode | None) -> list[P
     if episode is None:
         out.append(PendingEvent("referral.date", referral["date"], ()))
         return out
+    if referral.get("nfa") and not episode.referral_nfa:
+        # the referral decision: no further action (a pack may record it with the closure)
+        out.append(PendingEvent("referral.nfa", referral["date"], ()))
     if target.get("primary_need") and episode.primary_need is None:
         out.append(PendingEvent("episode.primary_need", referral["date"], ()))
     for i, a in enumerate(_list(target, "assessments")):
@@ -105,6 +110,9 @@ def pending_events(target: Mapping[str, Any], episode: Episode | None) -> list[P
             out.append(PendingEvent("cin_plan.start", c["start"], (i,)))
         if c.get("end") and (have_c is None or have_c.end is None):
             out.append(PendingEvent("cin_plan.end", c["end"], (i,)))
+    for i, day in enumerate(target.get("emergency_protection") or []):
+        if day not in episode.emergency_protection:
+            out.append(PendingEvent("episode.emergency_protection", day, (i,)))
     closure = target.get("closure")
     if closure and episode.closure_date is None:
         out.append(PendingEvent("closure.date", closure["date"], ()))
@@ -132,11 +140,17 @@ def story_values(child: Mapping[str, Any], target: Mapping[str, Any], record: Ca
     referral = target["referral"]
     put("referral.date", referral["date"])
     put("referral.source", referral.get("source"))
-    put("referral.nfa", bool(referral.get("nfa")))
+    nfa = bool(referral.get("nfa"))
     if episode is None:
+        put("referral.nfa", nfa)
         return out
+    put("referral.nfa", nfa, referral["date"], nfa and not episode.referral_nfa)
     need = target.get("primary_need")
     put("episode.primary_need", need, referral["date"], episode.primary_need is None)
+    protection = [d for d in target.get("emergency_protection") or []
+                  if d not in episode.emergency_protection]
+    if protection:  # the next one not recorded yet (each recording adds one)
+        put("episode.emergency_protection", protection[0], protection[0], True)
 
     def cursor(kind: str, have: int) -> tuple[Mapping[str, Any] | None, bool]:
         """The story entry the form's items refer to, and whether the form opens it."""

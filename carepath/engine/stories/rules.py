@@ -223,6 +223,23 @@ class EpisodeReader(StoryReader):
             out.append(entry)
         return out
 
+    def emergency_protection(self, node: Mapping[str, Any], referral: date) -> list[date]:
+        """Days the child was made subject to an emergency protection order or taken into police
+        protection during the episode: after the referral, in date order."""
+        out: list[date] = []
+        for value in self.sequence(node, "emergency_protection", "'emergency_protection'"):
+            day = self.day_value(value, node, "emergency_protection",
+                                 "an emergency protection date")
+            if day < referral:
+                raise self.fail("an emergency protection order or police protection recorded on "
+                                "an episode cannot be before its referral", node,
+                                "emergency_protection")
+            if out and day <= out[-1]:
+                raise self.fail("'emergency_protection' dates must be in date order, each on a "
+                                "different day", node, "emergency_protection")
+            out.append(day)
+        return out
+
     def closure(self, node: Mapping[str, Any], episode: dict[str, Any]) -> dict[str, Any]:
         c = self.mapping(node["closure"], "'closure'", _CLOSURE_KEYS, ("date", "reason"), node,
                          "closure")
@@ -319,4 +336,6 @@ def _activity(episode: dict[str, Any]) -> list[tuple[str, date]]:
         dates.append(("a child in need plan start", c["start"]))
         if "end" in c:
             dates.append(("a child in need plan end", c["end"]))
+    dates += [("an emergency protection order or police protection", d)
+              for d in episode.get("emergency_protection", [])]
     return dates

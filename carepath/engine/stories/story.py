@@ -20,15 +20,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from carepath.core.upn import upn_check_letter, upn_problem
 from carepath.engine.record.model import in_code_order
 from carepath.engine.stories.reader import StoryFormatError
 from carepath.engine.stories.rules import EpisodeReader
 
-__all__ = ["StoryFormatError", "parse_story", "upn_check_letter"]
+__all__ = ["StoryFormatError", "parse_story", "upn_check_letter", "upn_problem"]
 
 
-_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
-_UPN_RE = re.compile(r"^[A-Z]\d{11}[0-9A-HJ-NP-RT-Z]$")
 _LA_CHILD_ID_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
 _TOP_KEYS = ("child", "episodes")
@@ -49,31 +48,20 @@ _EPISODE_KEYS = (
     "s47",
     "cp_plans",
     "cin_plans",
+    "emergency_protection",
     "closure",
 )
 _REFERRAL_KEYS = ("date", "source", "nfa")
 
 
-def upn_check_letter(body: str) -> str:
-    """The check letter (character 1) of a unique pupil number from its other 12 characters.
-
-    Characters 2-13 are weighted 2..13; a letter in position 13 (a temporary UPN) counts as its
-    place in the check alphabet. The sum modulo 23 indexes ``ABCDEFGHJKLMNPQRTUVWXYZ``.
-    """
-    total = 0
-    for weight, ch in enumerate(body, start=2):
-        total += weight * (int(ch) if ch.isdigit() else _UPN_LETTERS.index(ch))
-    return _UPN_LETTERS[total % 23]
-
-
-def upn_problem(upn: str) -> str | None:
-    if not _UPN_RE.match(upn):
-        return (
-            f"'{upn}' is not a unique pupil number: a capital letter, 11 digits and a final digit "
-            "or letter (not I, O or S)"
-        )
-    if upn_check_letter(upn[1:]) != upn[0]:
-        return f"'{upn}' has the wrong check letter: expected {upn_check_letter(upn[1:])} (DfE rule 1510)"
+def story_upn_problem(upn: str) -> str | None:
+    """What is wrong with a story's UPN (DfE rules 1510-1550), or None."""
+    problem = upn_problem(upn)
+    if problem is not None and "check letter" in problem:
+        return (f"'upn' {upn} has the wrong check letter: expected {upn_check_letter(upn[1:])} "
+                "(DfE rule 1510)")
+    if problem is not None:
+        return f"'upn' {upn} is not a unique pupil number the DfE accepts. {problem}"
     return None
 
 
@@ -116,7 +104,7 @@ class _Reader(EpisodeReader):
             raise self.fail("'child' needs either 'upn' or 'upn_unknown' (one, not both)", node)
         if has_upn:
             upn = self.text(node, "upn", "'upn'")
-            problem = upn_problem(upn)
+            problem = story_upn_problem(upn)
             if problem:
                 raise self.fail(problem, node, "upn")
             out["upn"] = upn
@@ -163,13 +151,17 @@ class _Reader(EpisodeReader):
         }
         if node.get("primary_need") is not None:
             out["primary_need"] = self.code(node, "primary_need", "primary_need", "'primary_need'")
-        elif not nfa:
+        elif not nfa and (node.get("closure") is not None or any(
+                node.get(key) for key in ("assessments", "s47", "cp_plans", "cin_plans",
+                                          "emergency_protection"))):
+            # only a referral still waiting for its decision (open, nothing else recorded) has
+            # neither 'nfa: true' nor a primary need
             raise self.fail(
                 "an episode that goes on to further action needs 'primary_need' (DfE rule 8610)",
                 node,
             )
         if nfa:
-            for key in ("assessments", "s47", "cp_plans", "cin_plans"):
+            for key in ("assessments", "s47", "cp_plans", "cin_plans", "emergency_protection"):
                 if self.sequence(node, key, f"'{key}'"):
                     raise self.fail(
                         f"a referral with no further action ('nfa: true') cannot have '{key}' "
@@ -190,6 +182,9 @@ class _Reader(EpisodeReader):
             out["cp_plans"] = plans
         if cin_plans:
             out["cin_plans"] = cin_plans
+        protection = self.emergency_protection(node, referral_date)
+        if protection:
+            out["emergency_protection"] = protection
         if node.get("closure") is not None:
             out["closure"] = self.closure(node, out)
         return out
