@@ -1,6 +1,6 @@
 """One case in memory: open it, complete a task, fire timers. No I/O.
 
-The store (``carepath.adapters.db.store``) loads what a step needs, calls the runtime, and writes
+The application service (``carepath.service.cases``) loads what a step needs, calls the runtime, and writes
 the :class:`Outcome` in one transaction. Everything the runtime decides is in the outcome: the new
 record, the instances that changed or started, the tasks opened and closed, and the events.
 """

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from carepath.adapters.db.store import CaseStore
-from carepath.adapters.stories import StoryRunner
 from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import Engine
@@ -33,6 +31,8 @@ from carepath.engine.time.clock import FixedClock, use_clock
 from carepath.returns import ReturnError
 from carepath.returns.cin_census import check_year_ended, write_cin_census
 from carepath.returns.validate_cin import validate_cin
+from carepath.service.stories import StoryRunner
+from tests.casework import Casework as CaseStore
 
 from . import schema, store_record, story_records
 
@@ -136,7 +136,7 @@ episodes:
 """
     story = parse_story(load_yaml(text, "m31.yaml"), "m31.yaml")
     store = CaseStore(db, PackRegistry())
-    StoryRunner(store, store.packs.get(pack_name)).run(story)
+    StoryRunner(store.service, store.packs.get(pack_name)).run(story)
     with Session(db) as session:
         out = io.BytesIO()
         summary = write_cin_census([*iter_cases(session), *story_records()], YEAR, "201", out)
