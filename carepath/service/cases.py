@@ -18,6 +18,7 @@ from carepath.core.errors import (
     PermissionDeniedError,
     TaskStateError,
 )
+from carepath.core.upn import duplicate_upn_problem
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord, record_to_story
@@ -94,6 +95,7 @@ class CaseService:
             errors.extend(FieldError(f"referral.{e.field}", e.message) for e in exc.errors)
         if errors:
             raise FormErrors(errors)
+        self._check_upn_unique(child_value.upn, child_value.la_child_id, "child.upn")
         head = self.cases.case_by_child(child_value.la_child_id)
         runtime = self.runtime(pack.name, pack.version)
         if head is None:
@@ -123,6 +125,8 @@ class CaseService:
             raise ConflictError(CHANGED)
         record = self.cases.record(head)
         outcome = self.completion_outcome(live, record, values)
+        if outcome.record.child.upn != record.child.upn:
+            self._check_upn_unique(outcome.record.child.upn, record.child.la_child_id, "upn")
         _, opened = self.cases.write(CaseWrite(head.case_id, live.case_version, record, outcome,
                                                actor.name, completed_task=task_id))
         return Completion(task_id, opened)
@@ -143,6 +147,14 @@ class CaseService:
         _, opened = self.cases.write(CaseWrite(case_id, seen_version, before, outcome,
                                                actor.name, completed_task=task_id))
         return opened
+
+    def _check_upn_unique(self, upn: str | None, la_child_id: str, field: str) -> None:
+        """DfE rule 1520: no two children share a UPN."""
+        if not upn:
+            return
+        problem = duplicate_upn_problem(upn, la_child_id, self.cases.upn_holders(upn))
+        if problem:
+            raise FormErrors([FieldError(field, problem)])
 
     @staticmethod
     def _may_complete(task: TaskView, actor: Actor) -> None:

@@ -116,6 +116,10 @@ class CaseRepository(Protocol):
 
     def case_head(self, case_id: int) -> CaseHead: ...
 
+    def upn_holders(self, upn: str) -> list[str]:
+        """The LA child IDs of the children recorded with ``upn``."""
+        ...
+
     def record(self, head: CaseHead) -> CaseRecord:
         """The record at ``head.version``. Shared with a cache: never mutate it."""
         ...

@@ -102,3 +102,13 @@ def test_the_record_cache_is_safe_across_threads() -> None:
         t.join()
     assert problems == []
     assert len(cache._items) <= 8
+
+
+def test_two_children_cannot_share_a_upn(cases: CaseService) -> None:
+    from carepath.forms.validation import FormErrors
+
+    cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR)
+    with pytest.raises(FormErrors) as refused:
+        cases.open_case("wt2023", {**CHILD, "la_child_id": "S2"}, REFERRAL, OPERATOR)
+    assert "1520" in str(refused.value.errors[0].message)
+    assert [c.la_child_id for c in cases.list_cases()] == ["S1"]

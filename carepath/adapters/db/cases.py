@@ -149,6 +149,12 @@ class SqlCaseRepository:
                 select(m.CaseRow).where(m.CaseRow.la_child_id == la_child_id)).one_or_none()
             return _head(case) if case is not None else None
 
+    def upn_holders(self, upn: str) -> list[str]:
+        with self._session() as session:
+            return list(session.scalars(
+                select(m.CaseRow.la_child_id).join(m.ChildRow, m.ChildRow.case_id == m.CaseRow.id)
+                .where(m.ChildRow.upn == upn)))
+
     def case_head(self, case_id: int) -> CaseHead:
         _check_id(case_id, "case")
         with self._session() as session:
