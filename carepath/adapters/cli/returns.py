@@ -234,9 +234,10 @@ def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
 @click.option("--end", metavar="DATE", help="Last day of the period (default: today).")
 @_db_option
 @_json_option
+@click.pass_context
 @handle_errors
-def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | None,
-            as_json: bool) -> None:
+def annex_a(ctx: click.Context, out_path: Path, start: str | None, end: str | None,
+            db_url: str | None, as_json: bool) -> None:
     """Write Ofsted's Annex A lists 3 to 7 as an Excel workbook.
 
     Lists 3 referrals, 4 assessments, 5 section 47 enquiries, 6 children in need, 7 child
@@ -254,9 +255,18 @@ def annex_a(out_path: Path, start: str | None, end: str | None, db_url: str | No
         summary = service.annex_a(handle, first, last, progress)
     if as_json:
         _say(json.dumps({"file": str(out_path), "start": first.isoformat(),
-                         "end": last.isoformat(), "rows": summary.rows}, indent=2))
-        return
+                         "end": last.isoformat(), "rows": summary.rows,
+                         "missing": [str(m) for m in summary.missing]}, indent=2))
+        ctx.exit(1 if summary.missing else 0)
     _say(f"Wrote {out_path}: Annex A, {first.isoformat()} to {last.isoformat()}")
     for name, count in summary.rows.items():
         _say(f"  {name} ({LIST_TITLES[name]}): {count} row(s)")
+    if summary.missing:
+        for item in summary.missing[:20]:
+            _say(f"  Problem: {item}")
+        if len(summary.missing) > 20:
+            _say(f"  … and {len(summary.missing) - 20} more")
+        _say(f"FAILED: {len(summary.missing)} required cell(s) the records cannot fill were left "
+             "blank.")
+        ctx.exit(1)
 
