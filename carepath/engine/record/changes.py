@@ -26,6 +26,7 @@ from carepath.engine.record.model import (
     as_date,
     clone_record,
     iso_date,
+    reviews_to_check,
 )
 
 CLOSED_MESSAGE = "This episode was closed on {date}: no more work can be recorded on it"
@@ -328,7 +329,7 @@ def _check_episode(ep: Episode) -> None:
                                   "protection conference and 'conference not required'")
     for p in ep.cp_plans:
         _not_before(p.start, ref, "A child protection plan cannot start before the referral")
-        for r in p.reviews:
+        for r in reviews_to_check(p.reviews):
             if r <= p.start:
                 raise RecordError(f"A review ({iso_date(r)}) must be after the child protection "
                                   f"plan started ({iso_date(p.start)})")
