@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -51,6 +52,7 @@ from carepath.engine.runtime import LiveInstance, Outcome
 from . import models as m
 from .audit import canonical_json, event_hash
 from .database import CONFLICT_MESSAGE
+from .fastexec import FastStatement
 from .records import save_record
 
 __all__ = [
@@ -146,17 +148,21 @@ _BUNDLE = (
 )
 
 
+_FAST_BUNDLE = FastStatement(_BUNDLE)
+
+
 def load_task_bundle(conn: Connection, task_id: int) -> TaskBundle | None:
     """The task, its case and its process instance in one SELECT; None if there is no such task.
 
     Raises :class:`NotFoundError` if the task's case or process instance (or its state) is
     missing: the database is damaged."""
-    row = conn.execute(_BUNDLE, {"b_task": task_id}).one_or_none()
+    row = _FAST_BUNDLE.one_or_none(conn, {"b_task": task_id})
     if row is None:
         return None
-    if row.case_id is None or row.instance_id is None or row.state is None:
+    bundle = TaskBundle(*row)
+    if bundle.case_id is None or bundle.instance_id is None or bundle.state is None:
         raise NotFoundError(f"Task {task_id} has no case or process: the database is damaged")
-    return TaskBundle(**row._asdict())
+    return bundle
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -272,10 +278,25 @@ _CANCEL_INSTANCES = (
     .values(status=m.INSTANCE_CANCELLED,
             completed_at=bindparam("b_now", type_=m.UTCDateTime()), next_timer_at=None)
 )
-# Executed with a list of rows, an INSERT with RETURNING goes out as ONE multi-row
-# ``INSERT … VALUES (…), (…) RETURNING id`` on SQLite and PostgreSQL alike (SQLAlchemy's
-# "insertmanyvalues"), and unlike a hand-built multi-VALUES insert it is compiled once and cached.
-_INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
+_EVENT_COLUMNS = ("case_id", "seq", "at", "actor", "kind", "payload", "prev_hash", "hash")
+
+
+@lru_cache(maxsize=32)
+def _insert_events(rows: int) -> FastStatement:
+    """``INSERT INTO events (…) VALUES (…), (…), …`` for ``rows`` rows: built, and compiled per
+    database, once per number of rows (SQLAlchemy does not cache multi-VALUES inserts)."""
+    return FastStatement(insert(_events).values([
+        {name: bindparam(f"{name}_{i}", type_=_events.c[name].type) for name in _EVENT_COLUMNS}
+        for i in range(rows)
+    ]))
+
+
+_FAST_BUMP_WITH_HEAD = FastStatement(_BUMP_WITH_HEAD)
+_FAST_BUMP_RETURNING_HEAD = FastStatement(_BUMP_RETURNING_HEAD)
+_FAST_INSERT_INSTANCE = FastStatement(_INSERT_INSTANCE)
+_FAST_UPDATE_INSTANCE = FastStatement(_UPDATE_INSTANCE)
+_FAST_CLOSE_TASK = FastStatement(_CLOSE_TASK)
+_FAST_INSERT_TASK = FastStatement(_INSERT_TASK)
 
 
 def _rowcount(result: Any) -> int:
@@ -318,16 +339,16 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
     if head is not None and not outcome.episode_closed:
         # every event is known now: the chain head moves in the same statement
         chained, seq, last = _chain(case_id, head, events, actor, at)
-        result = conn.execute(_BUMP_WITH_HEAD, {"b_case": case_id, "b_seen": seen_version,
-                                                "b_seq": seq, "b_head": last})
-        if _rowcount(result) != 1:
+        bumped = _FAST_BUMP_WITH_HEAD.rowcount(conn, {"b_case": case_id, "b_seen": seen_version,
+                                                      "b_seq": seq, "b_head": last})
+        if bumped != 1:
             raise ConflictError(CONFLICT_MESSAGE)
     else:
-        found = conn.execute(_BUMP_RETURNING_HEAD,
-                             {"b_case": case_id, "b_seen": seen_version}).one_or_none()
+        found = _FAST_BUMP_RETURNING_HEAD.one_or_none(conn, {"b_case": case_id,
+                                                            "b_seen": seen_version})
         if found is None:
             raise ConflictError(CONFLICT_MESSAGE)
-        head = (found.event_seq or 0, found.head_hash or "")
+        head = (found[0] or 0, found[1] or "")
 
     # 2. the record
     save_record(conn, case_id, before, outcome.record)
@@ -341,8 +362,10 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
     closed = [{"b_instance": rows[id(live)].id, "b_spiff": spiff_id, "b_status": status,
                "b_now": now, "b_by": actor if status == m.TASK_COMPLETED else None}
               for live, spiff_id, status in outcome.closed]
-    if closed:
-        conn.execute(_CLOSE_TASK, closed if len(closed) > 1 else closed[0])
+    if len(closed) == 1:
+        _FAST_CLOSE_TASK.run(conn, closed[0])
+    elif closed:
+        conn.execute(_CLOSE_TASK, closed)
     new_rows = [{"case_id": case_id, "instance_id": rows[id(new.instance)].id,
                  "spiff_task_id": new.task.id, "bpmn_id": new.task.bpmn_id,
                  "title": new.task.title, "form": new.task.form, "role": new.task.role,
@@ -350,7 +373,7 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
                  "created_at": now}
                 for new in outcome.opened]
     if len(new_rows) == 1:
-        ids = [int(conn.execute(_INSERT_TASK, new_rows[0]).scalar_one())]
+        ids = [int(_FAST_INSERT_TASK.scalar(conn, new_rows[0]))]
     elif new_rows:
         ids = [int(i) for i in conn.execute(_INSERT_TASKS, new_rows).scalars().all()]
     else:
@@ -366,7 +389,11 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
         if chained:
             conn.execute(_MOVE_HEAD, {"b_case": case_id, "b_seq": seq, "b_head": last})
     if chained:
-        conn.execute(_INSERT_EVENTS, chained if len(chained) > 1 else chained[0])
+        params: dict[str, Any] = {}
+        for i, row in enumerate(chained):
+            for name in _EVENT_COLUMNS:
+                params[f"{name}_{i}"] = row[name]
+        _insert_events(len(chained)).run(conn, params)
 
     return [OpenedTask(id=task_id, case_id=case_id, title=new.task.title, form=new.task.form,
                        role=new.task.role, assignee=new.assignee, due=new.due,
@@ -396,23 +423,23 @@ def _save_instance(conn: Connection, case_id: int, live: LiveInstance, now: date
     running = live.status == m.INSTANCE_RUNNING
     if live.db_id is None:
         state = live.workflow.dump()
-        new_id = int(conn.execute(_INSERT_INSTANCE, {
+        new_id = int(_FAST_INSERT_INSTANCE.scalar(conn, {
             "case_id": case_id, "episode_seq": live.episode_seq, "process_id": live.process_id,
             "pack_name": live.pack_name, "pack_version": live.pack_version,
             "status": live.status, "state": state,
             "next_timer_at": live.workflow.next_timer_at() if running else None,
             "created_at": now, "completed_at": None if running else now,
-        }).scalar_one())
+        }))
         live.db_id = new_id
         return _Instance(new_id, live.process_id, live.status)
     # A restored instance is running in the database (only running ones are restored): it is
     # written if the runtime moved its workflow or finished it, and not dumped otherwise.
     if live.changed or not running:
-        result = conn.execute(_UPDATE_INSTANCE, {
+        updated = _FAST_UPDATE_INSTANCE.rowcount(conn, {
             "b_id": live.db_id, "b_state": live.workflow.dump(), "b_status": live.status,
             "b_next_timer": live.workflow.next_timer_at() if running else None, "b_now": now,
         })
-        if _rowcount(result) != 1:
+        if updated != 1:
             raise NotFoundError(f"process instance {live.db_id} is missing")
     return _Instance(live.db_id, live.process_id, live.status)
 

@@ -48,6 +48,7 @@ from carepath.engine.record.case_record import (
 )
 from carepath.engine.record.model import ReviewDates, StoredReviews
 
+from .fastexec import FastStatement
 from .models import (
     AssessmentRow,
     CaseRow,
@@ -416,17 +417,18 @@ _UPDATE_REVIEW = update(_reviews).where(_reviews.c.cp_plan_id == _PLAN, _reviews
 _DELETE_REVIEWS = delete(_reviews).where(_reviews.c.cp_plan_id == _PLAN, _reviews.c.seq >= _SEQ)
 
 
+_FAST: dict[int, FastStatement] = {}  # by id() of the module-level statements above
+
+
 def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _known_equal(before: Sequence[date], after: Sequence[date]) -> int:
-    """How many leading reviews are equal without reading them: those of a stored snapshot both
-    lists extend (``after`` a copy of ``before`` with dates appended)."""
+    """How many leading reviews are known equal without reading them or comparing them one by
+    one (``after`` a copy of ``before`` with dates appended: all of ``before``)."""
     if isinstance(before, ReviewDates) and isinstance(after, ReviewDates):
-        stored = before.stored
-        if stored is not None and stored is after.stored:
-            return stored.count
+        return before.known_prefix(after)
     return 0
 
 
@@ -438,29 +440,34 @@ class _Writer:
         self.rows = 0
         self._episode_ids: dict[int, int] | None = None
 
-    # -- helpers --
+    # -- helpers (module-level statements, run through FastStatement) --
 
-    def execute(self, statement: Any, params: Any) -> Any:
-        return self.conn.execute(statement, params)
+    def run(self, statement: Any, params: Values) -> tuple[int, list[tuple[Any, ...]]]:
+        fast = _FAST.get(id(statement))
+        if fast is None:
+            fast = _FAST.setdefault(id(statement), FastStatement(statement))
+        return fast.run(self.conn, params)
 
     def episode_id(self, seq: int) -> int:
         if self._episode_ids is None:
             self._episode_ids = {
-                row.seq: row.id for row in self.execute(_EPISODE_IDS, {"b_case": self.case_id})
+                row[0]: row[1] for row in self.run(_EPISODE_IDS, {"b_case": self.case_id})[1]
             }
         return self._episode_ids[seq]
 
     def insert_returning_id(self, statement: Any, values: Values) -> int:
         self.rows += 1
-        return int(self.execute(statement, values).scalar_one())
+        return int(self.run(statement, values)[1][0][0])
 
     def insert_many(self, statement: Any, rows: list[Values]) -> None:
-        if rows:
-            self.execute(statement, rows if len(rows) > 1 else rows[0])
-            self.rows += len(rows)
+        if len(rows) == 1:
+            self.run(statement, rows[0])
+        elif rows:
+            self.conn.execute(statement, rows)
+        self.rows += len(rows)
 
     def update_one(self, statement: Any, params: Values, table: str) -> None:
-        count = _rowcount(self.execute(statement, params))
+        count = self.run(statement, params)[0]
         if count != 1:
             raise RecordError(
                 f"The stored record of case {self.case_id} does not match the record it was "
@@ -469,7 +476,7 @@ class _Writer:
         self.rows += 1
 
     def delete(self, statement: Any, params: Values) -> None:
-        self.rows += _rowcount(self.execute(statement, params))
+        self.rows += self.run(statement, params)[0]
 
     # -- the record --
 
@@ -480,19 +487,18 @@ class _Writer:
                 result = self.session.execute(
                     _UPDATE_LA_CHILD_ID.execution_options(synchronize_session="evaluate"), params
                 )
+                self.rows += _rowcount(result)
             else:
-                result = self.execute(_UPDATE_LA_CHILD_ID, params)
-            self.rows += _rowcount(result)
+                self.rows += self.run(_UPDATE_LA_CHILD_ID, params)[0]
         values = _child_values(after)
         if before is not None and _child_values(before) == values:
             return
-        if before is not None:
-            result = self.execute(_UPDATE_CHILD, {"b_case": self.case_id, **values})
-            if _rowcount(result) == 1:
-                self.rows += 1
-                return
+        if before is not None and \
+                self.run(_UPDATE_CHILD, {"b_case": self.case_id, **values})[0] == 1:
+            self.rows += 1
+            return
         # A new record, or one loaded before its child row was ever written.
-        self.execute(_INSERT_CHILD, {"case_id": self.case_id, **values})
+        self.run(_INSERT_CHILD, {"case_id": self.case_id, **values})
         self.rows += 1
 
     def episodes(self, before: Sequence[Episode], after: Sequence[Episode]) -> None:
@@ -560,9 +566,8 @@ class _Writer:
         stored = old.reviews.stored if isinstance(old.reviews, ReviewDates) else None
         if stored is not None and stored.plan_id is not None:
             return stored.plan_id
-        found = self.execute(
-            _PLAN_ID, {"b_episode": self.episode_id(episode_seq), "b_seq": seq}
-        ).scalar_one_or_none()
+        rows = self.run(_PLAN_ID, {"b_episode": self.episode_id(episode_seq), "b_seq": seq})[1]
+        found = rows[0][0] if rows else None
         if found is None:
             raise RecordError(
                 f"The stored record of case {self.case_id} does not match the record it was "

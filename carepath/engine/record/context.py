@@ -57,12 +57,15 @@ def record_context(
             "authorised": assessment.authorised if assessment else None,
             "factors": list(assessment.factors) if assessment else [],
         },
-        "s47": {
-            "start": s47.start if s47 else None,
-            "icpc_date": s47.icpc_date if s47 else None,
-            "icpc_not_required": s47.icpc_not_required if s47 else None,
-            "icpc_target": icpc_target(s47, calendar) if s47 else None,
-        },
+        "s47": _Namespace(
+            {
+                "start": s47.start if s47 else None,
+                "icpc_date": s47.icpc_date if s47 else None,
+                "icpc_not_required": s47.icpc_not_required if s47 else None,
+            },
+            # working-day arithmetic, done only if an expression reads it
+            icpc_target=(lambda: icpc_target(s47, calendar)) if s47 else (lambda: None),
+        ),
         "cp_plan": _Namespace(
             {
                 "start": plan.start if plan else None,

@@ -140,6 +140,19 @@ class ReviewDates(MutableSequence[date]):
     def __len__(self) -> int:
         return (self._base.count if self._base is not None else 0) + len(self._tail)
 
+    def known_prefix(self, other: ReviewDates) -> int:
+        """How many leading dates this and ``other`` are known to share without reading stored
+        ones: the stored snapshot both extend, and the dates both appended after it alike."""
+        base = self._base
+        if base is None or base is not other._base:
+            return 0
+        mine, theirs = self._tail, other._tail
+        if len(mine) <= len(theirs) and theirs[:len(mine)] == mine:
+            return base.count + len(mine)
+        if len(theirs) < len(mine) and mine[:len(theirs)] == theirs:
+            return base.count + len(theirs)
+        return base.count
+
     def append(self, value: date) -> None:
         self._tail.append(value)
 
