@@ -242,6 +242,8 @@ def fill_reviews(session: Session, case_id: int, count: int, first_review_number
           "completed_at": noon(day), "completed_by": ACTOR}
          for instance_id, day in zip(ids, days, strict=True)]).scalars().all()
     session.execute(insert(m.CPReviewRow), reviews)
+    session.execute(update(m.CPPlanRow).where(m.CPPlanRow.id == plan_id).values(
+        review_count=next_seq + count, last_review=days[-1]))
 
     seq, head = case.event_seq, case.head_hash
     events: list[dict[str, Any]] = []
@@ -308,6 +310,10 @@ def table_counts(session: Session, case_id: int) -> dict[str, int]:
                                    m.ProcessInstanceRow.status == m.INSTANCE_RUNNING),
         "events": count(m.EventRow, m.EventRow.case_id == case_id),
         "cp_reviews": count(m.CPReviewRow, m.CPReviewRow.cp_plan_id.in_(plans)),
+        # the plans' review summary (kept by save_record; fill_reviews must keep it too)
+        "cp_plans_review_count": int(session.execute(
+            select(func.coalesce(func.sum(m.CPPlanRow.review_count), 0))
+            .where(m.CPPlanRow.id.in_(plans))).scalar_one()),
     }
 
 

@@ -24,8 +24,8 @@ from carepath.engine.time.clock import FixedClock, use_clock
 from tests.casework import Casework as CaseStore
 
 PROFILE_DIR = ROOT / "profiles"
-LAYERS = r"carepath/(adapters/db/(store|records|audit|database)|engine/(runtime|workflow|record" \
-         r"|timescales|bpmn)|forms/validation)\.py"
+LAYERS = r"carepath/(adapters/db/(store|hotpath|fastexec|records|audit|database)|engine/(runtime" \
+         r"|workflow|record|timescales|bpmn)|forms/validation)\.py"
 
 
 def profile_completions(script: Script, workdir: Path, prior: int, samples: int,

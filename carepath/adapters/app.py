@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from carepath.adapters.db.audit import SqlAuditLog
-from carepath.adapters.db.cases import RecordCache, SqlCaseRepository
+from carepath.adapters.db.cases import SqlCaseRepository
 from carepath.adapters.db.database import make_engine, require_current, resolve_url
+from carepath.adapters.db.record_cache import RecordCache
 from carepath.adapters.db.record_stream import SqlCaseSource
 from carepath.adapters.packs import PackRegistry
 from carepath.service.audit import AuditService

@@ -120,15 +120,12 @@ class CaseService:
         self._may_complete(live.view, actor)
         if expected_version is not None and expected_version != live.case_version:
             raise ConflictError(CHANGED)
-        head = self.cases.case_head(live.view.case_id)
-        if head.version != live.case_version:
-            raise ConflictError(CHANGED)
-        record = self.cases.record(head)
+        record = self.cases.record_at(live.view.case_id, live.case_version)
         outcome = self.completion_outcome(live, record, values)
         if outcome.record.child.upn != record.child.upn:
             self._check_upn_unique(outcome.record.child.upn, record.child.la_child_id, "upn")
-        _, opened = self.cases.write(CaseWrite(head.case_id, live.case_version, record, outcome,
-                                               actor.name, completed_task=task_id))
+        _, opened = self.cases.write(CaseWrite(live.view.case_id, live.case_version, record,
+                                               outcome, actor.name, completed_task=task_id))
         return Completion(task_id, opened)
 
     def completion_outcome(self, live: LiveTask, record: CaseRecord,

@@ -126,6 +126,10 @@ class CaseRepository(Protocol):
 
     def live_task(self, task_id: int) -> LiveTask: ...
 
+    def record_at(self, case_id: int, version: int) -> CaseRecord:
+        """The record as of ``version`` (cached), else as stored now. Never mutate it."""
+        ...
+
     def ready_work(self, case_id: int) -> list[LiveTask]: ...
 
     def write(self, change: CaseWrite) -> tuple[int, list[TaskView]]:

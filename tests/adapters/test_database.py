@@ -115,14 +115,15 @@ def test_missing_sqlite_file_is_not_created_by_checking(tmp_path: Path) -> None:
 def test_upgrade_brings_database_to_head(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     require_current(engine)
     upgrade(engine)  # a second upgrade is a no-op
     require_current(engine)
 
 
 def test_old_database_is_out_of_date(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(database, "head_revision", lambda: "0004")
+    newer = f"{int(head_revision()) + 1:04d}"  # a migration this database has not had
+    monkeypatch.setattr(database, "head_revision", lambda: newer)
     with pytest.raises(DatabaseNotReady) as raised:
         require_current(db)
     assert str(raised.value) == "The database is out of date: run `carepath db upgrade`"

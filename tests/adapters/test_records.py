@@ -187,8 +187,8 @@ def test_only_the_loaded_case_is_read(db: Engine) -> None:
             1,
             id="assessment field",
         ),
-        pytest.param(
-            lambda r: r.episodes[2].cp_plans[0].reviews.append(D(2025, 5, 1)), 1, id="new review"
+        pytest.param(  # the review, and the plan's review count and last review
+            lambda r: r.episodes[2].cp_plans[0].reviews.append(D(2025, 5, 1)), 2, id="new review"
         ),
         pytest.param(
             lambda r: r.episodes[2].cin_plans.append(CINPlan(start=D(2025, 6, 1))),
@@ -216,7 +216,7 @@ def test_only_the_loaded_case_is_read(db: Engine) -> None:
         pytest.param(lambda r: r.episodes[0].s47s.pop(0), 1, id="removed first s47"),
         pytest.param(lambda r: r.episodes[2].s47s.pop(0), 2, id="removed s47 shifts the next"),
         pytest.param(lambda r: r.episodes[0].cp_plans.pop(), 3, id="removed plan and reviews"),
-        pytest.param(lambda r: r.episodes[0].cp_plans[0].reviews.pop(), 1, id="removed review"),
+        pytest.param(lambda r: r.episodes[0].cp_plans[0].reviews.pop(), 2, id="removed review"),
         pytest.param(lambda r: r.episodes.pop(), 4, id="removed episode and its items"),
         pytest.param(lambda r: r.episodes.pop(0), 16, id="removed first episode shifts the rest"),
     ],
@@ -243,7 +243,8 @@ def test_shifted_episode_rows_reload_correctly(db: Engine) -> None:
 
 
 def test_cost_does_not_grow_with_history(db: Engine) -> None:
-    """A plan with 1,000 reviews: adding one writes one row; loading is a handful of queries."""
+    """A plan with 1,000 reviews: adding one writes the review and the plan's summary; loading
+    is a handful of queries."""
     record = complex_record()
     record.episodes[2].cp_plans[0].reviews = [
         D(2025, 3, 1) + timedelta(days=i) for i in range(1000)
@@ -258,10 +259,11 @@ def test_cost_does_not_grow_with_history(db: Engine) -> None:
     after = copy.deepcopy(before)
     after.episodes[2].cp_plans[0].reviews.append(D(2028, 1, 1))
     with session_scope(db) as session, counting_statements(db) as statements:
-        assert save_record(session, case_id, before, after) == 1
-    writes = [s for s in statements if not s.lstrip().upper().startswith(("SELECT", "BEGIN"))]
-    assert len(writes) == 1 and writes[0].lstrip().upper().startswith("INSERT"), statements
-    assert len(statements) <= 4, statements
+        assert save_record(session, case_id, before, after) == 2
+    writes = sorted(s.lstrip().upper()[:6] for s in statements
+                    if not s.lstrip().upper().startswith(("SELECT", "BEGIN")))
+    assert writes == ["INSERT", "UPDATE"], statements
+    assert len(statements) <= 3, statements
 
     with session_scope(db) as session:
         assert load_record(session, case_id) == after
@@ -311,3 +313,136 @@ def test_corrupt_order_is_reported_on_load(db: Engine) -> None:
         session.execute(update(CPReviewRow).where(CPReviewRow.seq == 0).values(seq=5))
     with pytest.raises(RecordError, match="inconsistent"), session_scope(db) as session:
         load_record(session, case_id)
+
+
+# --- long plans: reviews read only when every date is needed -------------------------------------
+
+
+def _long_plan_case(db: Engine, reviews: int) -> tuple[int, list[date]]:
+    record = complex_record()
+    dates = [D(2025, 3, 1) + timedelta(days=i) for i in range(reviews)]
+    record.episodes[2].cp_plans[0].reviews = list(dates)
+    return _saved(db, record), dates
+
+
+@contextmanager
+def counting_review_rows(engine: Engine) -> Iterator[list[int]]:
+    """How many cp_reviews rows each statement that reads that table returns."""
+    rows: list[int] = []
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+              executemany: bool) -> None:
+        if "FROM cp_reviews" in statement and statement.lstrip().upper().startswith("SELECT"):
+            rows.append(-1)  # counted once fetched, below
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield rows
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def test_a_plan_with_5000_reviews_loads_without_reading_them(db: Engine) -> None:
+    case_id, dates = _long_plan_case(db, 5000)
+    with session_scope(db) as session, counting_review_rows(db) as reads, \
+            counting_statements(db) as statements:
+        record = load_record(session, case_id)
+        plan = record.episodes[2].cp_plans[0]
+        # what a completion reads of it: how many, the last one, and the context for due dates
+        assert len(plan.reviews) == 5000 and plan.reviews[-1] == dates[-1]
+        from carepath.engine.record.context import record_context
+
+        assert record_context(record)["cp_plan"]["last_review"] == dates[-1]
+        from carepath.engine.record.model import clone_record
+
+        copy_ = clone_record(record)
+        copy_.episodes[2].cp_plans[0].reviews.append(D(2040, 1, 1))
+        assert len(copy_.episodes[2].cp_plans[0].reviews) == 5001
+        assert copy_ != record and clone_record(record) == record
+    # the other, short plan's reviews are read with the record; the long one's are not
+    assert len(statements) <= 7, statements
+    assert reads == [-1], statements  # one query, for the plans with few reviews
+    with session_scope(db) as session:
+        short_rows = session.execute(
+            select(func.count()).select_from(CPReviewRow)
+            .where(CPReviewRow.review_date < D(2025, 1, 1))).scalar_one()
+    assert short_rows == 2  # so that query returned at most these two rows
+
+
+def test_long_plan_reviews_are_read_on_first_need_even_after_the_session(db: Engine) -> None:
+    case_id, dates = _long_plan_case(db, 5000)
+    with session_scope(db) as session:
+        record = load_record(session, case_id)
+    plan = record.episodes[2].cp_plans[0]
+    with counting_review_rows(db) as reads:
+        assert list(plan.reviews) == dates  # a new connection of the same engine
+        assert plan.reviews[100] == dates[100]
+        assert plan.reviews == dates and record_to_story_reviews(record) == dates
+    assert reads == [-1]  # read once, then kept (shared by every copy)
+
+
+def record_to_story_reviews(record: CaseRecord) -> list[date]:
+    from carepath.engine.record.case_record import record_to_story
+
+    return list(record_to_story(record)["episodes"][2]["cp_plans"][0]["reviews"])
+
+
+def test_long_plan_saves_only_what_was_appended_and_reloads_equal(db: Engine) -> None:
+    case_id, dates = _long_plan_case(db, 1000)
+    with session_scope(db) as session:
+        before = load_record(session, case_id)
+    from carepath.engine.record.model import clone_record
+
+    after = clone_record(before)
+    after.episodes[2].cp_plans[0].reviews.append(D(2030, 1, 1))
+    with session_scope(db) as session, counting_review_rows(db) as reads:
+        assert save_record(session, case_id, before, after) == 2
+    assert reads == []  # nothing stored was read to work out the difference
+    with session_scope(db) as session:
+        again = load_record(session, case_id)
+        plan = session.execute(select(CPPlanRow.review_count, CPPlanRow.last_review)
+                               .where(CPPlanRow.review_count > 2)).one()
+        assert tuple(plan) == (1001, D(2030, 1, 1))
+        assert again == after
+        assert list(again.episodes[2].cp_plans[0].reviews) == [*dates, D(2030, 1, 1)]
+
+
+def test_stored_reviews_that_no_longer_match_the_summary_are_refused(db: Engine) -> None:
+    case_id, _ = _long_plan_case(db, 100)
+    with session_scope(db) as session:
+        record = load_record(session, case_id)
+    with session_scope(db) as session:  # a row lost behind the record's back
+        session.execute(CPReviewRow.__table__.delete().where(CPReviewRow.seq == 50))
+    with pytest.raises(RecordError, match="inconsistent"):
+        list(record.episodes[2].cp_plans[0].reviews)
+
+
+def test_migration_fills_in_the_review_summary(db_url: str) -> None:
+    from alembic import command
+
+    from carepath.adapters.db.database import alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0003")
+        connection.execute(CaseRow.__table__.insert().values(
+            id=1, la_child_id="LA-1", pack_name="wt2023", pack_version="1", version=0,
+            event_seq=0, head_hash=""))
+        connection.execute(EpisodeRow.__table__.insert().values(
+            id=1, case_id=1, seq=0, referral_date=D(2025, 1, 1), referral_nfa=False))
+        for plan_id, seq in ((1, 0), (2, 1)):
+            connection.execute(select(1).where(False))  # (keeps statements apart in logs)
+            connection.exec_driver_sql(
+                "INSERT INTO cp_plans (id, episode_id, seq, start_date) VALUES "
+                f"({plan_id}, 1, {seq}, '2025-01-0{plan_id}')")
+        for seq in range(3):
+            connection.exec_driver_sql(
+                "INSERT INTO cp_reviews (cp_plan_id, seq, review_date) VALUES "
+                f"(1, {seq}, '2025-0{seq + 2}-01')")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        summary = session.execute(select(CPPlanRow.id, CPPlanRow.review_count,
+                                         CPPlanRow.last_review).order_by(CPPlanRow.id)).all()
+        assert [tuple(r) for r in summary] == [(1, 3, D(2025, 4, 1)), (2, 0, None)]
+        record = load_record(session, 1)
+    assert record.episodes[0].cp_plans[0].reviews == [D(2025, 2, 1), D(2025, 3, 1), D(2025, 4, 1)]

@@ -57,6 +57,10 @@ def test_smoke_run_writes_every_required_key(tmp_path: Path) -> None:
     assert set(sqlite["raw_spiff_p50_ms"]) == {"8", "12"}
     # figure 2 checked that a successor task is in the inbox right after the commit
     assert results["details"]["throughput"]["per_db"]["sqlite"]["inbox_visible_after_commit"]
+    # ...with one process and with two (worker processes on the same database), each reported
+    by_processes = results["throughput_per_s_by_processes"]
+    assert set(by_processes) == {"1", "2"} and all(v > 0 for v in by_processes.values())
+    assert results["throughput_per_s"] == max(by_processes.values())
     # figure 5 has no web app to measure yet: null, with the reason
     assert results["web_inbox_p95_ms"] is None and results["web_inbox_p95_ms_reason"]
     # the table printed at the end

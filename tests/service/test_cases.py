@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from carepath.adapters.app import case_service
-from carepath.adapters.db.cases import RecordCache
+from carepath.adapters.db.record_cache import RecordCache
 from carepath.core.errors import ConflictError, PermissionDeniedError
 from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.time.clock import FixedClock, use_clock
@@ -101,7 +101,7 @@ def test_the_record_cache_is_safe_across_threads() -> None:
     for t in threads:
         t.join()
     assert problems == []
-    assert len(cache._items) <= 8
+    assert len(cache) <= 8
 
 
 def test_two_children_cannot_share_a_upn(cases: CaseService) -> None:

@@ -14,6 +14,7 @@ import sys
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,11 +22,13 @@ from rich.table import Table
 
 from carepath.adapters.app import case_service
 from carepath.adapters.db.database import make_engine, mask_url, upgrade
+from carepath.core.upn import upn_check_letter
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.stories.story import parse_story
 from carepath.service.stories import StoryRunner
 
 PACKS = {"wt2023": "W", "ics2010": "I"}
+PACK_SERIAL = {"W": 7, "I": 8}
 
 
 def sample_stories() -> Traversable:
@@ -67,6 +70,18 @@ def carepath_command() -> str:
     return shlex.quote(shown)
 
 
+def _as_child_of(child: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The story's child as a child of its own in the demo caseload: every story is recorded
+    once per pack, and two children may not share an LA child ID or a UPN (DfE rule 1520)."""
+    child = {**child, "la_child_id": prefix + child["la_child_id"]}
+    upn = child.get("upn")
+    if isinstance(upn, str) and len(upn) == 13:
+        # the same LA and year, a serial number of this pack's own, a correct check letter
+        body = upn[1:9] + str(PACK_SERIAL[prefix]) + upn[10:]
+        child["upn"] = upn_check_letter(body) + body
+    return child
+
+
 def build_demo(db_url: str, out: Console, stories: Traversable | Path | None = None) -> None:
     """Record every sample story on both built-in packs in ``db_url`` (once: an existing demo
     caseload is left as it is), then print the caseload and what to try next."""
@@ -86,8 +101,7 @@ def build_demo(db_url: str, out: Console, stories: Traversable | Path | None = N
             for file in found:
                 where = f"carepath/stories/{file.name}" if stories is None else str(file)
                 story = parse_story(load_yaml(file.read_text(encoding="utf-8"), where), where)
-                story["child"] = {**story["child"],
-                                  "la_child_id": prefix + story["child"]["la_child_id"]}
+                story["child"] = _as_child_of(story["child"], prefix)
                 result = StoryRunner(store, pack, worker="demo.worker").run(story)
                 out.print(f"{pack.key}: {Path(file.name).stem} -> case {result.case_ids[0]} "
                           f"({result.completed} tasks)")

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from carepath.adapters.db import hotpath
 from carepath.adapters.db import models as m
 from carepath.adapters.db.audit import append_event
 from carepath.adapters.db.database import bump_version
-from carepath.adapters.db.records import load_record, save_record
+from carepath.adapters.db.record_cache import RecordCache
+from carepath.adapters.db.records import load_record
 from carepath.core.errors import (
     ConflictError,
     NotFoundError,
@@ -30,7 +31,6 @@ from carepath.core.errors import (
     TaskStateError,
 )
 from carepath.engine.record.case_record import CaseRecord
-from carepath.engine.runtime import LiveInstance, Outcome
 from carepath.engine.time.clock import current_clock, today
 from carepath.service.ports import (
     CaseWrite,
@@ -63,35 +63,6 @@ def _check_id(value: int, what: str) -> None:
         raise NotFoundError(f"There is no {what} {value}")
 
 
-class RecordCache:
-    """Records just committed, keyed by case id and version; safe across threads.
-
-    Every change to a record bumps its case's version in the same transaction, so a record
-    cached at the version the database still shows is exactly what ``load_record`` would
-    return. Cached records are shared: nobody may change one (the runtime clones before it
-    changes anything)."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._items: OrderedDict[int, tuple[int, CaseRecord]] = OrderedDict()
-
-    def get(self, case_id: int, version: int) -> CaseRecord | None:
-        with self._lock:
-            hit = self._items.get(case_id)
-            if hit is None or hit[0] != version:
-                return None
-            self._items.move_to_end(case_id)
-            return hit[1]
-
-    def put(self, case_id: int, version: int, record: CaseRecord) -> None:
-        with self._lock:
-            self._items[case_id] = (version, record)
-            self._items.move_to_end(case_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
 def _task_view(t: m.TaskRow, la_child_id: str, process: str) -> TaskView:
     return TaskView(t.id, t.case_id, la_child_id, t.title, t.form, t.role, t.assignee, t.due,
                     t.status, process, t.bpmn_id, t.created_at)
@@ -106,6 +77,23 @@ class SqlCaseRepository:
     def __init__(self, engine: Engine, cache: RecordCache | None = None) -> None:
         self.engine = engine
         self.cache = cache if cache is not None else RecordCache()
+        self._heads: dict[tuple[int, int], tuple[int, str]] = {}
+        self._heads_lock = threading.Lock()
+
+    @contextmanager
+    def _core(self) -> Iterator[Connection]:
+        """A Core connection, with the database's errors told as carepath's."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            reason = str(exc.orig)
+            if "locked" in reason or "busy" in reason.lower():
+                raise ConflictError(CHANGED) from None
+            raise StorageError(f"Database error: {reason.strip().splitlines()[0]}") from None
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StorageError(f"Database error: {reason}") from None
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -258,19 +246,39 @@ class SqlCaseRepository:
                         row.pack_name, row.pack_version, row.version, row.worker)
 
     def live_task(self, task_id: int) -> LiveTask:
+        """The task, its case and its process instance in one SELECT (the hot path)."""
         _check_id(task_id, "task")
-        with self._session() as session:
-            row = session.execute(self._live_query().where(m.TaskRow.id == task_id)
-                                  ).one_or_none()
-            if row is None:
-                raise NotFoundError(f"There is no task {task_id}")
-            task = row[0]
-            if task.status != "ready":
-                when = task.completed_at.date().isoformat() if task.completed_at else "earlier"
-                raise TaskStateError(f"Task {task_id} is already {task.status} ({when})")
-            if not row.state:
-                raise NotFoundError(f"Task {task_id} has no process: the database is damaged")
-            return self._live(row)
+        with self._core() as conn:
+            bundle = hotpath.load_task_bundle(conn, task_id)
+        if bundle is None:
+            raise NotFoundError(f"There is no task {task_id}")
+        if bundle.status != "ready":
+            when = bundle.completed_at.date().isoformat() if bundle.completed_at else "earlier"
+            raise TaskStateError(f"Task {task_id} is already {bundle.status} ({when})")
+        self._remember_head(bundle.case_id, bundle.case_version, bundle.head)
+        view = TaskView(bundle.task_id, bundle.case_id, bundle.la_child_id, bundle.title,
+                        bundle.form, bundle.role, bundle.assignee, bundle.due, bundle.status,
+                        bundle.process_id, bundle.bpmn_id, bundle.created_at)
+        return LiveTask(view, bundle.spiff_task_id, bundle.instance_id, bundle.episode_seq,
+                        bundle.state, bundle.pack_name, bundle.pack_version,
+                        bundle.case_version, bundle.case_worker)
+
+    def _remember_head(self, case_id: int, version: int, head: tuple[int, str]) -> None:
+        """The audit chain head read with ``version``: a write from that version then moves
+        the head in its version check instead of reading it back (one statement fewer)."""
+        with self._heads_lock:
+            if len(self._heads) > 4096:
+                self._heads.clear()
+            self._heads[(case_id, version)] = head
+
+    def record_at(self, case_id: int, version: int) -> CaseRecord:
+        """The record as of ``version`` if it is cached, else as the database has it now (a
+        write from ``version`` is refused anyway if the case has moved on)."""
+        hit = self.cache.get(case_id, version)
+        if hit is not None:
+            return hit
+        with self._core() as conn:
+            return load_record(conn, case_id)
 
     def ready_work(self, case_id: int) -> list[LiveTask]:
         t = m.TaskRow
@@ -289,6 +297,9 @@ class SqlCaseRepository:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, change: CaseWrite) -> tuple[int, list[TaskView]]:
+        if change.case_id is not None and change.pack is None and not change.worker \
+                and not change.team:
+            return change.case_id, self._write_core(change.case_id, change)
         with self._session() as session:
             if change.case_id is None:
                 new = change.new_case
@@ -315,6 +326,19 @@ class SqlCaseRepository:
             case_id = case.id
         self.cache.put(case_id, change.seen_version + 1, change.outcome.record)
         return case_id, opened
+
+    def _write_core(self, case_id: int, change: CaseWrite) -> list[TaskView]:
+        """The hot path's write: one short transaction on SQLAlchemy Core, no ORM."""
+        with self._heads_lock:
+            head = self._heads.pop((case_id, change.seen_version), None)
+        with self._core() as conn, hotpath.write_transaction(conn):
+            written = hotpath.persist_outcome(conn, case_id, change.seen_version, change.before,
+                                              change.outcome, change.actor, _now(),
+                                              change.completed_task, head=head)
+        self.cache.put(case_id, change.seen_version + 1, change.outcome.record)
+        la_child_id = change.outcome.record.child.la_child_id
+        return [TaskView(o.id, case_id, la_child_id, o.title, o.form, o.role, o.assignee, o.due,
+                         o.status, o.process_id, o.bpmn_id, o.created_at) for o in written]
 
     def assign(self, task_id: int, assignee: str | None, actor: str,
                seen_version: int) -> TaskView:
@@ -374,110 +398,19 @@ class SqlCaseRepository:
         return views
 
     def _persist(self, session: Session, case: m.CaseRow, change: CaseWrite) -> list[TaskView]:
-        # The version check comes first: it locks the case row until commit, so a racing
-        # writer waits here and then gets ConflictError instead of a duplicate-key error.
-        outcome = change.outcome
-        bump_version(session, case.id, change.seen_version)
-        now = _now()
-        save_record(session, case.id, change.before, outcome.record)
-        rows: dict[int, m.ProcessInstanceRow] = {}
-        for live in outcome.instances:
-            rows[id(live)] = self._save_instance(session, case, live, now)
+        """Write the outcome through the Core hot path (``hotpath.persist_outcome``) in the
+        session's transaction: the version check first, which locks the case row until commit,
+        so a racing writer waits there and then gets ConflictError."""
         session.flush()
-        opened: list[m.TaskRow] = []
-        for new in outcome.opened:
-            task_row = m.TaskRow(
-                case_id=case.id, instance_id=rows[id(new.instance)].id,
-                spiff_task_id=new.task.id, bpmn_id=new.task.bpmn_id, title=new.task.title,
-                form=new.task.form, role=new.task.role, assignee=new.assignee, due=new.due,
-                status="ready", created_at=now)
-            opened.append(task_row)
-        # tasks opened and closed in the same outcome (an action's first task completed with
-        # the action) are written with their final status
-        finished = {(id(live), spiff_id): status for live, spiff_id, status in outcome.closed}
-        for new, task_row in zip(outcome.opened, opened, strict=True):
-            status = finished.pop((id(new.instance), new.task.id), None)
-            if status is not None:
-                task_row.status = status
-                task_row.completed_at = now
-                task_row.completed_by = change.actor if status == "completed" else None
-            session.add(task_row)
-        for (live_id, spiff_id), status in finished.items():
-            session.execute(
-                update(m.TaskRow)
-                .where(m.TaskRow.instance_id == rows[live_id].id,
-                       m.TaskRow.spiff_task_id == spiff_id, m.TaskRow.status == "ready")
-                .values(status=status, completed_at=now,
-                        completed_by=change.actor if status == "completed" else None)
-            )
-        events = list(outcome.events)
-        if outcome.episode_closed:
-            events.extend(self._cancel_episode_work(session, case, outcome, rows, now))
-        session.flush()
-        for kind, payload in events:
-            if kind == "task.completed" and change.completed_task is not None:
-                payload = {"task_id": change.completed_task, **payload}
-            append_event(session, case, change.actor, kind, payload, now)
-        processes = {r.id: r.process_id for r in rows.values()}
-        return [_task_view(t, case.la_child_id, processes.get(t.instance_id, ""))
-                for t in opened]
-
-    def _save_instance(self, session: Session, case: m.CaseRow, live: LiveInstance,
-                       now: datetime) -> m.ProcessInstanceRow:
-        state = live.workflow.dump()
-        next_timer = live.workflow.next_timer_at() if live.status == "running" else None
-        if live.db_id is None:
-            row = m.ProcessInstanceRow(
-                case_id=case.id, episode_seq=live.episode_seq, process_id=live.process_id,
-                pack_name=live.pack_name, pack_version=live.pack_version, status=live.status,
-                state=state, next_timer_at=next_timer, created_at=now,
-                completed_at=now if live.status != "running" else None)
-            session.add(row)
-            session.flush()
-            live.db_id = row.id
-            return row
-        found = session.get(m.ProcessInstanceRow, live.db_id)
-        if found is None:
-            raise NotFoundError(f"process instance {live.db_id} is missing")
-        found.state = state
-        found.status = live.status
-        found.next_timer_at = next_timer
-        if live.status != "running" and found.completed_at is None:
-            found.completed_at = now
-        return found
-
-    def _cancel_episode_work(self, session: Session, case: m.CaseRow, outcome: Outcome,
-                             rows: Mapping[int, m.ProcessInstanceRow], now: datetime
-                             ) -> list[tuple[str, dict[str, Any]]]:
-        """The episode closed: work still open on it (other stages, timers) stops here."""
-        episode_seq = len(outcome.record.episodes) - 1
-        touched = {r.id for r in rows.values()}
-        others = session.scalars(
-            select(m.ProcessInstanceRow).where(
-                m.ProcessInstanceRow.case_id == case.id,
-                m.ProcessInstanceRow.episode_seq == episode_seq,
-                m.ProcessInstanceRow.status == "running")
-        ).all()
-        events: list[tuple[str, dict[str, Any]]] = []
-        session.flush()
-        open_ids = [r.id for r in others] + list(touched)
-        cancelled = session.execute(
-            update(m.TaskRow)
-            .where(m.TaskRow.instance_id.in_(open_ids), m.TaskRow.status == "ready")
-            .values(status="cancelled", completed_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        for row in [*others, *(r for r in rows.values() if r.status == "running")]:
-            if row.status != "running":
-                continue
-            row.status = "cancelled"
-            row.completed_at = now
-            row.next_timer_at = None
-            events.append(("process.cancelled", {"process": row.process_id,
-                                                 "reason": "episode closed"}))
-        if cancelled:
-            events.append(("tasks.cancelled", {"count": cancelled,
-                                               "reason": "episode closed"}))
-        return events
+        head = (case.event_seq, case.head_hash) if case.version == change.seen_version else None
+        written = hotpath.persist_outcome(session.connection(), case.id, change.seen_version,
+                                          change.before, change.outcome, change.actor, _now(),
+                                          change.completed_task, head=head)
+        # the case row changed under the ORM's feet: read it again if it is used after this
+        session.expire(case)
+        return [TaskView(o.id, case.id, change.outcome.record.child.la_child_id, o.title,
+                         o.form, o.role, o.assignee, o.due, o.status, o.process_id, o.bpmn_id,
+                         o.created_at) for o in written]
 
     # -- timers ----------------------------------------------------------------------------
 

@@ -166,6 +166,10 @@ class CPPlanRow(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     initial_category: Mapped[str | None] = mapped_column(String)
     latest_category: Mapped[str | None] = mapped_column(String)
+    # A summary of the plan's cp_reviews rows, kept by save_record: a record is read without
+    # reading every review (see records.load_record and model.ReviewDates).
+    review_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_review: Mapped[date | None] = mapped_column(Date)
 
 
 class CPReviewRow(Base):

@@ -1,21 +1,40 @@
 """The canonical case record <-> its rows.
 
 :func:`load_record` reads a case's record in a fixed, small number of queries (one per table,
-ordered by position), whatever its size. :func:`save_record` compares the record as it was
-loaded with the record as it is now and writes only the rows that differ: rows are identified by
-position (the episode's ``seq``, then the item's ``seq`` within its episode or plan), so adding
-one review to a plan with a thousand reviews writes one row.
+ordered by position), whatever its size, and without reading every review of a long child
+protection plan: ``cp_plans`` keeps each plan's ``review_count`` and ``last_review``, and a plan
+with more than :data:`EAGER_REVIEWS` reviews gets a :class:`~carepath.engine.record.model.ReviewDates`
+that reads its review rows only if something asks for every date (the returns, the case file).
+
+:func:`save_record` compares the record as it was loaded with the record as it is now and writes
+only the rows that differ: rows are identified by position (the episode's ``seq``, then the item's
+``seq`` within its episode or plan), so adding one review to a plan with a thousand reviews writes
+two rows (the review, and the plan's review summary).
+
+Both take a :class:`~sqlalchemy.orm.Session` or a Core :class:`~sqlalchemy.engine.Connection` and
+run SQLAlchemy Core statements built once, at import (no ORM unit of work): they are on the hot
+path of every task completion.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from carepath.core.errors import NotFoundError, RecordError
 from carepath.engine.record.case_record import (
@@ -27,7 +46,9 @@ from carepath.engine.record.case_record import (
     Episode,
     Section47,
 )
+from carepath.engine.record.model import ReviewDates, StoredReviews
 
+from .fastexec import FastStatement
 from .models import (
     AssessmentRow,
     CaseRow,
@@ -41,8 +62,11 @@ from .models import (
 
 T = TypeVar("T")
 Values = dict[str, Any]
+Db = Session | Connection
 
-_NO_NEW_ROWS: dict[str, Any] = {"synchronize_session": False}
+# Plans with at most this many reviews are read whole (one query for all of them); longer ones
+# read their reviews only when every date is needed.
+EAGER_REVIEWS = 32
 
 
 # --- codes ---------------------------------------------------------------------------------------
@@ -110,12 +134,17 @@ def _s47_values(item: Section47) -> Values:
     }
 
 
-def _cp_plan_values(item: CPPlan) -> Values:  # reviews are rows of their own
+def _cp_plan_values(item: CPPlan) -> Values:
+    """The plan's own columns and the summary of its reviews (the reviews are rows of their own;
+    ``len`` and ``[-1]`` do not read stored reviews)."""
+    count = len(item.reviews)
     return {
         "start_date": item.start,
         "end_date": item.end,
         "initial_category": item.initial_category,
         "latest_category": item.latest_category,
+        "review_count": count,
+        "last_review": item.reviews[-1] if count else None,
     }
 
 
@@ -127,49 +156,119 @@ def _review_values(review: date) -> Values:
     return {"review_date": review}
 
 
+def _connection(db: Db) -> Connection:
+    """The Core connection of ``db`` (a Session's, after flushing its pending ORM changes)."""
+    if isinstance(db, Session):
+        db.flush()
+        return db.connection()
+    return db
+
+
+# --- statements (built once) ---------------------------------------------------------------------
+
+_cases = cast(Table, CaseRow.__table__)
+_children = cast(Table, ChildRow.__table__)
+_episodes = cast(Table, EpisodeRow.__table__)
+_assessments = cast(Table, AssessmentRow.__table__)
+_s47s = cast(Table, Section47Row.__table__)
+_plans = cast(Table, CPPlanRow.__table__)
+_reviews = cast(Table, CPReviewRow.__table__)
+_cin_plans = cast(Table, CINPlanRow.__table__)
+
+_CASE: Any = bindparam("b_case")
+
+_LOAD_CHILD = (
+    select(
+        _cases.c.la_child_id,
+        _children.c.case_id,
+        _children.c.upn,
+        _children.c.upn_unknown,
+        _children.c.birth_date,
+        _children.c.expected_birth_date,
+        _children.c.sex,
+        _children.c.ethnicity,
+        _children.c.disabilities,
+    )
+    .select_from(_cases.outerjoin(_children, _children.c.case_id == _cases.c.id))
+    .where(_cases.c.id == _CASE)
+)
+_LOAD_EPISODES = (
+    select(
+        _episodes.c.id,
+        _episodes.c.seq,
+        _episodes.c.referral_date,
+        _episodes.c.referral_source,
+        _episodes.c.referral_nfa,
+        _episodes.c.primary_need,
+        _episodes.c.closure_date,
+        _episodes.c.closure_reason,
+        _episodes.c.emergency_protection,
+    )
+    .where(_episodes.c.case_id == _CASE)
+    .order_by(_episodes.c.seq)
+)
+
+
+def _items_query(table: Table, *columns: str) -> Any:
+    return (
+        select(table.c.episode_id, table.c.seq, *(table.c[name] for name in columns))
+        .join(_episodes, _episodes.c.id == table.c.episode_id)
+        .where(_episodes.c.case_id == _CASE)
+        .order_by(_episodes.c.seq, table.c.seq)
+    )
+
+
+_LOAD_ASSESSMENTS = _items_query(_assessments, "start_date", "authorised_date", "factors")
+_LOAD_S47S = _items_query(_s47s, "start_date", "icpc_date", "icpc_not_required")
+_LOAD_PLANS = _items_query(
+    _plans, "id", "start_date", "end_date", "initial_category", "latest_category",
+    "review_count", "last_review",
+)
+_LOAD_CIN_PLANS = _items_query(_cin_plans, "start_date", "end_date")
+_LOAD_SHORT_REVIEWS = (
+    select(_reviews.c.cp_plan_id, _reviews.c.seq, _reviews.c.review_date)
+    .join(_plans, _plans.c.id == _reviews.c.cp_plan_id)
+    .join(_episodes, _episodes.c.id == _plans.c.episode_id)
+    .where(_episodes.c.case_id == _CASE, _plans.c.review_count <= EAGER_REVIEWS)
+    .order_by(_episodes.c.seq, _plans.c.seq, _reviews.c.seq)
+)
+_LOAD_PLAN_REVIEWS = (
+    select(_reviews.c.seq, _reviews.c.review_date)
+    .where(_reviews.c.cp_plan_id == bindparam("b_plan"), _reviews.c.seq < bindparam("b_count"))
+    .order_by(_reviews.c.seq)
+)
+
+
 # --- load ----------------------------------------------------------------------------------------
 
 
-def load_record(session: Session, case_id: int) -> CaseRecord:
-    """The case's record: 7 queries (case and child, episodes, and one per item table)."""
-    found = session.execute(
-        select(CaseRow.la_child_id, ChildRow)
-        .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
-        .where(CaseRow.id == case_id)
-    ).one_or_none()
+def load_record(db: Db, case_id: int) -> CaseRecord:
+    """The case's record: at most 7 queries (case and child, episodes, one per item table, and
+    the reviews of short plans), however long its history. A plan with more than
+    :data:`EAGER_REVIEWS` reviews reads its review rows only when every date is asked for (see
+    :class:`ReviewDates`): through ``db`` if it is still in the same transaction on the same
+    thread, else through a new connection of the same engine."""
+    conn = _connection(db)
+    found = conn.execute(_LOAD_CHILD, {"b_case": case_id}).one_or_none()
     if found is None:
         raise NotFoundError(f"There is no case {case_id}")
-    la_child_id, child_row = found
-    child = Child(la_child_id=la_child_id)
-    if child_row is not None:
+    child = Child(la_child_id=found.la_child_id)
+    if found.case_id is not None:
         child = Child(
-            la_child_id=la_child_id,
-            upn=child_row.upn,
-            upn_unknown=child_row.upn_unknown,
-            birth_date=child_row.birth_date,
-            expected_birth_date=child_row.expected_birth_date,
-            sex=child_row.sex,
-            ethnicity=child_row.ethnicity,
-            disabilities=split_codes(child_row.disabilities),
+            la_child_id=found.la_child_id,
+            upn=found.upn,
+            upn_unknown=found.upn_unknown,
+            birth_date=found.birth_date,
+            expected_birth_date=found.expected_birth_date,
+            sex=found.sex,
+            ethnicity=found.ethnicity,
+            disabilities=split_codes(found.disabilities),
         )
     record = CaseRecord(child=child)
+    params = {"b_case": case_id}
 
     episodes: dict[int, Episode] = {}  # by episode row id
-    for row in session.execute(
-        select(
-            EpisodeRow.id,
-            EpisodeRow.seq,
-            EpisodeRow.referral_date,
-            EpisodeRow.referral_source,
-            EpisodeRow.referral_nfa,
-            EpisodeRow.primary_need,
-            EpisodeRow.closure_date,
-            EpisodeRow.closure_reason,
-            EpisodeRow.emergency_protection,
-        )
-        .where(EpisodeRow.case_id == case_id)
-        .order_by(EpisodeRow.seq)
-    ):
+    for row in conn.execute(_LOAD_EPISODES, params):
         episode = Episode(
             referral_date=row.referral_date,
             referral_source=row.referral_source,
@@ -185,71 +284,84 @@ def load_record(session: Session, case_id: int) -> CaseRecord:
     if not episodes:
         return record
 
-    def items(model: Any, columns: Sequence[InstrumentedAttribute[Any]]) -> Iterable[Any]:
-        return session.execute(
-            select(model.episode_id, model.seq, *columns)
-            .join(EpisodeRow, EpisodeRow.id == model.episode_id)
-            .where(EpisodeRow.case_id == case_id)
-            .order_by(EpisodeRow.seq, model.seq)
-        )
-
-    for row in items(
-        AssessmentRow,
-        [AssessmentRow.start_date, AssessmentRow.authorised_date, AssessmentRow.factors],
-    ):
+    for row in conn.execute(_LOAD_ASSESSMENTS, params):
         assessment = Assessment(
             start=row.start_date, authorised=row.authorised_date, factors=split_codes(row.factors)
         )
         _place(episodes[row.episode_id].assessments, row.seq, assessment, case_id, "assessment")
 
-    for row in items(
-        Section47Row,
-        [Section47Row.start_date, Section47Row.icpc_date, Section47Row.icpc_not_required],
-    ):
+    for row in conn.execute(_LOAD_S47S, params):
         s47 = Section47(
             start=row.start_date, icpc_date=row.icpc_date, icpc_not_required=row.icpc_not_required
         )
         _place(episodes[row.episode_id].s47s, row.seq, s47, case_id, "section 47 enquiry")
 
-    plans: dict[int, CPPlan] = {}  # by plan row id
-    for row in items(
-        CPPlanRow,
-        [
-            CPPlanRow.id,
-            CPPlanRow.start_date,
-            CPPlanRow.end_date,
-            CPPlanRow.initial_category,
-            CPPlanRow.latest_category,
-        ],
-    ):
+    short: dict[int, tuple[CPPlan, int, date | None]] = {}  # plans whose reviews are read now
+    for row in conn.execute(_LOAD_PLANS, params):
+        count, last = row.review_count, row.last_review
         plan = CPPlan(
             start=row.start_date,
             end=row.end_date,
             initial_category=row.initial_category,
             latest_category=row.latest_category,
         )
+        if count == 0:
+            plan.reviews = ReviewDates(base=StoredReviews(row.id, 0, None, items=()))
+        elif count <= EAGER_REVIEWS:
+            short[row.id] = (plan, count, last)
+            plan.reviews = []
+        else:
+            plan.reviews = ReviewDates(
+                base=StoredReviews(row.id, count, last, load=_review_loader(conn, row.id, count,
+                                                                            case_id))
+            )
         _place(episodes[row.episode_id].cp_plans, row.seq, plan, case_id, "child protection plan")
-        plans[row.id] = plan
 
-    if plans:
-        for review in session.execute(
-            select(CPReviewRow.cp_plan_id, CPReviewRow.seq, CPReviewRow.review_date)
-            .join(CPPlanRow, CPPlanRow.id == CPReviewRow.cp_plan_id)
-            .join(EpisodeRow, EpisodeRow.id == CPPlanRow.episode_id)
-            .where(EpisodeRow.case_id == case_id)
-            .order_by(EpisodeRow.seq, CPPlanRow.seq, CPReviewRow.seq)
-        ):
-            plan_reviews = plans[review.cp_plan_id].reviews
+    if short:
+        for review in conn.execute(_LOAD_SHORT_REVIEWS, params):
+            plan_reviews = short[review.cp_plan_id][0].reviews
             _place(plan_reviews, review.seq, review.review_date, case_id, "review")
+        for plan_id, (plan, count, last) in short.items():
+            dates = cast(list[date], plan.reviews)
+            if len(dates) != count or dates[-1] != last:
+                raise RecordError(
+                    f"The stored record of case {case_id} is inconsistent: a child protection "
+                    f"plan has {len(dates)} reviews, and its summary says {count}"
+                )
+            plan.reviews = ReviewDates(base=StoredReviews(plan_id, count, last, items=dates))
 
-    for row in items(CINPlanRow, [CINPlanRow.start_date, CINPlanRow.end_date]):
+    for row in conn.execute(_LOAD_CIN_PLANS, params):
         cin_plan = CINPlan(start=row.start_date, end=row.end_date)
         _place(episodes[row.episode_id].cin_plans, row.seq, cin_plan, case_id, "CIN plan")
 
     return record
 
 
-def _place(items: list[T], seq: int, item: T, case_id: int, what: str) -> None:
+def _review_loader(conn: Connection, plan_id: int, count: int, case_id: int
+                   ) -> Callable[[], list[date]]:
+    """Reads a long plan's reviews on first need. Reviews are only ever appended, so the first
+    ``count`` rows are the same in any later snapshot; StoredReviews checks count and last date."""
+    engine = conn.engine
+    thread = threading.get_ident()
+
+    def read(connection: Connection) -> list[date]:
+        dates: list[date] = []
+        for row in connection.execute(_LOAD_PLAN_REVIEWS, {"b_plan": plan_id, "b_count": count}):
+            _place(dates, row.seq, row.review_date, case_id, "review")
+        return dates
+
+    def load() -> list[date]:
+        # The loading connection sees this transaction's own writes (a record saved and read
+        # back before commit); once it is closed, or from another thread, use a new one.
+        if threading.get_ident() == thread and not conn.closed and conn.in_transaction():
+            return read(conn)
+        with engine.connect() as connection:
+            return read(connection)
+
+    return load
+
+
+def _place(items: Any, seq: int, item: T, case_id: int, what: str) -> None:
     """Append ``item``, which must be the next in order (rows are read ordered by seq)."""
     if seq != len(items):
         raise RecordError(
@@ -261,94 +373,143 @@ def _place(items: list[T], seq: int, item: T, case_id: int, what: str) -> None:
 
 # --- save ----------------------------------------------------------------------------------------
 
+_EPISODE: Any = bindparam("b_episode")
+_SEQ: Any = bindparam("b_seq")
+_PLAN: Any = bindparam("b_plan")
+
 
 @dataclass
 class _ItemTable:
     """How one list in an episode maps to a table keyed by (episode_id, seq)."""
 
-    model: Any
+    table: Table
     items: Callable[[Episode], Sequence[Any]]
     values: Callable[[Any], Values]
 
+    def __post_init__(self) -> None:
+        t = self.table
+        self.name = t.name
+        self.insert = insert(t)
+        self.update_at = update(t).where(t.c.episode_id == _EPISODE, t.c.seq == _SEQ)
+        self.delete_from = delete(t).where(t.c.episode_id == _EPISODE, t.c.seq >= _SEQ)
 
-_ASSESSMENTS = _ItemTable(AssessmentRow, lambda e: e.assessments, _assessment_values)
-_S47S = _ItemTable(Section47Row, lambda e: e.s47s, _s47_values)
-_CIN_PLANS = _ItemTable(CINPlanRow, lambda e: e.cin_plans, _cin_plan_values)
+
+_ASSESSMENTS = _ItemTable(_assessments, lambda e: e.assessments, _assessment_values)
+_S47S = _ItemTable(_s47s, lambda e: e.s47s, _s47_values)
+_CIN_PLANS = _ItemTable(_cin_plans, lambda e: e.cin_plans, _cin_plan_values)
+
+_UPDATE_LA_CHILD_ID = (
+    update(_cases)
+    .where(_cases.c.id == _CASE, _cases.c.la_child_id != bindparam("b_la"))
+    .values(la_child_id=bindparam("b_la"))
+)
+_UPDATE_CHILD = update(_children).where(_children.c.case_id == _CASE)
+_INSERT_CHILD = insert(_children)
+_EPISODE_IDS = select(_episodes.c.seq, _episodes.c.id).where(_episodes.c.case_id == _CASE)
+_INSERT_EPISODE = insert(_episodes).returning(_episodes.c.id)
+_UPDATE_EPISODE = update(_episodes).where(_episodes.c.case_id == _CASE, _episodes.c.seq == _SEQ)
+_REMOVED_EPISODES = select(_episodes.c.id).where(_episodes.c.case_id == _CASE,
+                                                 _episodes.c.seq >= _SEQ)
+_DELETE_REMOVED_EPISODES_REVIEWS = delete(_reviews).where(_reviews.c.cp_plan_id.in_(
+    select(_plans.c.id).where(_plans.c.episode_id.in_(_REMOVED_EPISODES))))
+_DELETE_REMOVED_EPISODES_ITEMS = [
+    delete(t).where(t.c.episode_id.in_(_REMOVED_EPISODES))
+    for t in (_assessments, _s47s, _plans, _cin_plans)
+]
+_DELETE_EPISODES = delete(_episodes).where(_episodes.c.case_id == _CASE, _episodes.c.seq >= _SEQ)
+_INSERT_PLAN = insert(_plans).returning(_plans.c.id)
+_PLAN_ID = select(_plans.c.id).where(_plans.c.episode_id == _EPISODE, _plans.c.seq == _SEQ)
+_UPDATE_PLAN = update(_plans).where(_plans.c.id == _PLAN)
+_DELETE_PLANS_REVIEWS = delete(_reviews).where(_reviews.c.cp_plan_id.in_(
+    select(_plans.c.id).where(_plans.c.episode_id == _EPISODE, _plans.c.seq >= _SEQ)))
+_DELETE_PLANS = delete(_plans).where(_plans.c.episode_id == _EPISODE, _plans.c.seq >= _SEQ)
+_INSERT_REVIEWS = insert(_reviews)
+_UPDATE_REVIEW = update(_reviews).where(_reviews.c.cp_plan_id == _PLAN, _reviews.c.seq == _SEQ)
+_DELETE_REVIEWS = delete(_reviews).where(_reviews.c.cp_plan_id == _PLAN, _reviews.c.seq >= _SEQ)
+
+
+_FAST: dict[int, FastStatement] = {}  # by id() of the module-level statements above
 
 
 def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
+def _known_equal(before: Sequence[date], after: Sequence[date]) -> int:
+    """How many leading reviews are known equal without reading them or comparing them one by
+    one (``after`` a copy of ``before`` with dates appended: all of ``before``)."""
+    if isinstance(before, ReviewDates) and isinstance(after, ReviewDates):
+        return before.known_prefix(after)
+    return 0
+
+
 class _Writer:
-    def __init__(self, session: Session, case_id: int) -> None:
+    def __init__(self, conn: Connection, case_id: int, session: Session | None) -> None:
+        self.conn = conn
         self.session = session
         self.case_id = case_id
         self.rows = 0
         self._episode_ids: dict[int, int] | None = None
 
-    # -- helpers --
+    # -- helpers (module-level statements, run through FastStatement) --
 
-    def execute(self, statement: Any, params: Any = None) -> Any:
-        return self.session.execute(statement, params, execution_options=_NO_NEW_ROWS)
+    def run(self, statement: Any, params: Values) -> tuple[int, list[tuple[Any, ...]]]:
+        fast = _FAST.get(id(statement))
+        if fast is None:
+            fast = _FAST.setdefault(id(statement), FastStatement(statement))
+        return fast.run(self.conn, params)
 
     def episode_id(self, seq: int) -> int:
         if self._episode_ids is None:
             self._episode_ids = {
-                row.seq: row.id
-                for row in self.session.execute(
-                    select(EpisodeRow.seq, EpisodeRow.id).where(EpisodeRow.case_id == self.case_id)
-                )
+                row[0]: row[1] for row in self.run(_EPISODE_IDS, {"b_case": self.case_id})[1]
             }
         return self._episode_ids[seq]
 
-    def insert_returning_id(self, model: Any, values: Values) -> int:
+    def insert_returning_id(self, statement: Any, values: Values) -> int:
         self.rows += 1
-        return int(
-            self.session.execute(insert(model).values(values).returning(model.id)).scalar_one()
-        )
+        return int(self.run(statement, values)[1][0][0])
 
-    def insert_many(self, model: Any, rows: list[Values]) -> None:
-        if rows:
-            self.session.execute(insert(model), rows)
-            self.rows += len(rows)
+    def insert_many(self, statement: Any, rows: list[Values]) -> None:
+        if len(rows) == 1:
+            self.run(statement, rows[0])
+        elif rows:
+            self.conn.execute(statement, rows)
+        self.rows += len(rows)
 
-    def update_where(self, model: Any, where: Sequence[Any], values: Values) -> None:
-        result = self.execute(update(model).where(*where).values(values))
-        count = _rowcount(result)
+    def update_one(self, statement: Any, params: Values, table: str) -> None:
+        count = self.run(statement, params)[0]
         if count != 1:
             raise RecordError(
                 f"The stored record of case {self.case_id} does not match the record it was "
-                f"loaded as ({model.__tablename__}: {count} rows matched, expected 1)"
+                f"loaded as ({table}: {count} rows matched, expected 1)"
             )
         self.rows += 1
 
-    def delete_where(self, model: Any, where: Sequence[Any]) -> None:
-        self.rows += _rowcount(self.execute(delete(model).where(*where)))
+    def delete(self, statement: Any, params: Values) -> None:
+        self.rows += self.run(statement, params)[0]
 
     # -- the record --
 
     def child(self, before: Child | None, after: Child) -> None:
         if before is None or before.la_child_id != after.la_child_id:
-            result = self.session.execute(
-                update(CaseRow)
-                .where(CaseRow.id == self.case_id, CaseRow.la_child_id != after.la_child_id)
-                .values(la_child_id=after.la_child_id)
-                .execution_options(synchronize_session="evaluate")
-            )
-            self.rows += _rowcount(result)
+            params = {"b_case": self.case_id, "b_la": after.la_child_id}
+            if self.session is not None:  # keep a CaseRow in the session up to date
+                result = self.session.execute(
+                    _UPDATE_LA_CHILD_ID.execution_options(synchronize_session="evaluate"), params
+                )
+                self.rows += _rowcount(result)
+            else:
+                self.rows += self.run(_UPDATE_LA_CHILD_ID, params)[0]
         values = _child_values(after)
         if before is not None and _child_values(before) == values:
             return
-        if before is not None:
-            result = self.execute(
-                update(ChildRow).where(ChildRow.case_id == self.case_id).values(values)
-            )
-            if _rowcount(result) == 1:
-                self.rows += 1
-                return
+        if before is not None and \
+                self.run(_UPDATE_CHILD, {"b_case": self.case_id, **values})[0] == 1:
+            self.rows += 1
+            return
         # A new record, or one loaded before its child row was ever written.
-        self.session.execute(insert(ChildRow).values(case_id=self.case_id, **values))
+        self.run(_INSERT_CHILD, {"case_id": self.case_id, **values})
         self.rows += 1
 
     def episodes(self, before: Sequence[Episode], after: Sequence[Episode]) -> None:
@@ -361,10 +522,8 @@ class _Writer:
                 continue
             values = _episode_values(episode)
             if _episode_values(old) != values:
-                self.update_where(
-                    EpisodeRow,
-                    [EpisodeRow.case_id == self.case_id, EpisodeRow.seq == seq],
-                    values,
+                self.update_one(
+                    _UPDATE_EPISODE, {"b_case": self.case_id, "b_seq": seq, **values}, "episodes"
                 )
             for table in (_ASSESSMENTS, _S47S, _CIN_PLANS):
                 if table.items(old) != table.items(episode):
@@ -372,119 +531,125 @@ class _Writer:
                         table, self.episode_id(seq), table.items(old), table.items(episode)
                     )
             if old.cp_plans != episode.cp_plans:
-                self.cp_plans(self.episode_id(seq), old.cp_plans, episode.cp_plans)
+                self.cp_plans(seq, None, old.cp_plans, episode.cp_plans)
         if len(before) > len(after):
             self.delete_episodes_from(len(after))
 
     def new_episode(self, seq: int, episode: Episode) -> None:
         episode_id = self.insert_returning_id(
-            EpisodeRow, {"case_id": self.case_id, "seq": seq, **_episode_values(episode)}
+            _INSERT_EPISODE, {"case_id": self.case_id, "seq": seq, **_episode_values(episode)}
         )
         if self._episode_ids is not None:
             self._episode_ids[seq] = episode_id
         for table in (_ASSESSMENTS, _S47S, _CIN_PLANS):
             self.item_list(table, episode_id, [], table.items(episode))
-        self.cp_plans(episode_id, [], episode.cp_plans)
+        self.cp_plans(seq, episode_id, [], episode.cp_plans)
 
     def delete_episodes_from(self, first_seq: int) -> None:
-        removed = select(EpisodeRow.id).where(
-            EpisodeRow.case_id == self.case_id, EpisodeRow.seq >= first_seq
-        )
-        removed_plans = select(CPPlanRow.id).where(CPPlanRow.episode_id.in_(removed))
-        self.delete_where(CPReviewRow, [CPReviewRow.cp_plan_id.in_(removed_plans)])
-        for model in (AssessmentRow, Section47Row, CPPlanRow, CINPlanRow):
-            self.delete_where(model, [model.episode_id.in_(removed)])
-        self.delete_where(
-            EpisodeRow, [EpisodeRow.case_id == self.case_id, EpisodeRow.seq >= first_seq]
-        )
+        params = {"b_case": self.case_id, "b_seq": first_seq}
+        self.delete(_DELETE_REMOVED_EPISODES_REVIEWS, params)
+        for statement in _DELETE_REMOVED_EPISODES_ITEMS:
+            self.delete(statement, params)
+        self.delete(_DELETE_EPISODES, params)
 
     def item_list(
         self, table: _ItemTable, episode_id: int, before: Sequence[Any], after: Sequence[Any]
     ) -> None:
-        model = table.model
         for seq in range(min(len(before), len(after))):
             if before[seq] != after[seq]:
-                self.update_where(
-                    model,
-                    [model.episode_id == episode_id, model.seq == seq],
-                    table.values(after[seq]),
+                self.update_one(
+                    table.update_at,
+                    {"b_episode": episode_id, "b_seq": seq, **table.values(after[seq])},
+                    table.name,
                 )
         self.insert_many(
-            model,
+            table.insert,
             [
                 {"episode_id": episode_id, "seq": seq, **table.values(after[seq])}
                 for seq in range(len(before), len(after))
             ],
         )
         if len(before) > len(after):
-            self.delete_where(model, [model.episode_id == episode_id, model.seq >= len(after)])
+            self.delete(table.delete_from, {"b_episode": episode_id, "b_seq": len(after)})
 
-    def cp_plans(self, episode_id: int, before: Sequence[CPPlan], after: Sequence[CPPlan]) -> None:
+    def plan_id(self, episode_seq: int, seq: int, old: CPPlan) -> int:
+        """The row id of the plan at (episode, seq), which ``old`` was read from."""
+        stored = old.reviews.stored if isinstance(old.reviews, ReviewDates) else None
+        if stored is not None and stored.plan_id is not None:
+            return stored.plan_id
+        rows = self.run(_PLAN_ID, {"b_episode": self.episode_id(episode_seq), "b_seq": seq})[1]
+        found = rows[0][0] if rows else None
+        if found is None:
+            raise RecordError(
+                f"The stored record of case {self.case_id} does not match the record it was "
+                "loaded as (cp_plans: 0 rows matched, expected 1)"
+            )
+        return int(found)
+
+    def cp_plans(self, episode_seq: int, episode_id: int | None, before: Sequence[CPPlan],
+                 after: Sequence[CPPlan]) -> None:
         for seq, plan in enumerate(after):
             if seq >= len(before):
-                plan_id = self.insert_returning_id(
-                    CPPlanRow, {"episode_id": episode_id, "seq": seq, **_cp_plan_values(plan)}
+                if episode_id is None:
+                    episode_id = self.episode_id(episode_seq)
+                new_id = self.insert_returning_id(
+                    _INSERT_PLAN, {"episode_id": episode_id, "seq": seq, **_cp_plan_values(plan)}
                 )
-                self.reviews(plan_id, [], plan.reviews)
+                self.reviews(new_id, [], plan.reviews)
                 continue
             old = before[seq]
             if old == plan:
                 continue
             values = _cp_plan_values(plan)
+            plan_id: int | None = None
             if _cp_plan_values(old) != values:
-                self.update_where(
-                    CPPlanRow, [CPPlanRow.episode_id == episode_id, CPPlanRow.seq == seq], values
-                )
+                plan_id = self.plan_id(episode_seq, seq, old)
+                self.update_one(_UPDATE_PLAN, {"b_plan": plan_id, **values}, "cp_plans")
             if old.reviews != plan.reviews:
-                plan_id = self.session.execute(
-                    select(CPPlanRow.id).where(
-                        CPPlanRow.episode_id == episode_id, CPPlanRow.seq == seq
-                    )
-                ).scalar_one()
+                if plan_id is None:
+                    plan_id = self.plan_id(episode_seq, seq, old)
                 self.reviews(plan_id, old.reviews, plan.reviews)
         if len(before) > len(after):
-            removed = select(CPPlanRow.id).where(
-                CPPlanRow.episode_id == episode_id, CPPlanRow.seq >= len(after)
-            )
-            self.delete_where(CPReviewRow, [CPReviewRow.cp_plan_id.in_(removed)])
-            self.delete_where(
-                CPPlanRow, [CPPlanRow.episode_id == episode_id, CPPlanRow.seq >= len(after)]
-            )
+            if episode_id is None:
+                episode_id = self.episode_id(episode_seq)
+            params = {"b_episode": episode_id, "b_seq": len(after)}
+            self.delete(_DELETE_PLANS_REVIEWS, params)
+            self.delete(_DELETE_PLANS, params)
 
     def reviews(self, plan_id: int, before: Sequence[date], after: Sequence[date]) -> None:
-        for seq in range(min(len(before), len(after))):
+        known = _known_equal(before, after)
+        for seq in range(known, min(len(before), len(after))):
             if before[seq] != after[seq]:
-                self.update_where(
-                    CPReviewRow,
-                    [CPReviewRow.cp_plan_id == plan_id, CPReviewRow.seq == seq],
-                    _review_values(after[seq]),
+                self.update_one(
+                    _UPDATE_REVIEW,
+                    {"b_plan": plan_id, "b_seq": seq, **_review_values(after[seq])},
+                    "cp_reviews",
                 )
         self.insert_many(
-            CPReviewRow,
+            _INSERT_REVIEWS,
             [
                 {"cp_plan_id": plan_id, "seq": seq, **_review_values(after[seq])}
                 for seq in range(len(before), len(after))
             ],
         )
         if len(before) > len(after):
-            self.delete_where(
-                CPReviewRow, [CPReviewRow.cp_plan_id == plan_id, CPReviewRow.seq >= len(after)]
-            )
+            self.delete(_DELETE_REVIEWS, {"b_plan": plan_id, "b_seq": len(after)})
 
 
-def save_record(
-    session: Session, case_id: int, before: CaseRecord | None, after: CaseRecord
-) -> int:
+def save_record(db: Db, case_id: int, before: CaseRecord | None, after: CaseRecord) -> int:
     """Write the difference between ``before`` (the record as loaded, None for a new case) and
-    ``after``; returns the number of rows inserted, updated or deleted.
+    ``after``; returns the number of rows inserted, updated or deleted (a plan whose reviews
+    changed counts its own row too: it keeps their number and the last one).
 
     ``before`` must be the record exactly as :func:`load_record` returned it, and ``after`` a
-    changed copy of it; passing the same object for both means "unchanged" and writes nothing. Rows are matched by position, so an item removed from
-    the middle of a list shifts the ones after it (each then counts as updated).
+    changed copy of it; passing the same object for both means "unchanged" and writes nothing.
+    Rows are matched by position, so an item removed from the middle of a list shifts the ones
+    after it (each then counts as updated).
     """
     if before is after:
         return 0  # the same object: nothing changed (changes made in place cannot be seen)
-    writer = _Writer(session, case_id)
+    session = db if isinstance(db, Session) else None
+    writer = _Writer(_connection(db), case_id, session)
     writer.child(before.child if before is not None else None, after.child)
     writer.episodes(before.episodes if before is not None else [], after.episodes)
     return writer.rows

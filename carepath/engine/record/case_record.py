@@ -34,6 +34,7 @@ from carepath.engine.record.model import (
     CINPlan,
     CPPlan,
     Episode,
+    ReviewDates,
     Section47,
     as_date,
     default_calendar,
@@ -252,7 +253,7 @@ def record_to_json(record: CaseRecord) -> dict[str, Any]:
             return iso_date(value)
         if isinstance(value, dict):
             return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, list | ReviewDates):
             return [convert(v) for v in value]
         return value
 

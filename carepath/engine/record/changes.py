@@ -26,6 +26,7 @@ from carepath.engine.record.model import (
     as_date,
     clone_record,
     iso_date,
+    reviews_to_check,
 )
 
 CLOSED_MESSAGE = "This episode was closed on {date}: no more work can be recorded on it"
@@ -351,7 +352,7 @@ def _check_episode(ep: Episode) -> None:
                 "The child protection plan must start on the day of the initial child "
                 f"protection conference ({iso_date(p.start)} is not the date of a conference "
                 "recorded in this episode) (DfE rule 2885)")
-        for r in p.reviews:
+        for r in reviews_to_check(p.reviews):
             if r <= p.start:
                 raise RecordError(f"A review ({iso_date(r)}) must be after the child protection "
                                   f"plan started ({iso_date(p.start)}) (DfE rule 8841)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ def current_episode(record: CaseRecord) -> Episode | None:
 
 def record_context(
     record: CaseRecord, calendar: WorkingDayCalendar | None = None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Mapping[str, Any]]:
     """Namespaces expressions and timescales read (``referral.date``, ``cp_plan.last_review``…).
 
     Every namespace and key is always present; a value not known yet is None (lists are empty).
@@ -72,24 +73,31 @@ def record_context(
             "factors": list(assessment.factors) if assessment else [],
             "open": assessment is not None and assessment.authorised is None,
         },
-        "s47": {
-            "start": s47.start if s47 else None,
-            "icpc_date": s47.icpc_date if s47 else None,
-            "icpc_not_required": s47.icpc_not_required if s47 else None,
-            "icpc_target": icpc_target(s47, calendar) if s47 else None,
-            # open until the enquiry's conference is held or found not to be needed
-            "open": s47 is not None and s47.icpc_date is None and not s47.icpc_not_required,
-        },
-        "cp_plan": {
-            "start": plan.start if plan else None,
-            "end": plan.end if plan else None,
-            "initial_category": plan.initial_category if plan else None,
-            "latest_category": plan.latest_category if plan else None,
-            "last_review": plan.reviews[-1] if plan and plan.reviews else None,
-            "reviews": list(plan.reviews) if plan else [],
-            "previous_plans": previous_plans(record, plan) if plan else None,
-            "open": plan is not None and plan.end is None,
-        },
+        "s47": _Namespace(
+            {
+                "start": s47.start if s47 else None,
+                "icpc_date": s47.icpc_date if s47 else None,
+                "icpc_not_required": s47.icpc_not_required if s47 else None,
+                # open until the enquiry's conference is held or found not to be needed
+                "open": s47 is not None and s47.icpc_date is None and not s47.icpc_not_required,
+            },
+            # working-day arithmetic, done only if an expression reads it
+            icpc_target=(lambda: icpc_target(s47, calendar)) if s47 else (lambda: None),
+        ),
+        "cp_plan": _Namespace(
+            {
+                "start": plan.start if plan else None,
+                "end": plan.end if plan else None,
+                "initial_category": plan.initial_category if plan else None,
+                "latest_category": plan.latest_category if plan else None,
+                "last_review": plan.reviews[-1] if plan and plan.reviews else None,
+                "previous_plans": previous_plans(record, plan) if plan else None,
+                "open": plan is not None and plan.end is None,
+            },
+            # every review date, read only if an expression asks (a long plan has thousands,
+            # and they may still be in the database: see model.ReviewDates)
+            reviews=(lambda: list(plan.reviews)) if plan else list,
+        ),
         "cin_plan": {
             "start": cin.start if cin else None,
             "end": cin.end if cin else None,
@@ -109,3 +117,29 @@ def record_names() -> frozenset[str]:
     context = record_context(CaseRecord(child=Child(la_child_id="-")))
     return frozenset(context) | frozenset(f"{ns}.{key}" for ns, items in context.items()
                                           for key in items)
+
+
+class _Namespace(Mapping[str, Any]):
+    """A namespace whose values are known, apart from a few worked out on first read."""
+
+    def __init__(self, values: dict[str, Any], **later: Callable[[], Any]) -> None:
+        self._values = values
+        self._later = later
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            make = self._later[key]  # KeyError for a key that is not there at all
+            value = self._values[key] = make()
+            return value
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._values
+        yield from [k for k in self._later if k not in self._values]
+
+    def __len__(self) -> int:
+        return len(self._values) + sum(1 for k in self._later if k not in self._values)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
