@@ -144,7 +144,9 @@ def test_story_run_fails_naming_what_it_could_not_record(cli: Any, tmp_path: Pat
     assert "only partly recorded" in result.stdout
     assert "Not recorded: episodes[0].s47[0]: on 2025-06-03 no task or action could record it" \
         in result.stderr
-    other = Path(story).read_text(encoding="utf-8").replace("C0111", "C0911")
+    # another child (its own LA child ID and UPN: DfE rule 1520)
+    other = (Path(story).read_text(encoding="utf-8").replace("C0111", "C0911")
+             .replace("B201250001010", "N201250009010"))
     result = cli("story", "run", write(tmp_path, "other.yaml", other), "--pack", pack, "--json",
                  today=None)
     assert result.exit_code == 1, result.output
