@@ -325,9 +325,9 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
     UPDATE. ``completed_task`` is the id of the task completed, recorded in its event.
     Sets ``db_id`` of the new instances of the outcome, as the ORM path does.
     """
-    at = now.astimezone(UTC)
-    if at.tzinfo is None or now.utcoffset() is None:
+    if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"An event time must carry a time zone (got {now.isoformat()})")
+    at = now.astimezone(UTC)
     events: list[tuple[str, dict[str, Any]]] = []
     for kind, payload in outcome.events:
         if kind == "task.completed" and completed_task is not None:
