@@ -4,7 +4,7 @@ A completion is read in one short read (:func:`load_task_bundle`: the task, its 
 process instance in ONE joined SELECT; the record from a cache or :func:`records.load_record`),
 worked out in memory by the runtime with no transaction open, and written by
 :func:`persist_outcome` in one short write transaction (:func:`write_transaction`), which does
-exactly what ``CaseStore._persist`` does through the ORM and writes identical rows:
+exactly what the ORM path of the case store did, writing identical rows:
 
 1. the optimistic version check first: ``UPDATE cases SET version = version + 1 WHERE id = :id
    AND version = :seen`` (:class:`ConflictError` if no row matched; nothing else is written).
@@ -452,7 +452,7 @@ def _cancel_episode_work(conn: Connection, case_id: int, outcome: Outcome,
                          rows: Mapping[int, _Instance], now: datetime
                          ) -> list[tuple[str, dict[str, Any]]]:
     """The episode closed: work still open on it (other stages, timers) stops here (as
-    ``CaseStore._cancel_episode_work``: every instance of the episode still running, and any
+    the episode-closing rule: every instance of the episode still running, and any
     other this outcome touched that is, lose their ready tasks and are cancelled)."""
     episode_seq = len(outcome.record.episodes) - 1
     others = conn.execute(_RUNNING_IN_EPISODE,
