@@ -446,3 +446,31 @@ def test_migration_fills_in_the_review_summary(db_url: str) -> None:
         assert [tuple(r) for r in summary] == [(1, 3, D(2025, 4, 1)), (2, 0, None)]
         record = load_record(session, 1)
     assert record.episodes[0].cp_plans[0].reviews == [D(2025, 2, 1), D(2025, 3, 1), D(2025, 4, 1)]
+
+
+def test_every_migration_runs_on_a_database_with_cases_in_it(db_url: str) -> None:
+    """A council upgrading carepath has live cases: the migrations that copy a table on SQLite
+    (0002) must keep every row, and the tasks that point at them."""
+    from alembic import command
+
+    from carepath.adapters.db.database import alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO cases (id, la_child_id, pack_name, pack_version, version, event_seq, "
+            "head_hash, created_at) VALUES (1, 'LA1', 'wt2023', '1.0.0', 0, 0, '', "
+            "'2025-01-01 00:00:00')")
+        connection.exec_driver_sql(
+            "INSERT INTO process_instances (id, case_id, episode_seq, process_id, pack_name, "
+            "pack_version, status, state, created_at) VALUES (1, 1, 0, 'referral', 'wt2023', "
+            "'1.0.0', 'running', '{}', '2025-01-01 00:00:00')")
+        connection.exec_driver_sql(
+            "INSERT INTO tasks (id, case_id, instance_id, spiff_task_id, bpmn_id, title, "
+            "status, created_at) VALUES (1, 1, 1, 'x', 'decide', 'Decide', 'ready', "
+            "'2025-01-01 00:00:00')")
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM tasks").scalar() == 1
+        assert connection.exec_driver_sql("SELECT count(*) FROM process_instances").scalar() == 1

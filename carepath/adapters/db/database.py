@@ -221,9 +221,30 @@ def _connect(engine: Engine) -> Iterator[Connection]:
 
 
 def upgrade(engine: Engine) -> None:
-    """Run the packaged migrations up to head, in one transaction."""
-    with _connect(engine) as connection, connection.begin():
-        command.upgrade(alembic_config(connection), "head")
+    """Run the packaged migrations up to head, in one transaction.
+
+    On SQLite a migration that changes a constraint copies the table and drops the old one;
+    with foreign keys enforced that drop fails (or cascades) once other rows point at it. So
+    foreign keys are off while the migrations run, every key is checked before the commit, and
+    they are on again afterwards (SQLite's own procedure for altering tables)."""
+    with _connect(engine) as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect in a transaction
+            connection.commit()
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise DatabaseNotReady(
+                            f"The migration would leave {len(broken)} row(s) pointing at rows "
+                            "that do not exist; nothing was changed")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
