@@ -73,6 +73,29 @@ def _head(case: m.CaseRow) -> CaseHead:
                     case.team, case.version)
 
 
+@contextmanager
+def _told_as_ours() -> Iterator[None]:
+    """The database's errors as carepath's: a lost race (SQLite's "database is locked", two
+    first referrals of one child meeting on the unique LA child ID) is a ConflictError, the
+    rest a StorageError with the database's reason. Raised after the transaction rolled back."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = str(exc.orig)
+        if "locked" in reason or "busy" in reason.lower():
+            raise ConflictError(CHANGED) from None
+        raise StorageError(f"Database error: {reason.strip().splitlines()[0]}") from None
+    except IntegrityError as exc:
+        if "la_child_id" in str(exc.orig):
+            raise ConflictError(CHANGED) from None
+        raise StorageError("The database refused the change: "
+                           f"{str(exc.orig).strip().splitlines()[0]}") from None
+    except SQLAlchemyError as exc:
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise StorageError(f"Database error: {lines[0] if lines else type(exc).__name__}"
+                           ) from None
+
+
 class SqlCaseRepository:
     def __init__(self, engine: Engine, cache: RecordCache | None = None) -> None:
         self.engine = engine
@@ -83,47 +106,15 @@ class SqlCaseRepository:
     @contextmanager
     def _core(self) -> Iterator[Connection]:
         """A Core connection, with the database's errors told as carepath's."""
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except OperationalError as exc:
-            reason = str(exc.orig)
-            if "locked" in reason or "busy" in reason.lower():
-                raise ConflictError(CHANGED) from None
-            raise StorageError(f"Database error: {reason.strip().splitlines()[0]}") from None
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StorageError(f"Database error: {reason}") from None
+        with _told_as_ours(), self.engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        session = Session(self.engine, expire_on_commit=False)
-        try:
+        """One ORM transaction: committed at the end, rolled back on any error."""
+        with _told_as_ours(), Session(self.engine, expire_on_commit=False) as session, \
+                session.begin():
             yield session
-            session.commit()
-        except OperationalError as exc:
-            session.rollback()
-            # SQLite reports a lost race as "database is locked"/busy snapshot.
-            reason = str(exc.orig)
-            if "locked" in reason or "busy" in reason.lower():
-                raise ConflictError(CHANGED) from None
-            raise StorageError(f"Database error: {reason.strip().splitlines()[0]}") from None
-        except IntegrityError as exc:
-            session.rollback()
-            # two first referrals of one child at once: the loser hits the unique LA child ID
-            if "la_child_id" in str(exc.orig):
-                raise ConflictError(CHANGED) from None
-            raise StorageError("The database refused the change: "
-                               f"{str(exc.orig).strip().splitlines()[0]}") from None
-        except SQLAlchemyError as exc:
-            session.rollback()
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StorageError(f"Database error: {reason}") from None
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def _record(self, session: Session, case_id: int, version: int) -> CaseRecord:
         hit = self.cache.get(case_id, version)
