@@ -36,6 +36,7 @@ from carepath.engine.workflow import WorkflowInstance
 from carepath.service.cases import CaseService
 from carepath.service.ports import CaseRepository, PackCatalogue
 from carepath.service.stories import StoryRunner
+from carepath.service.story_report import show_value
 
 __all__ = ["Coverage", "PackTestReport", "ScenarioResult", "run_pack_tests", "load_scenario"]
 
@@ -215,19 +216,19 @@ def partial_differences(expected: Any, actual: Any, path: str = "record") -> lis
     keys given; lists: the same length, item by item)."""
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
-            return [f"{path}: expected a mapping, the record has {_show(actual)}"]
+            return [f"{path}: expected a mapping, the record has {show_value(actual)}"]
         problems: list[str] = []
         for key, value in expected.items():
             if key not in actual:
                 if value in (None, [], False):
                     continue
-                problems.append(f"{path}.{key}: expected {_show(value)}, the record has none")
+                problems.append(f"{path}.{key}: expected {show_value(value)}, the record has none")
                 continue
             problems += partial_differences(value, actual[key], f"{path}.{key}")
         return problems
     if isinstance(expected, list):
         if not isinstance(actual, list):
-            return [f"{path}: expected a list, the record has {_show(actual)}"]
+            return [f"{path}: expected a list, the record has {show_value(actual)}"]
         if len(expected) != len(actual):
             return [f"{path}: expected {len(expected)} item(s), the record has {len(actual)}"]
         out: list[str] = []
@@ -235,18 +236,8 @@ def partial_differences(expected: Any, actual: Any, path: str = "record") -> lis
             out += partial_differences(e, a, f"{path}[{i}]")
         return out
     if not _same_scalar(expected, actual):
-        return [f"{path}: expected {_show(expected)}, the record has {_show(actual)}"]
+        return [f"{path}: expected {show_value(expected)}, the record has {show_value(actual)}"]
     return []
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _record_differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -259,7 +250,7 @@ def _record_differences(expected: dict[str, Any], actual: dict[str, Any]) -> lis
         for key in a:
             if key not in e:
                 problems.append(f"episodes[{i}].{key}: not in the story, the record has "
-                                f"{_show(a[key])}")
+                                f"{show_value(a[key])}")
     return problems or ["the record differs from the story"]
 
 

@@ -76,15 +76,21 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def set_sqlite_pragmas(dbapi_connection: Any, synchronous: str = "FULL") -> None:
+    """carepath's settings on a new SQLite connection: wait for a busy lock, WAL, foreign keys
+    enforced, and ``synchronous`` (FULL: durable at commit; OFF only for throwaway files)."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={'OFF' if synchronous == 'OFF' else 'FULL'}")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    set_sqlite_pragmas(dbapi_connection)
 
 
 def make_engine(url: str) -> Engine:

@@ -17,18 +17,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 from carepath.adapters.db.cases import SqlCaseRepository
-from carepath.adapters.db.database import upgrade
+from carepath.adapters.db.database import set_sqlite_pragmas, upgrade
 
 
 def _fast_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
+    set_sqlite_pragmas(dbapi_connection, synchronous="OFF")
 
 
 def throwaway_engine(path: str | Path) -> Engine:
