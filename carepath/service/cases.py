@@ -178,7 +178,7 @@ class CaseService:
         head = self.cases.case_head(case_id)
         record = self.cases.record(head)
         runtime = self.runtime(head.pack_name, head.pack_version)
-        return [ActionView(a.name, a.title, a.role)
+        return [ActionView(a.name, a.title, a.role, a.change)
                 for a in runtime.available_actions(record, self._running(head, record))
                 if actor.holds(a.role)]
 

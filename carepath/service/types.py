@@ -183,6 +183,7 @@ class ActionView:
     name: str
     title: str
     role: str
+    changes: str | None = None  # "worker" for a change of allocated worker, else None
 
     def as_json(self) -> JsonObject:
         return {"name": self.name, "title": self.title, "role": self.role}

@@ -1,0 +1,13 @@
+"""The app's pages and the JSON API, one blueprint per area."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from . import admin, api, cases, inbox, tasks
+
+    for module in (inbox, cases, tasks, admin):
+        app.register_blueprint(module.bp)
+    api.register(app)
