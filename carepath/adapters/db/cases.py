@@ -522,7 +522,11 @@ class SqlCaseRepository:
         if scope.in_teams is not None:
             if not scope.in_teams:
                 return [], 0
-            conditions.append(c.team.in_(sorted(scope.in_teams)))
+            # as a subquery on the cases of the teams: the database then goes from the teams'
+            # cases (ix_cases_team) to their ready tasks (ix_tasks_case_id_status) rather than
+            # through every ready task
+            conditions.append(t.case_id.in_(
+                select(c.id).where(c.team.in_(sorted(scope.in_teams))).scalar_subquery()))
         if scope.viewer is not None:
             named = exists().where(a.case_id == c.id, a.user_name == scope.viewer)
             theirs: list[Any] = [c.worker == scope.viewer]
