@@ -19,6 +19,7 @@ from carepath.adapters.cli.cases import case, task
 from carepath.adapters.cli.check import check
 from carepath.adapters.cli.options import DB_ENV, TODAY_HELP, err, set_today, today_option
 from carepath.adapters.cli.packs import pack
+from carepath.adapters.cli.people import case_grant, case_restrict, case_unrestrict, token, user
 from carepath.adapters.cli.returns import returns
 from carepath.adapters.cli.serve import serve
 from carepath.adapters.cli.simulate import pack_test_command, simulate_command
@@ -52,8 +53,10 @@ def main(ctx: click.Context, today: str | None, db_url: str | None) -> None:
 
 def _assemble() -> None:
     for command in (init, db, pack, case, task, timers, story, audit, demo, returns,
-                    simulate_command, serve):
+                    simulate_command, user, token, serve):
         main.add_command(command)
+    for command in (case_restrict, case_unrestrict, case_grant):
+        case.add_command(command)
     pack.add_command(check)
     pack.add_command(pack_test_command)
     _accept_today_everywhere(main)

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from carepath.adapters.db.audit import SqlAuditLog
 from carepath.adapters.db.cases import SqlCaseRepository
 from carepath.adapters.db.database import make_engine, require_current, resolve_url
+from carepath.adapters.db.people import SqlPeopleRepository
 from carepath.adapters.db.record_cache import RecordCache
 from carepath.adapters.db.record_stream import SqlCaseSource
 from carepath.adapters.packs import PackRegistry
 from carepath.service.audit import AuditService
 from carepath.service.cases import CaseService
 from carepath.service.packs import PackService
+from carepath.service.people import PeopleService
 from carepath.service.returns import ReturnsService
 
 if TYPE_CHECKING:  # the engine is the database adapter's; only its type is named here
@@ -33,6 +35,7 @@ class Services:
     audit: AuditService
     returns: ReturnsService
     engine: Engine
+    people: PeopleService
 
 
 def services_for(engine: Engine, registry: PackRegistry | None = None,
@@ -45,6 +48,7 @@ def services_for(engine: Engine, registry: PackRegistry | None = None,
         audit=AuditService(SqlAuditLog(engine)),
         returns=ReturnsService(SqlCaseSource(engine)),
         engine=engine,
+        people=PeopleService(SqlPeopleRepository(engine)),
     )
 
 
@@ -65,3 +69,8 @@ def case_service(engine: Engine, registry: PackRegistry | None = None) -> CaseSe
     """The casework service alone over ``engine`` (tests, benchmarks, simulations)."""
     return CaseService(SqlCaseRepository(engine),
                        registry if registry is not None else PackRegistry())
+
+
+def people_service(engine: Engine) -> PeopleService:
+    """Users, logins and tokens alone over ``engine`` (tests, the demo)."""
+    return PeopleService(SqlPeopleRepository(engine))

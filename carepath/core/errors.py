@@ -65,3 +65,17 @@ class PermissionDeniedError(CarepathError):
 
 class StorageError(CarepathError):
     """The database refused or failed an operation (unreachable, out of date, damaged)."""
+
+
+class AuthenticationError(CarepathError):
+    """A login or an API token was refused. One message for every reason (unknown name, wrong
+    password, disabled user), so the answer never tells which."""
+
+
+class LoginThrottledError(AuthenticationError):
+    """Too many failed logins for this name or from this place: refused, even with the right
+    password, for ``retry_after`` more seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -8,13 +8,15 @@ wins and the other is told the case changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from carepath.core.errors import (
     CarepathError,
     ConflictError,
+    NotFoundError,
     PermissionDeniedError,
     TaskStateError,
 )
@@ -25,6 +27,7 @@ from carepath.engine.record.case_record import CaseRecord, record_to_story
 from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome
 from carepath.engine.time.clock import FixedClock, today, use_clock
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext
+from carepath.service.access import inbox_scope, may_change_access, may_see
 from carepath.service.ports import (
     CaseRepository,
     CaseWrite,
@@ -42,14 +45,19 @@ from carepath.service.types import (
     CaseView,
     Completion,
     HistoryEntry,
+    InboxQuery,
     JsonObject,
+    JsonValue,
     OpenedCase,
     TaskFilter,
+    TaskPage,
     TaskView,
 )
 
 CHANGED = ("This case changed since you opened it. Nothing was saved: open it again and redo "
            "your change.")
+MAX_PER_PAGE = 100
+MAX_DRAFT_CHARS = 500_000
 
 
 def _iso(value: object) -> object:
@@ -117,6 +125,7 @@ class CaseService:
         """Complete a task as ``actor``, who must hold its role (and, if it is assigned to
         someone else, manage). ``expected_version`` is the case version the user saw."""
         live = self.cases.live_task(task_id)
+        self._check_sees(live.view.case_id, actor)
         self._may_complete(live.view, actor)
         if expected_version is not None and expected_version != live.case_version:
             raise ConflictError(CHANGED)
@@ -165,6 +174,117 @@ class CaseService:
             raise PermissionDeniedError(
                 f"Task {task.id} is assigned to {task.assignee}: ask them or a manager")
 
+    # -- who may see a case ----------------------------------------------------------------
+
+    def may_see(self, case_id: int, actor: Actor) -> bool:
+        """Whether ``actor`` may see the case (False for a case that does not exist)."""
+        try:
+            access = self.cases.case_access(case_id)
+        except NotFoundError:
+            return False
+        return may_see(actor, access)
+
+    def _check_sees(self, case_id: int, actor: Actor) -> None:
+        if actor.trusted:
+            return
+        if not may_see(actor, self.cases.case_access(case_id)):
+            raise PermissionDeniedError(
+                f"{actor.name} may not see case {case_id}: it is not one of their team's "
+                "cases, nor theirs, nor shared with them")
+
+    def view_case(self, case_id: int, actor: Actor) -> CaseView:
+        """The case as ``actor`` opens it: the view is an event in the case's audit trail
+        (``case.viewed``; the version does not move). A case the actor may not see is
+        NotFoundError, as one that does not exist."""
+        try:
+            access = self.cases.case_access(case_id)
+        except NotFoundError:
+            access = None
+        if access is None or not may_see(actor, access):
+            raise NotFoundError(f"There is no case {case_id}")
+        self.cases.record_view(case_id, actor.name)
+        return self.case_view(case_id)
+
+    def _change_access(self, case_id: int, actor: Actor) -> int:
+        """The case's version, if ``actor`` may change who sees the case."""
+        head = self.cases.case_head(case_id)
+        if not may_change_access(actor, self.cases.case_access(case_id)):
+            raise PermissionDeniedError(
+                "Only a team manager of the case's team (who may see it) can change who may "
+                "see a case")
+        return head.version
+
+    def restrict(self, case_id: int, names: Iterable[str], actor: Actor) -> None:
+        """Only the people ``names`` (and trusted operators) may see the case from now on."""
+        chosen = frozenset(n.strip() for n in names if n.strip())
+        if not chosen:
+            raise FormErrors([FieldError("names", "Name at least one person who may see the "
+                                                  "restricted case")])
+        version = self._change_access(case_id, actor)
+        self.cases.set_access(case_id, actor.name, version, restricted=True, names=chosen)
+
+    def unrestrict(self, case_id: int, actor: Actor) -> None:
+        """The case is seen as any other again (by its team, its worker, those named on it)."""
+        version = self._change_access(case_id, actor)
+        self.cases.set_access(case_id, actor.name, version, restricted=False)
+
+    def grant(self, case_id: int, name: str, actor: Actor) -> None:
+        """``name`` may see the case (a restricted one too) from now on."""
+        name = (name or "").strip()
+        if not name:
+            raise FormErrors([FieldError("name", "Enter the login name of the person")])
+        version = self._change_access(case_id, actor)
+        self.cases.set_access(case_id, actor.name, version, add=name)
+
+    # -- the inbox and drafts --------------------------------------------------------------
+
+    def inbox(self, query: InboxQuery, actor: Actor) -> TaskPage:
+        """One page of ready tasks, soonest due first (no due date last), then by id."""
+        if query.scope not in ("mine", "team"):
+            raise FormErrors([FieldError("scope", "Choose 'mine' or 'team'")])
+        if query.page < 1:
+            raise FormErrors([FieldError("page", "The page number starts at 1")])
+        if not 1 <= query.per_page <= MAX_PER_PAGE:
+            raise FormErrors([FieldError("per_page",
+                                         f"Show 1 to {MAX_PER_PAGE} tasks a page")])
+        tasks, total = self.cases.inbox(inbox_scope(actor, query), query)
+        return TaskPage(tasks, total, query.page, query.per_page)
+
+    def _draft_task(self, task_id: int, actor: Actor) -> TaskView:
+        task = self.cases.task(task_id)
+        self._check_sees(task.case_id, actor)
+        if not actor.holds(task.role):
+            raise PermissionDeniedError(
+                f"Task {task_id} is for the role '{task.role}', which {actor.name} does not "
+                "hold")
+        return task
+
+    def save_draft(self, task_id: int, values: Mapping[str, JsonValue], actor: Actor) -> None:
+        """Keep ``actor``'s answers to a ready task to come back to (one draft per task and
+        person, replaced by the next save, gone when the task is completed)."""
+        task = self._draft_task(task_id, actor)
+        if task.status != "ready":
+            raise TaskStateError(f"Task {task_id} is already {task.status}")
+        try:
+            text = json.dumps(_iso(dict(values)), sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError):
+            raise FormErrors([FieldError("draft", "A draft holds only text, numbers, dates, "
+                                                  "yes/no, lists and groups of answers")]
+                             ) from None
+        if len(text) > MAX_DRAFT_CHARS:
+            raise FormErrors([FieldError("draft", "This draft is too long to keep")])
+        self.cases.save_draft(task_id, actor.name, text)
+
+    def draft(self, task_id: int, actor: Actor) -> dict[str, JsonValue] | None:
+        """``actor``'s draft answers to the task, or None (none kept, or the task is done)."""
+        task = self._draft_task(task_id, actor)
+        if task.status != "ready":
+            return None
+        text = self.cases.draft(task_id, actor.name)
+        if text is None:
+            return None
+        return cast(dict[str, JsonValue], json.loads(text))
+
     # -- actions -------------------------------------------------------------------------
 
     def _running(self, head: CaseHead, record: CaseRecord) -> set[str]:
@@ -188,6 +308,7 @@ class CaseService:
         """Take a pack action: start its process on the current episode, in one transaction
         after the version check, as a task completion is written."""
         head = self.cases.case_head(case_id)
+        self._check_sees(head.case_id, actor)
         if expected_version is not None and expected_version != head.version:
             raise ConflictError(CHANGED)
         runtime = self.runtime(head.pack_name, head.pack_version)
@@ -218,6 +339,7 @@ class CaseService:
     def claim_task(self, task_id: int, actor: Actor) -> TaskView:
         """Take a team task: it becomes the actor's."""
         task = self.cases.task(task_id)
+        self._check_sees(task.case_id, actor)
         if task.status != "ready":
             raise TaskStateError(f"Task {task_id} is already {task.status}")
         if not actor.holds(task.role):
@@ -236,6 +358,7 @@ class CaseService:
         if not actor.manages:
             raise PermissionDeniedError("Only a manager can assign tasks to others")
         task = self.cases.task(task_id)
+        self._check_sees(task.case_id, actor)
         if task.status != "ready":
             raise TaskStateError(f"Task {task_id} is already {task.status}")
         head = self.cases.case_head(task.case_id)
@@ -253,6 +376,7 @@ class CaseService:
         if not worker:
             raise FormErrors([FieldError("worker", "Enter the name of the new allocated worker")])
         head = self.cases.case_head(case_id)
+        self._check_sees(head.case_id, actor)
         if expected_version is not None and expected_version != head.version:
             raise ConflictError(CHANGED)
         return self.cases.change_worker(head.case_id, worker, actor.name, head.version)

@@ -22,8 +22,10 @@ from carepath.service.types import (
     CaseHead,
     CaseSummary,
     HistoryEntry,
+    InboxQuery,
     TaskFilter,
     TaskView,
+    User,
 )
 
 
@@ -111,6 +113,31 @@ class InstanceState:
     instance_id: int
 
 
+@dataclass(frozen=True)
+class CaseAccess:
+    """What deciding who may see a case needs: its team, allocated worker, whether it is
+    restricted, and the people named on it (restricted to them, or granted it)."""
+
+    case_id: int
+    team: str | None
+    worker: str | None
+    restricted: bool
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class InboxScope:
+    """Who is asking for an inbox, as the repository filters it: ``viewer`` None is a trusted
+    operator (every case visible); otherwise a case must be visible to ``viewer`` whose teams
+    are ``teams``. ``assignee`` set: only tasks assigned to them; ``in_teams`` set: only tasks on
+    cases of those teams."""
+
+    viewer: str | None
+    teams: frozenset[str]
+    assignee: str | None = None
+    in_teams: frozenset[str] | None = None
+
+
 class CaseRepository(Protocol):
     def case_by_child(self, la_child_id: str) -> CaseHead | None: ...
 
@@ -161,6 +188,32 @@ class CaseRepository(Protocol):
 
     def instance_states(self) -> list[InstanceState]: ...
 
+    # -- access, views, inbox, drafts --------------------------------------------------------
+
+    def case_access(self, case_id: int) -> CaseAccess:
+        """NotFoundError if there is no such case."""
+        ...
+
+    def set_access(self, case_id: int, actor: str, seen_version: int, *,
+                   restricted: bool | None = None, names: frozenset[str] | None = None,
+                   add: str | None = None) -> None:
+        """Change who may see the case, as one audited case event (the version moves):
+        ``restricted`` set it; ``names`` replaces the names on the case; ``add`` adds one.
+        NotFoundError for a name that is no user."""
+        ...
+
+    def record_view(self, case_id: int, actor: str) -> None:
+        """A ``case.viewed`` event in the case's audit chain; the version does not move."""
+        ...
+
+    def inbox(self, scope: InboxScope, query: InboxQuery) -> tuple[list[TaskView], int]:
+        """One page of ready tasks (due date, no date last, then id) and how many in all."""
+        ...
+
+    def save_draft(self, task_id: int, user: str, values_json: str) -> None: ...
+
+    def draft(self, task_id: int, user: str) -> str | None: ...
+
 
 class AuditLog(Protocol):
     def verify(self, case_id: int | None) -> list[AuditProblem]: ...
@@ -176,3 +229,43 @@ class CaseSource(Protocol):
     def snapshot(self) -> AbstractContextManager[CaseSnapshot]:
         """A read-only view of every case, consistent for the whole return."""
         ...
+
+
+class PeopleRepository(Protocol):
+    def add_user(self, user: User, password_hash: str) -> User:
+        """ConflictError if the name is taken."""
+        ...
+
+    def users(self) -> list[User]: ...
+
+    def user(self, name: str) -> User | None: ...
+
+    def password_hash(self, name: str) -> str | None: ...
+
+    def teams(self) -> list[str]: ...
+
+    def update_user(self, name: str, *, roles: frozenset[str] | None = None,
+                    teams: frozenset[str] | None = None, active: bool | None = None,
+                    password_hash: str | None = None) -> User:
+        """NotFoundError if there is no such user."""
+        ...
+
+    def add_failure(self, name: str, source: str, at: datetime, forget_before: datetime
+                    ) -> None:
+        """Note a failed login (and forget those older than ``forget_before``)."""
+        ...
+
+    def failures(self, name: str, source: str, since: datetime
+                 ) -> tuple[list[datetime], list[datetime]]:
+        """The times of failed logins since ``since``: for ``name``, and from ``source``."""
+        ...
+
+    def clear_failures(self, name: str) -> None: ...
+
+    def add_token(self, name: str, token_hash: str, at: datetime) -> None: ...
+
+    def user_for_token(self, token_hash: str) -> User | None:
+        """The user holding this unrevoked token, or None."""
+        ...
+
+    def revoke_tokens(self, name: str, at: datetime) -> int: ...

@@ -320,7 +320,8 @@ class _Step:
 
 class StoryRunner:
     def __init__(self, service: CaseService, pack: Pack, actor: str = "story-runner",
-                 worker: str | None = "story-worker", check_record: bool = False) -> None:
+                 worker: str | None = "story-worker", check_record: bool = False,
+                 team: str | None = None) -> None:
         """``check_record``: after each task, compare the record kept in memory with the one
         in the database (slow; for tests)."""
         self.service = service
@@ -328,6 +329,7 @@ class StoryRunner:
         self.actor = actor
         self.acting = Actor.operator(actor)
         self.worker = worker
+        self.team = team
         self.check_record = check_record
         self._forms: dict[str, _FormInfo] = {}
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
@@ -346,7 +348,8 @@ class StoryRunner:
         clock.set(max(clock.now(), _noon(referral["date"])))
         return self.service.open_case(self.pack.name, child,
                                       {"date": referral["date"], "source": referral["source"]},
-                                      self.acting, worker=self.worker).case_id
+                                      self.acting, worker=self.worker,
+                                      team=self.team).case_id
 
     def _run(self, child: Mapping[str, Any], episodes: list[Mapping[str, Any]],
              clock: FixedClock) -> StoryResult:

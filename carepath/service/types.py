@@ -7,14 +7,17 @@ JSON form the CLI's ``--json`` and the API print (the shapes in ``docs/cli.md``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TypeAlias
+from datetime import date, datetime, timedelta
+from typing import Literal, TypeAlias
 
 from carepath.engine.time.clock import today
 
 JsonValue: TypeAlias = "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
 
+# The roles a user may hold. Packs give tasks and actions to the first three by these names;
+# an administrator manages users and packs (and sees no case for being one).
+ROLES = ("social_worker", "team_manager", "conference_chair", "administrator")
 # Pack roles a person may hold; the web app's users map onto these.
 MANAGER_ROLES = frozenset({"team_manager"})
 
@@ -29,6 +32,7 @@ class Actor:
     name: str
     roles: frozenset[str] = frozenset()
     trusted: bool = False
+    teams: frozenset[str] = frozenset()
 
     @classmethod
     def operator(cls, name: str) -> Actor:
@@ -40,6 +44,31 @@ class Actor:
     @property
     def manages(self) -> bool:
         return self.trusted or bool(self.roles & MANAGER_ROLES)
+
+    @property
+    def administers(self) -> bool:
+        """May manage users and look after packs (not: see cases)."""
+        return self.trusted or "administrator" in self.roles
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who logs in to the web app or holds an API token."""
+
+    name: str  # the login name, lowercase; the name tasks are assigned to
+    display_name: str
+    roles: frozenset[str]
+    teams: frozenset[str]
+    active: bool
+
+    def actor(self) -> Actor:
+        return Actor(self.name, self.roles, teams=self.teams)
+
+    def as_json(self) -> JsonObject:
+        return {"name": self.name, "display_name": self.display_name,
+                "roles": list[JsonValue](sorted(self.roles)),
+                "teams": list[JsonValue](sorted(self.teams)),
+                "active": self.active}
 
 
 @dataclass(frozen=True)
@@ -60,6 +89,14 @@ class TaskView:
     @property
     def overdue(self) -> bool:
         return self.status == "ready" and self.due is not None and self.due < today()
+
+    @property
+    def due_this_week(self) -> bool:
+        """Ready, not overdue, and due within the next 7 days (today included)."""
+        if self.status != "ready" or self.due is None:
+            return False
+        now = today()
+        return now <= self.due <= now + timedelta(days=7)
 
     def as_json(self) -> JsonObject:
         return {
@@ -83,6 +120,39 @@ class TaskFilter:
     overdue: bool = False
     status: str = "ready"
     assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """One page of an inbox. ``mine``: ready tasks assigned to the actor; ``team``: ready
+    tasks on the cases of the actor's teams that they may see, whoever holds them.
+    ``stage`` is a process id, ``child`` an LA child ID or its beginning, ``worker`` the
+    task's assignee."""
+
+    scope: Literal["mine", "team"] = "mine"
+    stage: str | None = None
+    child: str | None = None
+    worker: str | None = None
+    page: int = 1
+    per_page: int = 25
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[TaskView]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page)) if self.per_page > 0 else 1
+
+    def as_json(self) -> JsonObject:
+        return {"tasks": [{**t.as_json(), "due_this_week": t.due_this_week}
+                          for t in self.tasks],
+                "total": self.total, "page": self.page, "per_page": self.per_page,
+                "pages": self.pages}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,13 @@ EXPECTED_TABLES = {
     "process_instances",
     "tasks",
     "events",
+    "users",
+    "teams",
+    "user_teams",
+    "api_tokens",
+    "login_failures",
+    "case_access",
+    "task_drafts",
 }
 
 

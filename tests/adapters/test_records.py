@@ -425,9 +425,11 @@ def test_migration_fills_in_the_review_summary(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), "0003")
-        connection.execute(CaseRow.__table__.insert().values(
-            id=1, la_child_id="LA-1", pack_name="wt2023", pack_version="1", version=0,
-            event_seq=0, head_hash=""))
+        # raw SQL: the model has columns later migrations add
+        connection.exec_driver_sql(
+            "INSERT INTO cases (id, la_child_id, pack_name, pack_version, version, event_seq, "
+            "head_hash, created_at) VALUES (1, 'LA-1', 'wt2023', '1', 0, 0, '', "
+            "'2025-01-01 00:00:00+00:00')")
         connection.execute(EpisodeRow.__table__.insert().values(
             id=1, case_id=1, seq=0, referral_date=D(2025, 1, 1), referral_nfa=False))
         for plan_id, seq in ((1, 0), (2, 1)):

@@ -20,8 +20,9 @@ CHILD = {"la_child_id": "A1", "upn": "C201250001001", "birth_date": "2015-06-01"
          "ethnicity": "WBRI", "disabilities": ["NONE"]}
 REFERRAL = {"date": "2025-05-01", "source": "2A"}
 OPERATOR = Actor.operator("admin")
-SAM = Actor("sam", frozenset({"social_worker"}))
-CLERK = Actor("casey", frozenset())
+NORTH = frozenset({"north"})
+SAM = Actor("sam", frozenset({"social_worker"}), teams=NORTH)
+CLERK = Actor("casey", frozenset(), teams=NORTH)
 NEXT_STEP = {"wt2023": "assessment", "ics2010": "initial_assessment"}
 
 
@@ -33,7 +34,7 @@ def cases(db: Engine) -> Iterator[CaseService]:
 
 def open_assessment(cases: CaseService, pack: str) -> int:
     """A case whose referral decision chose an assessment."""
-    opened = cases.open_case(pack, CHILD, REFERRAL, OPERATOR, worker="sam")
+    opened = cases.open_case(pack, CHILD, REFERRAL, OPERATOR, worker="sam", team="north")
     decision = opened.open_tasks[0]
     done = cases.complete_task(decision.id, {
         "nfa": False, "decision_reasons": "Worries about attendance.", "primary_need": "N1",
@@ -120,12 +121,13 @@ def test_change_worker_is_an_action_a_manager_takes(db: Engine, pack_name: str) 
     from carepath.service.types import Actor
 
     cases = case_service(db)
-    manager = Actor("morgan", frozenset({"team_manager"}))
-    worker = Actor("sam", frozenset({"social_worker"}))
+    manager = Actor("morgan", frozenset({"team_manager"}), teams=NORTH)
+    worker = Actor("sam", frozenset({"social_worker"}), teams=NORTH)
     child = {**CHILD, "la_child_id": f"W{pack_name}"}
     with use_clock(FixedClock(datetime(2025, 5, 1, 11, tzinfo=UTC))):
         opened = cases.open_case(pack_name, child, {"date": "2025-05-01", "source": "2A"},
-                                 Actor.operator("admin"), worker="sam")
+                                 Actor.operator("admin"), worker="sam",
+                                 team="north")
         case_id = opened.case_id
         assert "change_worker" in [a.name for a in cases.actions(case_id, manager)]
         assert "change_worker" not in [a.name for a in cases.actions(case_id, worker)]

@@ -21,10 +21,11 @@ CHILD = {"la_child_id": "S1", "upn": "C201250001001", "birth_date": "2015-06-01"
          "ethnicity": "WBRI", "disabilities": ["NONE"]}
 REFERRAL = {"date": "2025-05-01", "source": "2A"}
 OPERATOR = Actor.operator("admin")
-SAM = Actor("sam", frozenset({"social_worker"}))
-ALEX = Actor("alex", frozenset({"social_worker"}))
-MANAGER = Actor("morgan", frozenset({"team_manager", "social_worker"}))
-CLERK = Actor("casey", frozenset())
+NORTH = frozenset({"north"})
+SAM = Actor("sam", frozenset({"social_worker"}), teams=NORTH)
+ALEX = Actor("alex", frozenset({"social_worker"}), teams=NORTH)
+MANAGER = Actor("morgan", frozenset({"team_manager", "social_worker"}), teams=NORTH)
+CLERK = Actor("casey", frozenset(), teams=NORTH)
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def cases(db: Engine) -> Iterator[CaseService]:
 
 
 def _first_task(cases: CaseService, worker: str | None) -> tuple[int, int]:
-    opened = cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR, worker=worker)
+    opened = cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR, worker=worker, team="north")
     return opened.case_id, opened.open_tasks[0].id
 
 
@@ -107,7 +108,7 @@ def test_the_record_cache_is_safe_across_threads() -> None:
 def test_two_children_cannot_share_a_upn(cases: CaseService) -> None:
     from carepath.forms.validation import FormErrors
 
-    cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR)
+    cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR, team="north")
     with pytest.raises(FormErrors) as refused:
         cases.open_case("wt2023", {**CHILD, "la_child_id": "S2"}, REFERRAL, OPERATOR)
     assert "1520" in str(refused.value.errors[0].message)

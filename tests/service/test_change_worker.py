@@ -21,9 +21,10 @@ CHILD = {"la_child_id": "W1", "upn": "C201250001001", "birth_date": "2015-06-01"
          "ethnicity": "WBRI", "disabilities": ["NONE"]}
 REFERRAL = {"date": "2025-05-01", "source": "2A"}
 OPERATOR = Actor.operator("admin")
-MANAGER = Actor("tia", frozenset({"team_manager"}))
-SAM = Actor("sam", frozenset({"social_worker"}))
-ALEX = Actor("alex", frozenset({"social_worker"}))
+NORTH = frozenset({"north"})
+MANAGER = Actor("tia", frozenset({"team_manager"}), teams=NORTH)
+SAM = Actor("sam", frozenset({"social_worker"}), teams=NORTH)
+ALEX = Actor("alex", frozenset({"social_worker"}), teams=NORTH)
 NEXT_STEP = {"wt2023": "assessment", "ics2010": "initial_assessment"}
 
 
@@ -36,7 +37,7 @@ def cases(db: Engine) -> Iterator[CaseService]:
 @pytest.mark.parametrize("pack", ["wt2023", "ics2010"])
 def test_the_new_worker_gets_open_and_new_tasks(cases: CaseService, db: Engine,
                                                 pack: str) -> None:
-    opened = cases.open_case(pack, CHILD, REFERRAL, OPERATOR, worker="sam")
+    opened = cases.open_case(pack, CHILD, REFERRAL, OPERATOR, worker="sam", team="north")
     decision = opened.open_tasks[0]
     assert decision.assignee == "sam"
     version = cases.head(opened.case_id).version
@@ -61,7 +62,7 @@ def test_the_new_worker_gets_open_and_new_tasks(cases: CaseService, db: Engine,
 
 def test_only_a_manager_changes_the_worker_and_nothing_is_written_otherwise(
         cases: CaseService) -> None:
-    opened = cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR, worker="sam")
+    opened = cases.open_case("wt2023", CHILD, REFERRAL, OPERATOR, worker="sam", team="north")
     version = cases.head(opened.case_id).version
     with pytest.raises(PermissionDeniedError):
         cases.change_worker(opened.case_id, "alex", SAM)

@@ -140,7 +140,7 @@ def audit_verify(case_id: int | None, db_url: str | None) -> None:
               show_default=True, help="Where to put the demo caseload.")
 @handle_errors
 def demo(db_url: str) -> None:
-    """Build a demo caseload: every sample story on both built-in packs."""
+    """Build a demo caseload (every sample story on both built-in packs) and demo logins."""
     from carepath.adapters.cli.demo import build_demo
 
     build_demo(db_url, out)

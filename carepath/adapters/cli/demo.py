@@ -14,21 +14,36 @@ import sys
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carepath.adapters.app import case_service
+from carepath.adapters.app import case_service, people_service
 from carepath.adapters.db.database import make_engine, mask_url, upgrade
 from carepath.core.upn import upn_check_letter
 from carepath.core.yamlsource import load_yaml
 from carepath.engine.stories.story import parse_story
 from carepath.service.stories import StoryRunner
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 PACKS = {"wt2023": "W", "ics2010": "I"}
 PACK_SERIAL = {"W": 7, "I": 8}
+# The demo's people: (login, full name, roles, teams). Every one has DEMO_PASSWORD: a demo
+# database is for trying carepath out, never for real children's records.
+DEMO_PASSWORD = "carepath-demo"
+DEMO_USERS = (
+    ("sam.worker", "Sam Worker", ("social_worker",), ("north",)),
+    ("tess.manager", "Tess Manager", ("team_manager",), ("north",)),
+    ("ola.worker", "Ola Worker", ("social_worker",), ("south",)),
+    ("chris.chair", "Chris Chair", ("conference_chair",), ("north", "south")),
+    ("ada.admin", "Ada Admin", ("administrator",), ()),
+)
+# The caseload is shared between the two teams, story by story: (worker, team).
+DEMO_CASELOADS = (("sam.worker", "north"), ("ola.worker", "south"))
 
 
 def sample_stories() -> Traversable:
@@ -98,18 +113,36 @@ def build_demo(db_url: str, out: Console, stories: Traversable | Path | None = N
                       "nothing to load.")
         for pack_name, prefix in PACKS.items():
             pack = store.packs.get(pack_name)
-            for file in found:
+            for n, file in enumerate(found):
                 where = f"carepath/stories/{file.name}" if stories is None else str(file)
                 story = parse_story(load_yaml(file.read_text(encoding="utf-8"), where), where)
                 story["child"] = _as_child_of(story["child"], prefix)
-                result = StoryRunner(store, pack, worker="demo.worker").run(story)
+                worker, team = DEMO_CASELOADS[n % len(DEMO_CASELOADS)]
+                result = StoryRunner(store, pack, worker=worker, team=team).run(story)
                 out.print(f"{pack.key}: {Path(file.name).stem} -> case {result.case_ids[0]} "
                           f"({result.completed} tasks)")
-    table = Table("Case", "LA child ID", "Pack", "Open tasks", title="Demo caseload",
-                  title_justify="left")
+    table = Table("Case", "LA child ID", "Pack", "Team", "Worker", "Open tasks",
+                  title="Demo caseload", title_justify="left")
     for row in store.list_cases():
-        table.add_row(str(row.case_id), row.la_child_id, row.pack, str(row.open_tasks))
+        table.add_row(str(row.case_id), row.la_child_id, row.pack, row.team or "",
+                      row.worker or "", str(row.open_tasks))
     out.print(table)
+    add_demo_users(engine, out)
     run, db = carepath_command(), shlex.quote(shown_url)
     out.print(escape(f"\nTry:  {run} task list --db {db}\n"
                      f"      {run} case show 1 --db {db}"))
+
+
+def add_demo_users(engine: Engine, out: Console) -> None:
+    """The demo's people (those not there yet), then every demo login."""
+    people = people_service(engine)
+    known = {u.name for u in people.users()}
+    for name, display, roles, teams in DEMO_USERS:
+        if name not in known:
+            people.add_user(name, display, DEMO_PASSWORD, roles, teams)
+    table = Table("Login", "Name", "Role", "Teams", title="Demo logins", title_justify="left")
+    for name, display, roles, teams in DEMO_USERS:
+        table.add_row(name, display, ", ".join(roles), ", ".join(teams))
+    out.print(table)
+    out.print(f"Every demo login has the password {DEMO_PASSWORD} (a demo only: never use "
+              "these logins on real records).")

@@ -14,7 +14,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -33,8 +44,10 @@ from carepath.core.errors import (
 from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.time.clock import current_clock, today
 from carepath.service.ports import (
+    CaseAccess,
     CaseWrite,
     FireTimers,
+    InboxScope,
     InstanceState,
     LiveTask,
     TimerWork,
@@ -43,6 +56,7 @@ from carepath.service.types import (
     CaseHead,
     CaseSummary,
     HistoryEntry,
+    InboxQuery,
     JsonObject,
     TaskFilter,
     TaskView,
@@ -94,6 +108,14 @@ def _told_as_ours() -> Iterator[None]:
         lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise StorageError(f"Database error: {lines[0] if lines else type(exc).__name__}"
                            ) from None
+
+
+def _lock(session: Session, case: m.CaseRow, seen_version: int) -> None:
+    """The version check (``bump_version``: the case row is locked until commit), then the
+    case row read again: its audit chain head may have moved since it was read (a view moves
+    the head, not the version)."""
+    bump_version(session, case.id, seen_version)
+    session.refresh(case)
 
 
 class SqlCaseRepository:
@@ -340,7 +362,7 @@ class SqlCaseRepository:
             case = session.get(m.CaseRow, task.case_id)
             if case is None:
                 raise NotFoundError(f"Task {task_id} has no case: the database is damaged")
-            bump_version(session, case.id, seen_version)
+            _lock(session, case, seen_version)
             if task.status != "ready":
                 raise TaskStateError(f"Task {task_id} is already {task.status}")
             before = task.assignee
@@ -363,7 +385,7 @@ class SqlCaseRepository:
             case = session.get(m.CaseRow, case_id)
             if case is None:
                 raise NotFoundError(f"There is no case {case_id}")
-            bump_version(session, case.id, seen_version)
+            _lock(session, case, seen_version)
             before = case.worker
             case.worker = worker
             moved: list[m.TaskRow] = []
@@ -436,3 +458,114 @@ class SqlCaseRepository:
                     continue
                 self._persist(session, case, CaseWrite(case.id, seen, record, outcome, actor))
                 moved += 1
+
+    # -- who may see a case, views, the inbox, drafts ----------------------------------------
+
+    def case_access(self, case_id: int) -> CaseAccess:
+        _check_id(case_id, "case")
+        c = m.CaseRow
+        with self._core() as conn:
+            row = conn.execute(select(c.team, c.worker, c.restricted).where(c.id == case_id)
+                               ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"There is no case {case_id}")
+            names = frozenset(conn.execute(
+                select(m.CaseAccessRow.user_name).where(m.CaseAccessRow.case_id == case_id)
+            ).scalars())
+        return CaseAccess(case_id, row.team, row.worker, bool(row.restricted), names)
+
+    def set_access(self, case_id: int, actor: str, seen_version: int, *,
+                   restricted: bool | None = None, names: frozenset[str] | None = None,
+                   add: str | None = None) -> None:
+        _check_id(case_id, "case")
+        a = m.CaseAccessRow
+        wanted = set(names or ()) | ({add} if add else set())
+        with self._session() as session:
+            case = session.get(m.CaseRow, case_id)
+            if case is None:
+                raise NotFoundError(f"There is no case {case_id}")
+            known = set(session.scalars(select(m.UserRow.name)
+                                        .where(m.UserRow.name.in_(wanted))))
+            missing = sorted(wanted - known)
+            if missing:
+                raise NotFoundError(f"There is no user {missing[0]!r}")
+            _lock(session, case, seen_version)
+            if names is not None:
+                session.execute(delete(a).where(a.case_id == case_id))
+                session.add_all(a(case_id=case_id, user_name=n) for n in sorted(names))
+            if add and session.get(a, (case_id, add)) is None:
+                session.add(a(case_id=case_id, user_name=add))
+            if restricted is not None:
+                case.restricted = restricted
+            payload: dict[str, object]
+            if restricted:
+                kind, payload = "case.restricted", {"names": sorted(names or ())}
+            elif restricted is False:
+                kind, payload = "case.unrestricted", {}
+            else:
+                kind, payload = "case.access_granted", {"name": add}
+            append_event(session, case, actor, kind, payload, _now())
+            record = self.cache.get(case_id, seen_version)
+        if record is not None:
+            self.cache.put(case_id, seen_version + 1, record)
+
+    def record_view(self, case_id: int, actor: str) -> None:
+        _check_id(case_id, "case")
+        with self._core() as conn, hotpath.write_transaction(conn):
+            hotpath.append_unversioned_event(conn, case_id, "case.viewed", {}, actor, _now())
+
+    def inbox(self, scope: InboxScope, query: InboxQuery) -> tuple[list[TaskView], int]:
+        t, c, i, a = m.TaskRow, m.CaseRow, m.ProcessInstanceRow, m.CaseAccessRow
+        conditions: list[Any] = [t.status == "ready"]
+        if scope.assignee is not None:
+            conditions.append(t.assignee == scope.assignee)
+        if scope.in_teams is not None:
+            if not scope.in_teams:
+                return [], 0
+            # as a subquery on the cases of the teams: the database then goes from the teams'
+            # cases (ix_cases_team) to their ready tasks (ix_tasks_case_id_status) rather than
+            # through every ready task
+            conditions.append(t.case_id.in_(
+                select(c.id).where(c.team.in_(sorted(scope.in_teams))).scalar_subquery()))
+        if scope.viewer is not None:
+            named = exists().where(a.case_id == c.id, a.user_name == scope.viewer)
+            theirs: list[Any] = [c.worker == scope.viewer]
+            if scope.teams:
+                theirs.append(c.team.in_(sorted(scope.teams)))
+            conditions.append(or_(and_(c.restricted.is_(False), or_(*theirs)), named))
+        if query.stage:
+            conditions.append(i.process_id == query.stage)
+        if query.child:
+            conditions.append(c.la_child_id.startswith(query.child, autoescape=True))
+        if query.worker:
+            conditions.append(t.assignee == query.worker)
+        joined = t.__table__.join(c.__table__, c.id == t.case_id)
+        if query.stage:
+            joined = joined.join(i.__table__, i.id == t.instance_id)
+        page = (select(t, c.la_child_id, i.process_id)
+                .join(c, c.id == t.case_id).join(i, i.id == t.instance_id)
+                .where(*conditions)
+                .order_by(t.due.is_(None), t.due, t.id)
+                .limit(query.per_page).offset((query.page - 1) * query.per_page))
+        count = select(func.count()).select_from(joined).where(*conditions)
+        with self._session() as session:
+            total = int(session.execute(count).scalar_one())
+            rows = session.execute(page).all() if total else []
+            return [_task_view(task, la, process) for task, la, process in rows], total
+
+    def save_draft(self, task_id: int, user: str, values_json: str) -> None:
+        d = m.TaskDraftRow
+        with self._session() as session:
+            changed = cast(CursorResult[Any], session.execute(
+                update(d).where(d.task_id == task_id, d.user_name == user)
+                .values(answers=values_json, saved_at=_now())))
+            if changed.rowcount != 1:
+                session.add(d(task_id=task_id, user_name=user, answers=values_json,
+                              saved_at=_now()))
+
+    def draft(self, task_id: int, user: str) -> str | None:
+        d = m.TaskDraftRow
+        with self._session() as session:
+            found: str | None = session.scalar(
+                select(d.answers).where(d.task_id == task_id, d.user_name == user))
+            return found

@@ -39,6 +39,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     insert,
     select,
     update,
@@ -59,6 +60,7 @@ __all__ = [
     "OpenedTask",
     "TaskBundle",
     "load_task_bundle",
+    "append_unversioned_event",
     "persist_outcome",
     "write_transaction",
 ]
@@ -67,6 +69,7 @@ _cases = cast(Table, m.CaseRow.__table__)
 _instances = cast(Table, m.ProcessInstanceRow.__table__)
 _tasks = cast(Table, m.TaskRow.__table__)
 _events = cast(Table, m.EventRow.__table__)
+_drafts = cast(Table, m.TaskDraftRow.__table__)
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -216,7 +219,10 @@ _BUMP = (
     .where(_cases.c.id == bindparam("b_case"), _cases.c.version == bindparam("b_seen"))
     .values(version=_cases.c.version + 1)
 )
-_BUMP_WITH_HEAD = _BUMP.values(event_seq=bindparam("b_seq"), head_hash=bindparam("b_head"))
+# The head read with ``seen`` is still the head: an event written without a version bump (a
+# case.viewed event) moves the head but not the version, and then this matches no row.
+_BUMP_WITH_HEAD = _BUMP.where(_cases.c.event_seq == bindparam("b_old_seq")).values(
+    event_seq=bindparam("b_seq"), head_hash=bindparam("b_head"))
 _BUMP_RETURNING_HEAD = _BUMP.returning(_cases.c.event_seq, _cases.c.head_hash)
 _MOVE_HEAD = (
     update(_cases)
@@ -279,6 +285,9 @@ _CANCEL_INSTANCES = (
             completed_at=bindparam("b_now", type_=m.UTCDateTime()), next_timer_at=None)
 )
 _EVENT_COLUMNS = ("case_id", "seq", "at", "actor", "kind", "payload", "prev_hash", "hash")
+_DROP_DRAFTS = delete(_drafts).where(_drafts.c.task_id == bindparam("b_task"))
+_LOCK_HEAD = (select(_cases.c.event_seq, _cases.c.head_hash)
+              .where(_cases.c.id == bindparam("b_case")).with_for_update())
 
 
 @lru_cache(maxsize=32)
@@ -340,9 +349,17 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
         # every event is known now: the chain head moves in the same statement
         chained, seq, last = _chain(case_id, head, events, actor, at)
         bumped = _FAST_BUMP_WITH_HEAD.rowcount(conn, {"b_case": case_id, "b_seen": seen_version,
-                                                      "b_seq": seq, "b_head": last})
+                                                      "b_old_seq": head[0], "b_seq": seq,
+                                                      "b_head": last})
         if bumped != 1:
-            raise ConflictError(CONFLICT_MESSAGE)
+            # the version moved (a conflict), or only the head did (someone viewed the case
+            # since): the version check again, reading the head as it is now
+            chained = None
+            found = _FAST_BUMP_RETURNING_HEAD.one_or_none(conn, {"b_case": case_id,
+                                                                "b_seen": seen_version})
+            if found is None:
+                raise ConflictError(CONFLICT_MESSAGE)
+            head = (found[0] or 0, found[1] or "")
     else:
         found = _FAST_BUMP_RETURNING_HEAD.one_or_none(conn, {"b_case": case_id,
                                                             "b_seen": seen_version})
@@ -381,6 +398,8 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
     elif closed:
         conn.execute(_CLOSE_TASK, closed)
     final = {(id(live), spiff_id): status for live, spiff_id, status in outcome.closed}
+    if completed_task is not None:  # its drafts are done with
+        conn.execute(_DROP_DRAFTS, {"b_task": completed_task})
 
     # 5. an episode closed: the work still open on it stops
     if outcome.episode_closed:
@@ -475,3 +494,20 @@ def _cancel_episode_work(conn: Connection, case_id: int, outcome: Outcome,
     if cancelled:
         events.append(("tasks.cancelled", {"count": cancelled, "reason": "episode closed"}))
     return events
+
+
+def append_unversioned_event(conn: Connection, case_id: int, kind: str,
+                             payload: Mapping[str, Any], actor: str, now: datetime) -> None:
+    """One event in the case's audit chain that changes nothing on the case (a view): the
+    chain head moves, the version does not, so nobody's next write is refused for it. The
+    case row is locked (SQLite: the write transaction's lock) while the head moves."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"An event time must carry a time zone (got {now.isoformat()})")
+    found = conn.execute(_LOCK_HEAD, {"b_case": case_id}).one_or_none()
+    if found is None:
+        raise NotFoundError(f"There is no case {case_id}")
+    chained, seq, last = _chain(case_id, (found[0] or 0, found[1] or ""),
+                                [(kind, dict(payload))], actor, now.astimezone(UTC))
+    conn.execute(_MOVE_HEAD, {"b_case": case_id, "b_seq": seq, "b_head": last})
+    params = {f"{name}_0": chained[0][name] for name in _EVENT_COLUMNS}
+    _insert_events(1).run(conn, params)

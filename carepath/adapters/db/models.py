@@ -80,6 +80,7 @@ class Base(DeclarativeBase):
 
 class CaseRow(Base):
     __tablename__ = "cases"
+    __table_args__ = (Index(None, "team"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     la_child_id: Mapped[str] = mapped_column(String, unique=True)
@@ -93,6 +94,9 @@ class CaseRow(Base):
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     head_hash: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Visible only to the people named in case_access (and trusted operators).
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False,
+                                             server_default=text("false"))
 
 
 # --- the canonical record ------------------------------------------------------------------------
@@ -265,3 +269,78 @@ class EventRow(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # the login name
+    display_name: Mapped[str] = mapped_column(String)
+    password_hash: Mapped[str] = mapped_column(String)  # argon2
+    roles: Mapped[str] = mapped_column(String, default="", server_default=text("''"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UserTeamRow(Base):
+    __tablename__ = "user_teams"
+
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"),
+                                           primary_key=True)
+    team_name: Mapped[str] = mapped_column(ForeignKey("teams.name"), primary_key=True)
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index(None, "user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailureRow(Base):
+    """A failed login: the name tried and a hash of where from (never the address itself)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index(None, "name", "at"), Index(None, "source", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseAccessRow(Base):
+    """A person named on a case: granted it, or one of those a restricted case is shown to."""
+
+    __tablename__ = "case_access"
+    __table_args__ = (Index(None, "user_name"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"),
+                                           primary_key=True)
+
+
+class TaskDraftRow(Base):
+    """A task's answers saved as a draft by one person (JSON; personal data: never logged)."""
+
+    __tablename__ = "task_drafts"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answers: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
