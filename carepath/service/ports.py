@@ -111,6 +111,19 @@ class InstanceState:
     instance_id: int
 
 
+@dataclass(frozen=True)
+class CaseInstance:
+    """A process instance of a case, as stored (read-only views: the process map)."""
+
+    instance_id: int
+    process_id: str
+    episode_seq: int
+    pack_name: str
+    pack_version: str
+    status: str  # running, completed or cancelled
+    state: str
+
+
 class CaseRepository(Protocol):
     def case_by_child(self, la_child_id: str) -> CaseHead | None: ...
 
@@ -160,6 +173,10 @@ class CaseRepository(Protocol):
     def history(self, case_id: int) -> list[HistoryEntry]: ...
 
     def instance_states(self) -> list[InstanceState]: ...
+
+    def case_instances(self, case_id: int) -> list[CaseInstance]:
+        """The case's process instances, oldest first."""
+        ...
 
 
 class AuditLog(Protocol):
