@@ -12,6 +12,7 @@ from typing import TypeAlias
 
 from carepath.engine.bpmn.diagram import WAITING_KINDS, Diagram
 from carepath.engine.time.clock import today
+
 # re-exported for front ends: the explanation of a due date is read as it is
 from carepath.engine.time.explain import DueExplanation as DueExplanation
 from carepath.engine.time.explain import SkippedDay as SkippedDay

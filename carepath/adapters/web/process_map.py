@@ -190,7 +190,7 @@ def _node(parent: Any, node: DiagramNode, state: str) -> None:
         for i, line in enumerate(lines):
             _el(text, "tspan", line, x=cx, dy=0 if i == 0 else size + 2)
     elif node.kind in ("exclusive", "parallel"):
-        half_w, half_h = b.width / 2, b.height / 2
+        half_w = b.width / 2
         _el(group, "polygon", points=f"{_num(cx)},{_num(b.y)} {_num(cx + half_w)},{_num(cy)} "
             f"{_num(cx)},{_num(b.y + b.height)} {_num(cx - half_w)},{_num(cy)}", **shape)
         if node.kind == "exclusive":

@@ -195,11 +195,11 @@ def parse_diagram(xml: bytes, process_id: str, file: str = "process.bpmn") -> Di
             shapes[ref] = Bounds(x, y, w, h)
     for edge in root.iter(_q(BPMNDI_NS, "BPMNEdge")):
         ref = edge.get("bpmnElement")
-        points = []
+        points: list[tuple[float, float]] = []
         for point in edge.findall(_q(DI_NS, "waypoint")):
-            x, y = _float(point.get("x")), _float(point.get("y"))
-            if x is not None and y is not None:
-                points.append((x, y))
+            px, py = _float(point.get("x")), _float(point.get("y"))
+            if px is not None and py is not None:
+                points.append((px, py))
         if ref is not None and len(points) >= 2:
             waypoints[ref] = tuple(points)
 
@@ -283,7 +283,7 @@ def _auto_layout(kinds: Mapping[str, tuple[str, str | None, str | None]],
         width, height = _SIZES.get(kind, (36, 36))
         cx, cy = _X0 + col * _COL_W + 50, _Y0 + row * _ROW_H + 40
         shapes[node_id] = Bounds(cx - width / 2, cy - height / 2, width, height)
-    for node_id, (kind, _, attached) in kinds.items():
+    for node_id, (_, _, attached) in kinds.items():
         if node_id in shapes:
             continue
         host = shapes.get(attached or "")
