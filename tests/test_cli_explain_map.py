@@ -82,3 +82,20 @@ def test_case_map_of_an_unknown_case_fails(cli: Any, tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "4242" in result.output
     assert not list(tmp_path.glob("*.svg"))
+
+
+def test_case_map_with_nothing_running_says_so(cli: Any, tmp_path: Path) -> None:
+    case_id, task_id = open_case(cli, tmp_path)
+    answers = tmp_path / "nfa.yaml"
+    answers.write_text("nfa: true\ndecision_reasons: Advice was enough.\n"
+                       "closure_date: 2025-12-12\nclosure_reason: RC7\n", encoding="utf-8")
+    done = cli("task", "complete", str(task_id), "--data", str(answers))
+    assert done.exit_code == 0, done.output
+    out = tmp_path / "maps"
+    result = cli("case", "map", str(case_id), "--out", str(out))
+    assert result.exit_code == 2
+    assert "no running process to draw" in result.output
+    finished = cli("case", "map", str(case_id), "--out", str(out), "--all", "--json")
+    assert finished.exit_code == 0, finished.output
+    [drawn] = json.loads(finished.output)
+    assert drawn["finished"] is True and drawn["current"] == []
