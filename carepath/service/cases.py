@@ -21,11 +21,13 @@ from carepath.core.errors import (
     TaskStateError,
 )
 from carepath.core.upn import duplicate_upn_problem
+from carepath.engine.bpmn.diagram import element_states, parse_diagram
 from carepath.engine.intake import check_child, check_referral
 from carepath.engine.pack import Pack
-from carepath.engine.record.case_record import CaseRecord, record_to_story
+from carepath.engine.record.case_record import CaseRecord, record_context, record_to_story
 from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome
 from carepath.engine.time.clock import FixedClock, today, use_clock
+from carepath.engine.time.explain import DueExplanation, explain_due, with_stored_due
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext
 from carepath.service.access import inbox_scope, may_change_access, may_see
 from carepath.service.ports import (
@@ -49,6 +51,7 @@ from carepath.service.types import (
     JsonObject,
     JsonValue,
     OpenedCase,
+    ProcessMap,
     TaskFilter,
     TaskPage,
     TaskView,
@@ -435,3 +438,43 @@ class CaseService:
         return CaseView(case_id, head.pack, head.worker, head.team, head.version, story,
                         self.cases.tasks(TaskFilter(case_id=case_id)),
                         self.cases.history(case_id))
+
+    def explain_due(self, task_id: int) -> DueExplanation | None:
+        """Why the task is due when it is: its timescale's rule in words, the date it counts
+        from and where that came from, the days skipped. None if the task has no timescale.
+        Worked out again from the record as it is now; the note says if that differs from the
+        due date the task was given when it opened."""
+        view = self.cases.task(task_id)
+        pack = self.task_pack(task_id)
+        try:
+            info = pack.task_info(view.process, view.bpmn_id)
+        except CarepathError:
+            info = None
+        if info is None or not info.due:
+            return None
+        record = self.cases.record(self.cases.case_head(view.case_id))
+        context = record_context(record, pack.timescales.calendar)
+        return with_stored_due(explain_due(pack.timescales, info.due, context), view.due)
+
+    def process_maps(self, case_id: int, include_finished: bool = False) -> list[ProcessMap]:
+        """A picture of each running process instance of the case (and, with
+        ``include_finished``, of those completed or cancelled), oldest first, with where the
+        case has got to. Read-only: nothing is run or written."""
+        self.cases.case_head(case_id)  # NotFoundError for a case that does not exist
+        maps: list[ProcessMap] = []
+        for row in self.cases.case_instances(case_id):
+            finished = row.status != "running"
+            if finished and not include_finished:
+                continue
+            pack = self.packs.get_version(row.pack_name, row.pack_version)
+            if row.process_id not in pack.bpmn:
+                raise CarepathError(f"The pack {pack.key} has no process '{row.process_id}' "
+                                    f"to draw (case {case_id}, instance {row.instance_id})")
+            file, xml = pack.bpmn[row.process_id]
+            diagram = parse_diagram(xml, row.process_id, file)
+            runtime = self.runtime(row.pack_name, row.pack_version)
+            live = runtime.restore(row.process_id, row.state, row.episode_seq, row.instance_id)
+            states = element_states(diagram, live.workflow.task_states())
+            maps.append(ProcessMap(row.instance_id, row.process_id, diagram.title,
+                                   row.episode_seq, row.status, diagram, states, finished))
+        return maps

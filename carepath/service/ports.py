@@ -138,6 +138,19 @@ class InboxScope:
     in_teams: frozenset[str] | None = None
 
 
+@dataclass(frozen=True)
+class CaseInstance:
+    """A process instance of a case, as stored (read-only views: the process map)."""
+
+    instance_id: int
+    process_id: str
+    episode_seq: int
+    pack_name: str
+    pack_version: str
+    status: str  # running, completed or cancelled
+    state: str
+
+
 class CaseRepository(Protocol):
     def case_by_child(self, la_child_id: str) -> CaseHead | None: ...
 
@@ -213,6 +226,10 @@ class CaseRepository(Protocol):
     def save_draft(self, task_id: int, user: str, values_json: str) -> None: ...
 
     def draft(self, task_id: int, user: str) -> str | None: ...
+
+    def case_instances(self, case_id: int) -> list[CaseInstance]:
+        """The case's process instances, oldest first."""
+        ...
 
 
 class AuditLog(Protocol):

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, TypeAlias
 
+from carepath.engine.bpmn.diagram import WAITING_KINDS, Diagram
 from carepath.engine.time.clock import today
+
+# re-exported for front ends: the explanation of a due date is read as it is
+from carepath.engine.time.explain import DueExplanation as DueExplanation
+from carepath.engine.time.explain import SkippedDay as SkippedDay
 
 JsonValue: TypeAlias = "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -291,3 +296,47 @@ class AuditReport:
     @property
     def intact(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True)
+class ProcessMap:
+    """One process instance of a case drawn as its BPMN diagram, with each element's state
+    (``states``: node or flow id -> ``completed``, ``current`` or ``not_reached``).
+    ``finished`` is True for an instance that has completed or was cancelled."""
+
+    instance_id: int
+    process_id: str
+    title: str
+    episode_seq: int
+    status: str
+    diagram: Diagram
+    states: dict[str, str]
+    finished: bool = False
+
+    def state_of(self, element_id: str) -> str:
+        return self.states.get(element_id, "not_reached")
+
+    def current_steps(self) -> list[str]:
+        """The names of the steps the instance is at now, in diagram order."""
+        return [n.label or n.id for n in self.diagram.nodes
+                if self.states.get(n.id) == "current"]
+
+    def completed_steps(self) -> list[str]:
+        """The names of the tasks, timers and called processes completed (not gateways or
+        events)."""
+        return [n.label or n.id for n in self.diagram.nodes
+                if self.states.get(n.id) == "completed" and n.kind in WAITING_KINDS]
+
+    def as_json(self) -> JsonObject:
+        return {
+            "instance_id": self.instance_id,
+            "process": self.process_id,
+            "title": self.title,
+            "episode": self.episode_seq + 1,
+            "status": self.status,
+            "finished": self.finished,
+            "layout": self.diagram.layout,
+            "current": list(self.current_steps()),
+            "completed": list(self.completed_steps()),
+            "states": dict(self.states),
+        }

@@ -104,6 +104,46 @@ def case_show(case_id: int, db_url: str | None, as_json: bool) -> None:
     print_case(out, detail)
 
 
+@case.command("map")
+@click.argument("case_id", type=int)
+@click.option("--out", "out_dir", default=".", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False), help="Folder to write the SVG files to.")
+@click.option("--all", "include_finished", is_flag=True,
+              help="Also draw the instances that have finished.")
+@db_option
+@json_option
+@handle_errors
+def case_map(case_id: int, out_dir: str, include_finished: bool, db_url: str | None,
+             as_json: bool) -> None:
+    """Draw each running process of a case as an SVG, with where the case is now."""
+    from pathlib import Path
+
+    from carepath.adapters.web.process_map import render_svg
+
+    maps = services(db_url).cases.process_maps(case_id, include_finished=include_finished)
+    if not maps:
+        raise UserError(f"Case {case_id} has no {'' if include_finished else 'running '}"
+                        "process to draw")
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for pm in maps:
+            path = folder / f"case-{case_id}-{pm.instance_id}-{pm.process_id}.svg"
+            path.write_text(render_svg(pm), encoding="utf-8")
+            written.append((pm, path))
+    except OSError as exc:
+        raise UserError(f"Cannot write the maps to {folder}: {exc.strerror or exc}") from None
+    if as_json:
+        print_json([{**pm.as_json(), "file": str(path)} for pm, path in written])
+        return
+    from rich.markup import escape
+
+    for pm, path in written:
+        now = ", ".join(pm.current_steps()) or pm.status
+        out.print(f"{escape(str(path))}: {escape(pm.title)} ({escape(now)})")
+
+
 @case.command("actions")
 @click.argument("case_id", type=int)
 @db_option
@@ -185,10 +225,18 @@ def task_show(task_id: int, db_url: str | None, as_json: bool) -> None:
     form = cases.task_pack(task_id).form(view.form) if view.form else None
     from carepath.adapters.cli.terminal import form_json, print_form
 
+    explanation = cases.explain_due(task_id)
     if as_json:
-        print_json({**view.as_json(), "form_fields": form_json(form) if form else []})
+        print_json({**view.as_json(), "form_fields": form_json(form) if form else [],
+                    "due_explanation": explanation.as_json() if explanation else None})
         return
     task_table([view])
+    if explanation is not None:
+        from rich.markup import escape
+
+        out.print(f"[bold]Why it is due then[/] ({escape(explanation.title)})")
+        for line in explanation.lines():
+            out.print(f"  {escape(line)}")
     if form is not None:
         print_form(out, form)
 

@@ -45,6 +45,7 @@ from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.time.clock import current_clock, today
 from carepath.service.ports import (
     CaseAccess,
+    CaseInstance,
     CaseWrite,
     FireTimers,
     InboxScope,
@@ -306,6 +307,16 @@ class SqlCaseRepository:
         with self._session() as session:
             rows = session.execute(select(i.process_id, i.state, i.episode_seq, i.id)).all()
             return [InstanceState(p, s or "", e, n) for p, s, e, n in rows]
+
+    def case_instances(self, case_id: int) -> list[CaseInstance]:
+        _check_id(case_id, "case")
+        i = m.ProcessInstanceRow
+        with self._session() as session:
+            rows = session.execute(
+                select(i.id, i.process_id, i.episode_seq, i.pack_name, i.pack_version, i.status,
+                       i.state).where(i.case_id == case_id).order_by(i.id)).all()
+            return [CaseInstance(n, p, e, pn, pv, st, s or "")
+                    for n, p, e, pn, pv, st, s in rows]
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -29,6 +29,20 @@ def england_bank_holidays(year: int) -> frozenset[date]:
     return frozenset(calendar.keys())
 
 
+@lru_cache(maxsize=256)
+def _bank_holiday_names(year: int) -> tuple[tuple[date, str], ...]:
+    calendar = holidays.country_holidays("GB", subdiv="ENG", years=year)
+    # GOV.UK calls an "observed" bank holiday a substitute day.
+    return tuple(sorted((day, str(name).replace("(observed)", "(substitute day)"))
+                        for day, name in calendar.items()))
+
+
+def england_bank_holiday_names(year: int) -> dict[date, str]:
+    """England's bank holidays in ``year`` with their names ("Christmas Day", "Boxing Day
+    (substitute day)")."""
+    return dict(_bank_holiday_names(year))
+
+
 class WorkingDayCalendar:
     """England's working days, less a council's own closure days."""
 
