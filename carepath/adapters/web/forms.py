@@ -492,6 +492,8 @@ class _Builder:
 
     def field(self, f: Field, key: str, raw: Any, level: str) -> FieldView:
         name = _html_name(key)
+        if raw is not None and not _is_display(f, raw):  # a value rather than what was typed
+            raw = _raw_answer(f, raw)
         label = f.label if f.required or self.preview else f"{f.label} (optional)"
         hint = {"text": f.hint} if f.hint else None
         view = FieldView(f.name, key, "input", {}, name, help_html=_help_html(f.guidance),
@@ -600,6 +602,7 @@ class _Builder:
         can_add = not self.preview and (f.max is None or len(rows_raw) < f.max)
         rows: list[RowView] = []
         first_anchor: str | None = None
+        slot = len(self.error_list)  # the group's own error goes before its rows' errors
         for index, row in enumerate(rows_raw):
             fields = self.fields(f.fields, row, f"{key}.{index}.", level="s")
             if first_anchor is None and fields:
@@ -614,6 +617,8 @@ class _Builder:
         add_id = f"{name}-add"
         anchor = add_id if can_add else (first_anchor or name)
         error = self.error(key, anchor)
+        if error is not None:
+            self.error_list.insert(slot, self.error_list.pop())
         view.kind, view.anchor, view.rows, view.rows_count = "group", anchor, rows, len(rows)
         view.params = {"id": name, "legend": {"text": label,
                                              "classes": f"govuk-fieldset__legend--{level}"},
@@ -626,6 +631,15 @@ class _Builder:
                                "html": Markup('Add {}<span class="govuk-visually-hidden"> to {}'
                                               '</span>').format(word, f.label)}
         return view
+
+
+def _is_display(f: Field, raw: Any) -> bool:
+    """Whether ``raw`` has the shape a page shows for ``f`` (see the module's docstring)."""
+    if f.type is FieldType.DATE:
+        return isinstance(raw, Mapping)
+    if f.type in (FieldType.MULTICHOICE, FieldType.GROUP):
+        return isinstance(raw, list)
+    return isinstance(raw, str)
 
 
 def _split_exclusive(f: Field, options: Iterable[Option]) -> tuple[list[Option], list[Option]]:
