@@ -166,6 +166,15 @@ class FormPage:
         return bool(self.error_list)
 
     @property
+    def has_other_buttons(self) -> bool:
+        """True when the fields bring submit buttons of their own ("Update the questions", "Add
+        another", "Remove"): ``form_fields`` then starts with a hidden default button, so that
+        Enter in a text box submits the page rather than pressing the first of those."""
+        return any(f.refresh_after or f.add_button or any(r.remove_button for r in f.rows)
+                   or any(g.refresh_after for r in f.rows for g in r.fields)
+                   for f in self.fields)
+
+    @property
     def guidance_paragraphs(self) -> list[str]:
         return _paragraphs(self.guidance)
 

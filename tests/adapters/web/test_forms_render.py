@@ -262,3 +262,15 @@ def test_values_are_escaped() -> None:
     form = all_types_form()
     html = render(build_page(form, {"name": "<script>alert(1)</script>"}, ctx()))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_enter_in_a_text_box_submits_rather_than_removing_a_row() -> None:
+    form = all_types_form()
+    tree = doc(render(build_page(form, {"visits": [{}]}, ctx())))
+    first = tree.xpath("//form//button")[0]
+    assert first.get("name") is None and first.get("tabindex") == "-1"
+    assert "govuk-visually-hidden" in first.get("class")
+    plain = dict(every_pack_form())["wt2023/core_group"]
+    page = build_page(plain, {}, ctx())
+    assert not page.has_other_buttons
+    assert doc(render(page)).xpath("//form//button/@name") == ["_continue"]
