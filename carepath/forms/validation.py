@@ -24,6 +24,7 @@ __all__ = [
     "example_values",
     "parse_date",
     "record_values",
+    "shown_keys",
     "validate",
     "visible_fields",
 ]
@@ -347,6 +348,8 @@ class _Walk:
     def __init__(self, ctx: ValidationContext | None) -> None:
         self.ctx = ctx
         self.errors: list[FieldError] = []
+        # keys ("name", "group.<row>.name") of every field asked, group rows included
+        self.shown_keys: list[str] = []
 
     def fields(
         self,
@@ -371,6 +374,7 @@ class _Walk:
         for f in fields:
             value: Any = None
             if _shown(f, names):
+                self.shown_keys.append(prefix + f.name)
                 if shown is not None:
                     shown.append(f)
                 if f.type is FieldType.GROUP:
@@ -476,6 +480,14 @@ def visible_fields(form: Form, values: Mapping[str, Any], ctx: ValidationContext
     shown: list[Field] = []
     _Walk(ctx).fields(form.fields, _check_raw(values), ctx.names, {}, shown=shown)
     return shown
+
+
+def shown_keys(form: Form, values: Mapping[str, Any], ctx: ValidationContext) -> set[str]:
+    """The keys of every field asked given ``values`` (raw or cleaned answers so far): "name"
+    for a top-level field, "group.<row>.name" for a field of a group's row (rows as given)."""
+    walk = _Walk(ctx)
+    walk.fields(form.fields, _check_raw(values), ctx.names, {})
+    return set(walk.shown_keys)
 
 
 def clean_answer(f: Field, value: Any) -> tuple[Any, list[FieldError]]:

@@ -22,6 +22,7 @@ from carepath.forms.validation import (
     example_values,
     parse_date,
     record_values,
+    shown_keys,
     validate,
     visible_fields,
 )
@@ -228,6 +229,19 @@ def test_visible_fields_follow_answers() -> None:
     # raw and invalid answers are fine: an invalid answer counts as no answer
     names = [f.name for f in visible_fields(OUTCOME_FORM, {"next_step": "?"}, CTX)]
     assert "closure_reason" not in names
+
+
+def test_shown_keys_name_group_rows_fields_too() -> None:
+    form = form_of(
+        "{name: mode, type: text, label: Mode}",
+        "{name: rows, type: group, label: Rows, fields: [{name: seen, type: yesno, label: Seen},"
+        " {name: why, type: text, label: Why, show_if: \"not seen or mode == 'all'\"}]}",
+    )
+    raw = {"mode": "some", "rows": [{"seen": "yes"}, {"seen": "no"}, {}]}
+    assert shown_keys(form, raw, CTX) == {"mode", "rows", "rows.0.seen", "rows.1.seen",
+                                          "rows.1.why", "rows.2.seen", "rows.2.why"}
+    assert "rows.0.why" in shown_keys(form, {**raw, "mode": "all"}, CTX)
+    assert shown_keys(form, {}, CTX) == {"mode", "rows"}
 
 
 def test_show_if_reads_context_names_and_form_fields_win() -> None:
