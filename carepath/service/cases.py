@@ -22,14 +22,16 @@ from carepath.core.errors import (
 )
 from carepath.core.upn import duplicate_upn_problem
 from carepath.engine.bpmn.diagram import element_states, parse_diagram
-from carepath.engine.intake import check_child, check_referral
+from carepath.engine.intake import check_child, check_referral, intake_form
 from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord, record_context, record_to_story
 from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome
 from carepath.engine.time.clock import FixedClock, today, use_clock
 from carepath.engine.time.explain import DueExplanation, explain_due, with_stored_due
+from carepath.forms.schema import Form
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext
 from carepath.service.access import inbox_scope, may_change_access, may_see
+from carepath.service.chronology import ChronologyEntry, chronology
 from carepath.service.ports import (
     CaseRepository,
     CaseWrite,
@@ -53,6 +55,7 @@ from carepath.service.types import (
     OpenedCase,
     ProcessMap,
     TaskFilter,
+    TaskForm,
     TaskPage,
     TaskView,
 )
@@ -238,6 +241,63 @@ class CaseService:
             raise FormErrors([FieldError("name", "Enter the login name of the person")])
         version = self._change_access(case_id, actor)
         self.cases.set_access(case_id, actor.name, version, add=name)
+
+    def find_case(self, la_child_id: str, actor: Actor) -> CaseHead:
+        """The case of the child with this LA child ID, if ``actor`` may see it (NotFoundError
+        otherwise, as for a child not known)."""
+        head = self.cases.case_by_child(la_child_id.strip())
+        if head is None or not self.may_see(head.case_id, actor):
+            raise NotFoundError(f"No case you can see has the LA child ID '{la_child_id}'")
+        return head
+
+    def task_form(self, task_id: int, actor: Actor) -> TaskForm:
+        """What a front end needs to show a task's form: the task, its form, the validation
+        context (the record ``show_if`` reads, as completing it will), the case version to
+        send back, and ``actor``'s draft. NotFoundError for a task on a case ``actor`` may not
+        see."""
+        task = self.cases.task(task_id)
+        if not self.may_see(task.case_id, actor):
+            raise NotFoundError(f"There is no task {task_id}")
+        head = self.cases.case_head(task.case_id)
+        record = self.cases.record(head)
+        pack = self.packs.get_version(head.pack_name, head.pack_version)
+        form = pack.form(task.form) if task.form else None
+        episode = record.episodes[-1] if record.episodes else None
+        ctx = ValidationContext(today=today(),
+                                referral_date=episode.referral_date if episode else None,
+                                names=record_context(record))
+        draft = None
+        if task.status == "ready" and actor.holds(task.role):
+            draft = self.draft(task_id, actor)
+        return TaskForm(task, form, ctx, head.version, draft)
+
+    @staticmethod
+    def intake_forms() -> tuple[Form, Form]:
+        """The engine's own child and referral forms (a new referral)."""
+        return intake_form("child"), intake_form("referral")
+
+    @staticmethod
+    def intake_context() -> ValidationContext:
+        return ValidationContext(today=today())
+
+    def chronology(self, case_id: int, actor: Actor,
+                   show: str | None = None) -> list[ChronologyEntry]:
+        """The case's events in words, newest first (see :mod:`carepath.service.chronology`)."""
+        self._check_sees(case_id, actor)
+        head = self.cases.case_head(case_id)
+        return chronology(self.cases.history(case_id), self.process_titles(head), show)
+
+    def process_titles(self, head: CaseHead | None = None) -> dict[str, str]:
+        """Process id -> title, for the case's pack (or every installed pack)."""
+        titles: dict[str, str] = {}
+        if head is not None:
+            packs = [self.packs.get_version(head.pack_name, head.pack_version)]
+        else:
+            packs = [self.packs.get(n) for n in self.packs.names()]
+        for pack in packs:
+            for pid in pack.bpmn:
+                titles.setdefault(pid, pack.specs(pid).title)
+        return titles
 
     # -- the inbox and drafts --------------------------------------------------------------
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carepath.core.errors import NotFoundError
+from carepath.engine.bpmn.diagram import parse_diagram
 from carepath.engine.check import Limits, check_pack
 from carepath.engine.check.report import Report
 from carepath.engine.pack import Pack
 from carepath.service.pack_test import PackTestReport, Progress, ScratchDatabases, run_pack_tests
 from carepath.service.ports import PackCatalogue
-from carepath.service.types import JsonObject
+from carepath.service.types import JsonObject, ProcessMap
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,16 @@ class PackService:
         """Each process of the pack as a BPMN 2.0 document: (process id, XML)."""
         p = self.packs.get(name_or_path)
         return [(pid, xml) for pid, (_, xml) in sorted(p.bpmn.items())]
+
+    def process_map(self, name_or_path: str, process_id: str) -> ProcessMap:
+        """A process of the pack drawn as its BPMN diagram, nothing reached (for people
+        reading the pack rather than a case)."""
+        p = self.packs.get(name_or_path)
+        if process_id not in p.bpmn:
+            raise NotFoundError(f"The pack {p.key} has no process '{process_id}'")
+        file, xml = p.bpmn[process_id]
+        diagram = parse_diagram(xml, process_id, file)
+        return ProcessMap(0, process_id, diagram.title, 0, "pack", diagram, {})
 
     def check(self, pack: Pack | str, limits: Limits | None = None) -> Report:
         """Lint the pack and prove, path by path, that it collects what the returns need."""

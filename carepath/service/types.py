@@ -16,6 +16,8 @@ from carepath.engine.time.clock import today
 # re-exported for front ends: the explanation of a due date is read as it is
 from carepath.engine.time.explain import DueExplanation as DueExplanation
 from carepath.engine.time.explain import SkippedDay as SkippedDay
+from carepath.forms.schema import Form
+from carepath.forms.validation import ValidationContext
 
 JsonValue: TypeAlias = "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -340,3 +342,14 @@ class ProcessMap:
             "completed": list(self.completed_steps()),
             "states": dict(self.states),
         }
+
+
+@dataclass(frozen=True)
+class TaskForm:
+    """A task with what showing its form needs (``CaseService.task_form``)."""
+
+    task: TaskView
+    form: Form | None
+    context: ValidationContext
+    version: int  # the case version the answers are written against
+    draft: dict[str, JsonValue] | None

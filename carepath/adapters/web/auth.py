@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -52,7 +52,7 @@ def _safe_next(target: str | None) -> str | None:
 
 def _sign_in_again(reason: str | None = None) -> BaseResponse:
     session.clear()
-    args: dict[str, str] = {}
+    args: dict[str, Any] = {}
     if reason:
         args["reason"] = reason
     if request.method == "GET" and request.path not in ("/", url_for("auth.sign_in")):

@@ -17,13 +17,12 @@ from carepath.core.errors import (
 )
 from carepath.forms.validation import FormErrors
 from carepath.service.case_file import child_rows, episode_views
-from carepath.service.chronology import FILTERS, chronology
+from carepath.service.chronology import FILTERS
 
 from ..auth import current_actor, current_user
 from ..context import services
 from ..process_map import render_svg
 from ..security import SIGNED_IN, allow
-from .common import process_titles
 
 bp = Blueprint("cases", __name__)
 
@@ -62,7 +61,6 @@ def case(case_id: int) -> str:
     show = request.args.get("show") or None
     if show is not None and show not in FILTERS:
         show = None
-    titles = process_titles()
     cases = services().cases
     actor = current_actor()
     maps = [(pm, Markup(render_svg(pm))) for pm in cases.process_maps(case_id)]
@@ -72,8 +70,8 @@ def case(case_id: int) -> str:
     return render_template(
         "views/case.html", view=view, child=child_rows(child),
         episodes=episode_views(episodes), actions=cases.actions(case_id, actor),
-        chronology=chronology(view.history, titles, show), show=show, filters=FILTERS,
-        maps=maps, titles=titles, active_nav="cases")
+        chronology=cases.chronology(case_id, actor, show), show=show, filters=FILTERS,
+        maps=maps, active_nav="cases")
 
 
 @bp.route("/cases/<int:case_id>/actions/<name>", methods=["GET", "POST"])
@@ -133,7 +131,8 @@ def action(case_id: int, name: str) -> BaseResponse | tuple[str, int]:
 def _split_errors(errors: Any) -> tuple[list[Any], list[Any]]:
     from carepath.forms.validation import FieldError
 
-    child, referral = [], []
+    child: list[FieldError] = []
+    referral: list[FieldError] = []
     for e in errors:
         prefix, _, rest = e.field.partition(".")
         target = child if prefix == "child" else referral

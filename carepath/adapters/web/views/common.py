@@ -11,16 +11,7 @@ from ..context import services
 
 def process_titles() -> dict[str, str]:
     """Process id -> title across the installed packs (for stage names)."""
-    titles: dict[str, str] = {}
-    packs = services().packs
-    for info in packs.installed():
-        try:
-            detail = packs.detail(f"{info.name}")
-        except CarepathError:
-            continue
-        for process in detail.processes:
-            titles.setdefault(process.id, process.title)
-    return titles
+    return services().cases.process_titles()
 
 
 def say_error(e: CarepathError) -> None:
