@@ -21,13 +21,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-# Test tooling from the npm registry (bpmn.io's parser); skipped with a message without npm.
+# Front-end assets (GOV.UK Frontend) and test tooling (axe-core, bpmn.io's parser) from the npm
+# registry; without npm the web app runs unstyled and those tests are skipped with a message.
 node_modules/.installed: package.json
 	@if command -v npm >/dev/null 2>&1; then npm install --no-audit --no-fund --silent && touch $@; \
-	else echo "npm not found: the bpmn.io import test will be skipped"; fi
+	else echo "npm not found: the web app will be unstyled and the bpmn.io and accessibility tests skipped"; fi
 
-demo: $(VENV)/.installed
-	$(BIN)/carepath demo
+# The demo: a caseload and demo logins on SQLite, then the web app at http://127.0.0.1:8000/
+demo: $(VENV)/.installed node_modules/.installed
+	$(BIN)/carepath demo --serve
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check carepath tests

@@ -289,15 +289,18 @@ class CaseService:
 
     def process_titles(self, head: CaseHead | None = None) -> dict[str, str]:
         """Process id -> title, for the case's pack (or every installed pack)."""
-        titles: dict[str, str] = {}
         if head is not None:
             packs = [self.packs.get_version(head.pack_name, head.pack_version)]
         else:
             packs = [self.packs.get(n) for n in self.packs.names()]
+        found: dict[str, list[str]] = {}
         for pack in packs:
             for pid in pack.bpmn:
-                titles.setdefault(pid, pack.specs(pid).title)
-        return titles
+                title = pack.specs(pid).title
+                if title not in found.setdefault(pid, []):
+                    found[pid].append(title)
+        # packs may give one process id different titles: show them all
+        return {pid: " / ".join(t) for pid, t in found.items()}
 
     # -- the inbox and drafts --------------------------------------------------------------
 

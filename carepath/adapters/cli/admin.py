@@ -138,9 +138,20 @@ def audit_verify(case_id: int | None, db_url: str | None) -> None:
 @click.command()
 @click.option("--db", "db_url", metavar="URL", default="sqlite:///carepath-demo.db",
               show_default=True, help="Where to put the demo caseload.")
+@click.option("--serve", "then_serve", is_flag=True,
+              help="Then start the web app on it (as `carepath serve`).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="With --serve: the address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="With --serve: the port to listen on.")
 @handle_errors
-def demo(db_url: str) -> None:
+def demo(db_url: str, then_serve: bool, host: str, port: int) -> None:
     """Build a demo caseload (every sample story on both built-in packs) and demo logins."""
     from carepath.adapters.cli.demo import build_demo
 
     build_demo(db_url, out)
+    if then_serve:
+        from carepath.adapters.cli.serve import run_server
+
+        out.print("\nSign in with any login above and the password carepath-demo.")
+        run_server(db_url, host, port, None)

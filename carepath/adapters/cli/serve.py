@@ -52,6 +52,10 @@ def _gunicorn(db_url: str | None, host: str, port: int, workers: int) -> None:
 @handle_errors
 def serve(host: str, port: int, workers: int | None, db_url: str | None) -> None:
     """Run the caseworkers' web app and the JSON API (/api/v1/)."""
+    run_server(db_url, host, port, workers)
+
+
+def run_server(db_url: str | None, host: str, port: int, workers: int | None) -> None:
     app = build_app(db_url)  # fails here, with a clear line, if the database is not ready
     address = f"http://{host}:{port}/"
     out.print(f"carepath is running at {address}  (Ctrl+C to stop)")
@@ -61,6 +65,11 @@ def serve(host: str, port: int, workers: int | None, db_url: str | None) -> None
         app.extensions["carepath"].engine.dispose()  # no pooled connection crosses a fork
         _gunicorn(db_url, host, port, workers)
         return
+    import logging
+
     from werkzeug.serving import run_simple
+
+    # Werkzeug logs every request line; addresses can carry a child's ID: warnings only
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     run_simple(host, port, app, threaded=True, use_reloader=False)
