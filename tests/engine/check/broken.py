@@ -115,14 +115,17 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("a path skips the assessment form",
             (("forms/assessment_start.yaml", "the GP and the health visitor.\n",
               "the GP and the health visitor.\n" + STOPPED_FIELD),
-             ("processes/referral.yaml", "  - task: assessment\n", STOPPED_DECISION)),
+             ("processes/referral.yaml", "  - task: assessment\n", STOPPED_DECISION),
+             # and the close form does not authorise an assessment left open
+             ("forms/close_case.yaml", "    record: assessment.authorised\n", "")),
             "8867", "assessment.authorised", (DECIDE, START, CLOSE)),
     Variant("no further action closes without the reason",
             (("forms/referral_decision.yaml", "    record: closure.reason\n", ""),),
             "8805", "closure.reason", (DECIDE,)),
     Variant("closure without the date",
             (("forms/close_case.yaml", "    record: closure.date\n", ""),),
-            "8810", "closure.date", (DECIDE, START, ASSESS, CLOSE)),
+            # shortest through the close-case action, taken while the assessment is to start
+            "8810", "closure.date", (DECIDE, f"action close_case at '{START}'", CLOSE)),
     Variant("plan started before its conference",
             (("forms/section47_outcome.yaml", "    record: s47.icpc_date\n", ""),),
             "2885", "s47.icpc_date", (DECIDE, STRATEGY, OUTCOME)),
@@ -159,7 +162,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("CP plan without its initial category",
             (("forms/section47_outcome.yaml", "    record: cp_plan.initial_category\n", ""),),
             "8905", "cp_plan.initial_category",
-            (DECIDE, STRATEGY, OUTCOME, CORE_GROUP, REVIEW, CLOSE)),
+            (DECIDE, STRATEGY, OUTCOME, f"action close_case at '{CORE_GROUP}'", CLOSE)),
     Variant("a task after the case is closed",
             (("processes/referral.yaml", "          role: team_manager\n"
               "        - end: closed_after_assessment\n", LETTER_TASK),),
@@ -176,6 +179,7 @@ VARIANTS: tuple[Variant, ...] = (
               "    not_future: true\n    not_before: referral\n    record: cin_plan.end\n"),),
             "4001", "cin_plan.end",
             (DECIDE, "Start the initial assessment", "Complete the initial assessment",
-             START_CIN, "Review the child in need plan", STRATEGY, OUTCOME),
+             START_CIN, "action start_section47 at 'Review the child in need plan'", STRATEGY,
+             OUTCOME),
             pack="ics2010"),
 )

@@ -10,7 +10,7 @@ import pytest
 from carepath.adapters.packs import PackRegistry, load_pack_dir
 from carepath.engine.check import check_pack, render_text
 from carepath.engine.check.paths import Path as CasePath
-from carepath.engine.check.paths import concurrent, enumerate_paths
+from carepath.engine.check.paths import Limits, concurrent, enumerate_paths
 from carepath.engine.pack import Pack
 
 from .broken import DECIDE, copy_pack, edit
@@ -42,7 +42,8 @@ def runs(path: CasePath) -> Counter[str]:
 
 
 def test_paths_follow_starts_and_take_each_loop_at_most_once(registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("wt2023"))
+    # the flows alone (no actions taken): every path listed
+    found = enumerate_paths(registry.get("wt2023"), limits=Limits(max_actions=0))
     assert not found.truncated
     assert len(found.paths) == found.count
     nfa = [p for p in found.paths if p.tasks() == (DECIDE,)]
@@ -56,7 +57,8 @@ def test_paths_follow_starts_and_take_each_loop_at_most_once(registry: PackRegis
 
 
 def test_parallel_branches_are_walked_together(registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("wt2023"), max_paths=4000)
+    found = enumerate_paths(registry.get("wt2023"), max_paths=4000,
+                            limits=Limits(max_actions=0))
     joint = next(p for p in found.paths
                  if any(s.node == "joint_enquiry_outcome" for s in p.steps))
     steps = {s.node: s for s in joint.steps if s.kind == "task"}
@@ -67,7 +69,8 @@ def test_parallel_branches_are_walked_together(registry: PackRegistry) -> None:
 
 
 def test_path_bound_is_reported(registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("ics2010"), max_paths=100)
+    found = enumerate_paths(registry.get("ics2010"), max_paths=100,
+                            limits=Limits(max_actions=0))
     assert len(found.paths) == 100 and found.truncated
     assert found.count > 100
 
@@ -110,3 +113,20 @@ def test_broken_bpmn_pack_is_caught_on_its_path(tmp_path: Path, registry: PackRe
     unstarted = [f for f in report.errors if f.item == "assessment.authorised" and
                  "8608" in f.rules]
     assert unstarted and unstarted[0].path == undefined[0].path
+
+
+def test_paths_take_the_packs_actions_wherever_they_are_available(
+        registry: PackRegistry) -> None:
+    found = enumerate_paths(registry.get("wt2023"), max_paths=200_000)
+    assert not found.truncated
+    taken = [p for p in found.paths if any(s.kind == "action" for s in p.steps)]
+    names = {s.title.split()[1] for p in taken for s in p.steps if s.kind == "action"}
+    assert names == {"start_section47", "start_assessment", "close_case"}
+    # never before the referral decision recorded the primary need, at most one per path
+    assert all(p.tasks()[0] == DECIDE for p in taken)
+    assert max(sum(s.kind == "action" for s in p.steps) for p in taken) == 1
+    # taken while a task waits: the interrupted work carries on after the action's process
+    at = "action start_section47 at 'Complete the child and family assessment'"
+    mids = [p.tasks() for p in taken if at in p.tasks()]
+    assert mids and all(t[0] == DECIDE for t in mids)
+    assert any("Complete the child and family assessment" in t[t.index(at) + 1:] for t in mids)
