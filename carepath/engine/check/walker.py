@@ -455,11 +455,11 @@ class _Walker:
             return
         if not st.pending and st.suspended:
             # the work an action interrupted carries on, with the record as it is now
-            back = st.suspended[-1]
-            resumed = st._replace(env={**dict(back.answers), **RecordState.carried(st.env)},
-                                  backs=back.backs, frames=back.frames, pending=back.pending,
-                                  suspended=st.suspended[:-1])
-            self.go([(back.pid, back.node, resumed)])
+            waiting = st.suspended[-1]
+            resumed = st._replace(env={**dict(waiting.answers), **RecordState.carried(st.env)},
+                                  backs=waiting.backs, frames=waiting.frames,
+                                  pending=waiting.pending, suspended=st.suspended[:-1])
+            self.go([(waiting.pid, waiting.node, resumed)])
             return
         if not st.pending:
             self.finish(st, "end")

@@ -9,8 +9,8 @@ import pytest
 
 from carepath.adapters.packs import PackRegistry, load_pack_dir
 from carepath.engine.check import check_pack, render_text
-from carepath.engine.check.paths import Path as CasePath
 from carepath.engine.check.paths import Limits, concurrent, enumerate_paths
+from carepath.engine.check.paths import Path as CasePath
 from carepath.engine.pack import Pack
 
 from .broken import DECIDE, copy_pack, edit
