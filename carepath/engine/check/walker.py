@@ -110,6 +110,11 @@ class _Walker:
         # of worker leaves the record and the running work as they are: nothing to explore
         self.actions = [a for a in pack.actions.values()
                         if a.start is not None and a.start in self.graphs]
+        # forms that close the case: while such a task waits, the closure comes first (an
+        # action taken then would only be cancelled by it, or close the case itself)
+        self.closing = frozenset(f.id for f in pack.forms.values()
+                                 if any(x.record == "closure.date" and x.show_if is None
+                                        for x in f.fields))
         action_reads = record_reads(p for a in self.actions for p in a.available.paths)
         self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values(),
                                                                      action_reads))
@@ -341,10 +346,30 @@ class _Walker:
             moves.append((target, graph.start[0], entered))
         return moves
 
+    @staticmethod
+    def offers(pid: str, st: _State) -> bool:
+        """Whether to take actions at a task (not at one that closes the case, see
+        ``closing``): not when the record is as it was where they were
+        last offered on this path — after a loop back in this run of the process, or when the
+        task before it in this run recorded nothing (an action would find the same record;
+        only where the interrupted work resumes would differ)."""
+        if any(process == pid for process, _ in st.backs):
+            return False
+        link = st.trail
+        while link is not None:
+            step = link.step
+            if step.kind in ("process", "action"):
+                return True
+            if step.kind == "task":
+                return bool(step.outcome.filled())
+            link = link.before
+        return True
+
     def task(self, pid: str, node: GraphNode, st: _State) -> None:
         due = self.due(pid, node.id)
         moves = []
-        if self.actions and not st.branch:
+        if self.actions and not st.branch and self.offers(pid, st) and \
+                node.form not in self.closing:
             answers = frozenset((k, v) for k, v in st.env.items() if "." not in k)
             moves += self.take_actions(st, f"at '{node.title}'", self.running(pid, st),
                                        _Resume(pid, node.id, answers, st.backs, st.frames,
