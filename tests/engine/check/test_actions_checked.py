@@ -40,13 +40,14 @@ def test_an_action_process_that_misses_a_statutory_item_is_an_error(tmp_path: Pa
 
 
 def test_an_action_started_assessment_without_factors_is_an_error(tmp_path: Path) -> None:
-    # the re-assessment an action starts uses its own form, which forgets the factors
+    # the re-assessment an action starts has its own sign-off form, which forgets the factors
     root = copy_pack(tmp_path)
-    text = (root / "forms/assessment.yaml").read_text(encoding="utf-8")
-    (root / "forms/reassessment.yaml").write_text(
-        text.replace("id: assessment\n", "id: reassessment\n")
+    text = (root / "forms/authorise_assessment.yaml").read_text(encoding="utf-8")
+    (root / "forms/reauthorise.yaml").write_text(
+        text.replace("id: authorise_assessment\n", "id: reauthorise\n")
         .replace("    record: assessment.factors\n", ""), encoding="utf-8")
-    edit(root, "processes/assessment.yaml", "    form: assessment\n", "    form: reassessment\n")
+    edit(root, "processes/assessment.yaml", "    form: authorise_assessment\n",
+         "    form: reauthorise\n")
     report = check_pack(load_pack_dir(root))
     found = [f for f in report.errors if f.item == "assessment.factors"]
     assert found, render_text(report)
