@@ -128,6 +128,9 @@ class _FormInfo:
     items: frozenset[str]
     decisions: list[Field]  # tried option by option
     fixed: dict[str, Any]  # decisions nothing reads: answered once
+    # record items the form always asks for (required, no show_if): a task of the form can be
+    # completed only on a story that gives them
+    needs: frozenset[str] = frozenset()
 
 
 def _noon(day: date) -> datetime:
@@ -312,7 +315,10 @@ class _Step:
             if not new.task.form:
                 continue
             info = self.runner._form_info(new.task.form)
-            for v in story_values(self.child, self.target, outcome.record, info.items).values():
+            values = story_values(self.child, self.target, outcome.record, info.items)
+            if not info.needs <= set(values):
+                continue  # it asks for what the story does not give: it records nothing
+            for v in values.values():
                 if v.pending:
                     covered.add((v.item, v.when))
         return covered
@@ -631,7 +637,8 @@ class StoryRunner:
             else:
                 fixed[f.name] = options[0]
         info = _FormInfo(form, frozenset(f.record for f in form.fields if f.record), decisions,
-                         fixed)
+                         fixed, frozenset(f.record for f in form.fields
+                                          if f.record and f.required and f.show_if is None))
         self._forms[form_id] = info
         return info
 
