@@ -116,9 +116,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("a path skips the assessment form",
             (("forms/assessment_start.yaml", "the GP and the health visitor.\n",
               "the GP and the health visitor.\n" + STOPPED_FIELD),
-             ("processes/referral.yaml", "  - task: assessment\n", STOPPED_DECISION),
-             # and the close form does not authorise an assessment left open
-             ("forms/close_case.yaml", "    record: assessment.authorised\n", "")),
+             ("processes/referral.yaml", "  - task: assessment\n", STOPPED_DECISION)),
             "8867", "assessment.authorised", (DECIDE, START, CLOSE)),
     Variant("no further action closes without the reason",
             (("forms/referral_decision.yaml", "    record: closure.reason\n", ""),),
