@@ -231,7 +231,6 @@ def clone_cases(db: Database, template_ids: list[int], total: int,
 def _clone_one(tpl: Template, n: int, worker: str, team: str, tables: list[Table],
                next_id: dict[str, int], out: dict[str, list[dict[str, Any]]]) -> None:
     new_ids: dict[str, dict[int, int]] = {}
-    case_id = next_id["cases"]
     la_child_id = f"W{n:07d}"
     upn = _upn(n)
     swaps = [(tpl.la_child_id, la_child_id)] + ([(tpl.upn, upn)] if tpl.upn else [])
@@ -317,9 +316,9 @@ def check_clones(db: Database, sample: list[int]) -> None:
 
 
 def add_people(db: Database) -> float:
-    from carepath.adapters.app import people_service
-
     from argon2 import PasswordHasher
+
+    from carepath.adapters.app import people_service
 
     class OneHash(PasswordHasher):  # one argon2 hash (default cost) for everyone: setup speed
         _hash: str | None = None
@@ -459,9 +458,11 @@ class Client:
 
     def next_request(self) -> tuple[str, str]:
         r = self.rng.random()
-        for kind, weight in MIX:
+        kind = MIX[-1][0]
+        for name, weight in MIX:
             r -= weight
             if r < 0:
+                kind = name
                 break
         if kind == "inbox":
             return "inbox", "/tasks"
