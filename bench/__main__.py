@@ -326,6 +326,7 @@ WEB_KEYS: dict[str, tuple[str, str | None, str]] = {
     "web_saturation_rps": ("saturation", None, "rps"),
     "web_saturation_inbox_p95_ms": ("saturation", "inbox", "p95_ms"),
     "web_saturation_case_p95_ms": ("saturation", "case", "p95_ms"),
+    "web_server_cpu_ms_per_request": ("paced", None, "server_cpu_ms_per_request"),
 }
 
 
@@ -516,6 +517,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                     f"{_fmt(web('web_rps'))}/s; {_fmt(web('web_saturation_rps'))}/s "
                     f"({_fmt(web('web_saturation_inbox_p95_ms'))} / "
                     f"{_fmt(web('web_saturation_case_p95_ms'))} ms)", "", "", ""))
+        out.append((f"5 web ({db})", "server CPU per request (all gunicorn processes)",
+                    f"{_fmt(web('web_server_cpu_ms_per_request'))} ms", "", "", ""))
     if not inbox:
         out.append(("5 web", "inbox p95 under load", "—", "", "<= 100 ms",
                     (r.get("web_inbox_p95_ms_reason") or "")[:60]))

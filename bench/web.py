@@ -346,7 +346,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(db_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int]]:
+def server(db_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int, int]]:
     """``carepath serve --workers N`` on a free loopback port, until the block ends."""
     port = free_port()
     env = {**os.environ, "CAREPATH_SECRET_KEY": "bench-" + os.urandom(16).hex(),
@@ -375,7 +375,7 @@ def server(db_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int]
                 if time.monotonic() > deadline:
                     raise RuntimeError("carepath serve did not answer /health in 60 s")
                 time.sleep(0.2)
-            yield "127.0.0.1", port
+            yield "127.0.0.1", port, proc.pid
         finally:
             proc.terminate()
             try:
@@ -387,6 +387,24 @@ def server(db_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int]
               if "unhandled" in line]
     if errors:
         raise RuntimeError(f"the server logged {len(errors)} crash(es), e.g. {errors[0]}")
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo.extend(int(c) for c in children)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 # --- the clients -------------------------------------------------------------------------------
@@ -574,7 +592,7 @@ def _run_one(settings: Settings, script: Script, db: Database, workdir: Path) ->
                               "clients": settings.web_clients, "setup_s": round(setup_s, 1),
                               "setup": {**built, "templates_s": round(templates_s, 2),
                                         "people_s": round(people_s, 2)}}
-    with server(db.url, settings.web_workers, workdir) as (host, port):
+    with server(db.url, settings.web_workers, workdir) as (host, port, pid):
         logins = [p[0] for p in people()]
         managers = [name for name in logins if name.startswith("mgr-")]
         sworkers = [name for name in logins if name.startswith("sw-")]
@@ -601,10 +619,16 @@ def _run_one(settings: Settings, script: Script, db: Database, workdir: Path) ->
         drive(clients, settings.web_warmup_s, None)  # warm every worker's caches
         with db.engine.connect() as conn:
             views_before = _views(conn)
-        samples, wall = drive(clients, settings.web_seconds, THINK_S)
-        result["paced"] = summarise(samples, wall)
-        samples, wall = drive(clients, settings.web_saturation_s, None)
-        result["saturation"] = summarise(samples, wall)
+        for phase, seconds, think in (("paced", settings.web_seconds, THINK_S),
+                                      ("saturation", settings.web_saturation_s, None)):
+            cpu = server_cpu_s(pid)
+            samples, wall = drive(clients, seconds, think)
+            result[phase] = summarise(samples, wall)
+            # the server's own CPU per request: what the pages cost, whatever else runs
+            cpu = server_cpu_s(pid) - cpu
+            result[phase]["server_cpu_ms_per_request"] = \
+                round(cpu * 1000 / len(samples), 1) if samples else None
+            result[phase]["load_average_after"] = round(os.getloadavg()[0], 2)
         with db.engine.connect() as conn:
             result["case_viewed_events_written"] = _views(conn) - views_before
     for phase in ("paced", "saturation"):
@@ -612,7 +636,9 @@ def _run_one(settings: Settings, script: Script, db: Database, workdir: Path) ->
         log(f"web: {db.kind} {phase}: {p['rps']} req/s; inbox p50/p95/p99 "
             f"{p['inbox']['p50_ms']}/{p['inbox']['p95_ms']}/{p['inbox']['p99_ms']} ms; case "
             f"{p['case']['p50_ms']}/{p['case']['p95_ms']}/{p['case']['p99_ms']} ms; errors "
-            f"{p['inbox']['errors'] + p['case']['errors']}")
+            f"{p['inbox']['errors'] + p['case']['errors']}; server CPU "
+            f"{p['server_cpu_ms_per_request']} ms/request; load average "
+            f"{p['load_average_after']}")
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
 
