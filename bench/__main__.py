@@ -1,6 +1,6 @@
 """``python -m bench``: run every benchmark figure, print a table, write bench/results.json.
 
-    python -m bench                 # the full run (< 15 minutes on 2 cores); updates BENCHMARKS.md
+    python -m bench                 # the full run (< 25 minutes on 2 cores); updates BENCHMARKS.md
     python -m bench --smoke         # seconds: every figure at toy size (used by the test suite)
     python -m bench --only history,throughput --out /tmp/r.json
 
@@ -504,7 +504,9 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         def web(key: str, db: str = db) -> Any:
             return (r.get(f"{key}_by_db") or {}).get(db)
 
-        who = f"{_fmt(r.get('web_cases'))} open cases, {r.get('web_clients')} clients"
+        n = r.get("web_cases")
+        who = f"{n:,} open cases, {r.get('web_clients')} clients" if isinstance(n, int) else \
+            f"{r.get('web_clients')} clients"
         out.append((f"5 web ({db})", f"inbox p50 / p95 / p99, {who}, paced",
                     f"{_fmt(web('web_inbox_p50_ms'))} / {_fmt(web('web_inbox_p95_ms'))} / "
                     f"{_fmt(web('web_inbox_p99_ms'))} ms", "", "p95 <= 100 ms",
