@@ -21,7 +21,7 @@ from carepath.core.errors import (
     TaskStateError,
 )
 from carepath.core.upn import duplicate_upn_problem
-from carepath.engine.bpmn.diagram import element_states, parse_diagram
+from carepath.engine.bpmn.diagram import Diagram, element_states, parse_diagram
 from carepath.engine.intake import check_child, check_referral, intake_form
 from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord, record_context, record_to_story
@@ -81,6 +81,8 @@ class CaseService:
         self.cases = cases
         self.packs = packs
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
+        # (pack, version, process id) -> its parsed diagram (a pack version never changes)
+        self._diagrams: dict[tuple[str, str, str], Diagram] = {}
 
     def runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:
         key = (pack_name, pack_version)
@@ -564,8 +566,11 @@ class CaseService:
             if row.process_id not in pack.bpmn:
                 raise CarepathError(f"The pack {pack.key} has no process '{row.process_id}' "
                                     f"to draw (case {case_id}, instance {row.instance_id})")
-            file, xml = pack.bpmn[row.process_id]
-            diagram = parse_diagram(xml, row.process_id, file)
+            key = (row.pack_name, row.pack_version, row.process_id)
+            diagram = self._diagrams.get(key)
+            if diagram is None:
+                file, xml = pack.bpmn[row.process_id]
+                diagram = self._diagrams[key] = parse_diagram(xml, row.process_id, file)
             runtime = self.runtime(row.pack_name, row.pack_version)
             live = runtime.restore(row.process_id, row.state, row.episode_seq, row.instance_id)
             states = element_states(diagram, live.workflow.task_states())
