@@ -83,6 +83,7 @@ class CaseService:
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
         # (pack, version, process id) -> its parsed diagram (a pack version never changes)
         self._diagrams: dict[tuple[str, str, str], Diagram] = {}
+        self._titles: dict[tuple[str, str] | None, dict[str, str]] = {}
 
     def runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:
         key = (pack_name, pack_version)
@@ -322,6 +323,21 @@ class CaseService:
 
     def process_titles(self, head: CaseHead | None = None) -> dict[str, str]:
         """Process id -> title, for the case's pack (or every installed pack)."""
+        key = (head.pack_name, head.pack_version) if head is not None else None
+        known = self._titles.get(key)
+        if known is None:
+            known = self._titles[key] = self._process_titles(head)
+        return dict(known)
+
+    def chronology_of(self, view: CaseView, show: str | None = None) -> list[ChronologyEntry]:
+        """The chronology of a case view already read (``view_case``), newest first."""
+        name, _, version = view.pack.partition("@")
+        titles = self._titles.get((name, version))
+        if titles is None:
+            titles = self.process_titles(self.cases.case_head(view.case_id))
+        return chronology(view.history, titles, show)
+
+    def _process_titles(self, head: CaseHead | None) -> dict[str, str]:
         if head is not None:
             packs = [self.packs.get_version(head.pack_name, head.pack_version)]
         else:
