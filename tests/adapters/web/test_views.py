@@ -167,6 +167,9 @@ def test_a_worker_records_a_referral(app: Flask, services: Services) -> None:
 
 def test_actions_from_the_case_file(app: Flask, services: Services) -> None:
     case_id = open_case(services)
+    # actions wait for the referral decision (the primary need)
+    services.cases.complete_task(first_task(services, case_id), {**DECISION, "nfa": False},
+                                 OPERATOR)
     sam = sign_in(app, "sam")
     page = sam.get(f"/cases/{case_id}").get_data(as_text=True)
     assert h1(page) == "Case file: C001"
