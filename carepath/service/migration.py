@@ -263,21 +263,28 @@ def parse_key(text: str, need_version: bool) -> tuple[str, str | None]:
 
 
 class MigrationService:
-    def __init__(self, store: MigrationStore, packs: PackCatalogue,
+    def __init__(self, store: MigrationStore | None, packs: PackCatalogue,
                  scratch: Callable[[], ScratchCases] | None = None,
                  check: Callable[[Pack], Any] | None = None) -> None:
         """``scratch`` makes the scratch databases a ``replay`` runs the new pack on;
         ``check`` is ``pack check`` (a report with ``ok`` and ``errors``)."""
-        self.store = store
+        self._store = store
         self.packs = packs
         self.scratch = scratch
         self.check = check
 
+    @property
+    def store(self) -> MigrationStore:
+        if self._store is None:
+            raise CarepathError("This needs a database: give one with --db")
+        return self._store
+
     # -- versions ------------------------------------------------------------------------
 
     def versions(self) -> list[PackVersionInfo]:
-        """Every installed version of every pack, with its running instances."""
-        counts = self.store.running_counts()
+        """Every installed version of every pack, with its running instances (None without a
+        database)."""
+        counts = self._store.running_counts() if self._store is not None else None
         keys = getattr(self.packs, "keys", None)
         pairs: list[tuple[str, str]] = keys() if keys is not None else [
             (n, self.packs.get(n).version) for n in self.packs.names()]
@@ -294,21 +301,37 @@ class MigrationService:
             pinned = getattr(self.packs, "pinned", lambda _: None)(name)
             infos.append(PackVersionInfo(name, version, pack.title, source,
                                          current == version, pinned == version,
+                                         None if counts is None else
                                          counts.get((name, version), 0)))
         # versions no longer installed that cases still run on
         installed = set(pairs)
-        for (name, version), n in sorted(counts.items()):
+        for (name, version), n in sorted((counts or {}).items()):
             if (name, version) not in installed and n:
                 infos.append(PackVersionInfo(name, version, "(not installed)", "", False, False,
                                              n))
         return infos
+
+    def installed(self, name: str, version: str) -> Pack:
+        """``name@version``, which must be installed (and load)."""
+        try:
+            pack = self.packs.get_version(name, version)
+        except NotFoundError:
+            pack = None
+        except CarepathError as exc:
+            if "is installed" not in exc.message and "not installed" not in exc.message:
+                raise
+            pack = None
+        if pack is None or pack.version != version:
+            raise NotFoundError(f"No pack {name}@{version} is installed, so nothing was "
+                                f"changed (carepath pack list shows what is)")
+        return pack
 
     def use(self, key: str, actor: str) -> str:
         """Pin the version new cases of a pack use (``NAME@VERSION``; ``NAME`` alone: the
         newest again). The pin is kept in the database; returns the version now current."""
         name, version = parse_key(key, need_version=False)
         if version is not None:
-            self.packs.get_version(name, version)  # installed and loads, or say so
+            self.installed(name, version)  # installed and loads, or say so
         else:
             self.packs.get(name)
         self.store.pin(name, version, actor)
@@ -324,7 +347,7 @@ class MigrationService:
                 dry_run: bool = False) -> MigrationReport:
         name, version = parse_key(to, need_version=True)
         assert version is not None
-        target = self.packs.get_version(name, version)
+        target = self.installed(name, version)
         if self.check is not None:
             report = self.check(target)
             if not report.ok:
@@ -475,7 +498,7 @@ class MigrationService:
             except CarepathError as exc:
                 report.reason = f"{target.key} could not take this record: {exc.message}"
                 return None
-            report.unrecorded = [f"{u.path}: {u.why}" for u in result.unrecorded]
+            report.unrecorded = [f"{u.path}: {u.reason}" for u in result.unrecorded]
             scratch_id = result.case_ids[0]
             instances = {i.instance_id: i for i in cases.case_instances(scratch_id)
                          if i.status == "running"}
@@ -530,3 +553,60 @@ def require_run_id(run_id: str) -> str:
     if not text or len(text) > 32 or not all(c in "0123456789abcdef" for c in text):
         raise NotFoundError(f"There is no migration run '{run_id}'")
     return text
+
+
+# -- pack diff ---------------------------------------------------------------------------------
+
+
+def _pack_outline(pack: Pack) -> dict[str, dict[str, str]]:
+    """What a pack diff compares, each part as key -> a description."""
+    processes: dict[str, str] = {}
+    tasks: dict[str, str] = {}
+    for pid in sorted(pack.bpmn):
+        specs = pack.specs(pid)
+        processes[pid] = specs.title
+        for t in specs.tasks.values():
+            tasks[f"{pid}.{t.bpmn_id}"] = (f"{t.title} (form {t.form or '-'}, role "
+                                           f"{t.role or '-'}, due {t.due or '-'})")
+    forms: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    mappings: dict[str, str] = {}
+    for form_id, form in sorted(pack.forms.items()):
+        forms[form_id] = form.title
+        for f in form.fields:
+            fields[f"{form_id}.{f.name}"] = f"{f.type.value if hasattr(f.type, 'value') else f.type}"
+            record = getattr(f, "record", None)
+            if record:
+                mappings[f"{form_id}.{f.name}"] = str(record)
+    timescales = {name: f"{t.title} ({t.kind}, {t.amount}, from {t.from_path})"
+                  for name, t in pack.timescales.items.items()}
+    return {"processes": processes, "tasks": tasks, "forms": forms, "fields": fields,
+            "record mappings": mappings, "timescales": timescales}
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    part: str
+    change: str  # added, removed, changed
+    key: str
+    before: str | None
+    after: str | None
+
+    def as_json(self) -> JsonObject:
+        return {"part": self.part, "change": self.change, "key": self.key,
+                "before": self.before, "after": self.after}
+
+
+def pack_diff(old: Pack, new: Pack) -> list[DiffLine]:
+    """What changed from ``old`` to ``new``: processes, tasks, forms, fields, record mappings,
+    timescales."""
+    a, b = _pack_outline(old), _pack_outline(new)
+    lines = []
+    for part in a:
+        for key in sorted(set(a[part]) | set(b[part])):
+            before, after = a[part].get(key), b[part].get(key)
+            if before == after:
+                continue
+            change = "added" if before is None else "removed" if after is None else "changed"
+            lines.append(DiffLine(part, change, key, before, after))
+    return lines

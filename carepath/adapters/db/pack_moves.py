@@ -24,8 +24,8 @@ from carepath.adapters.db.records import load_record
 from carepath.core.errors import NotFoundError
 from carepath.engine.time.clock import current_clock
 from carepath.service.migration import (
-    CaseWork,
     CasePlan,
+    CaseWork,
     OpenTask,
     RunningInstance,
     UndoResult,
