@@ -267,9 +267,40 @@ class CaseService:
                                 referral_date=episode.referral_date if episode else None,
                                 names=record_context(record))
         draft = None
+        previous: dict[str, JsonValue] | None = None
+        returned: str | None = None
         if task.status == "ready" and actor.holds(task.role):
             draft = self.draft(task_id, actor)
-        return TaskForm(task, form, ctx, head.version, draft)
+            previous, returned = self._earlier_answers(task, form)
+        return TaskForm(task, form, ctx, head.version, draft, previous, returned)
+
+    def _earlier_answers(self, task: TaskView, form: Form | None
+                         ) -> tuple[dict[str, JsonValue] | None, str | None]:
+        """For a task met again in the same run of its process (a manager returned the work):
+        the answers given last time, and the reason given for sending it back (a later task's
+        ``return_reason``)."""
+        if form is None:
+            return None, None
+        events = self.cases.history(task.case_id)
+        started = max((i for i, e in enumerate(events) if e.kind == "process.started"
+                       and e.payload.get("process") == task.process), default=-1)
+        last: tuple[int, dict[str, JsonValue]] | None = None
+        for i, e in enumerate(events[started + 1:], start=started + 1):
+            values = e.payload.get("values")
+            if e.kind == "task.completed" and e.payload.get("task") == task.bpmn_id \
+                    and e.payload.get("process") == task.process and isinstance(values, dict):
+                last = (i, values)
+        if last is None:
+            return None, None
+        names = {f.name for f in form.fields}
+        answers = {k: v for k, v in last[1].items() if k in names and v is not None}
+        reason: str | None = None
+        for e in events[last[0] + 1:]:
+            values = e.payload.get("values")
+            given = values.get("return_reason") if isinstance(values, dict) else None
+            if e.kind == "task.completed" and isinstance(given, str):
+                reason = given
+        return (cast(dict[str, JsonValue], answers) or None), reason
 
     @staticmethod
     def intake_forms() -> tuple[Form, Form]:
