@@ -36,6 +36,7 @@ PEOPLE = {  # name: (roles, teams)
 }
 DECISION = {"nfa": False, "decision_reasons": "Worries about attendance.",
             "primary_need": "N1", "next_step": "assessment"}
+STARTED = {"started": "2025-05-13", "plan_for_assessment": "Visit the family this week."}
 SECRET = "Zebedee-Quixote-4471"  # a value that must never come back in an error or a log
 
 
@@ -63,6 +64,13 @@ class World:
         opened = self.services.cases.open_case("wt2023", child(self.seen), REFERRAL, OPERATOR,
                                                worker=worker, team=team)
         return opened.case_id, opened.open_tasks[0].id
+
+    def open_decided(self) -> tuple[int, int]:
+        """A case of sam's past the referral decision (actions are available): its id and the
+        task to start the assessment."""
+        case_id, task_id = self.open("north", "sam")
+        done = self.services.cases.complete_task(task_id, DECISION, OPERATOR)
+        return case_id, done.opened[0].id
 
     def version(self, case_id: int) -> int:
         return self.services.cases.head(case_id).version
@@ -273,21 +281,21 @@ def test_form_errors_are_422_by_field_without_the_values(
 
 def test_a_stale_write_from_a_second_client_is_409_with_the_version_now(
         world: World) -> None:
-    case_id, task_id = world.open("north", "sam")
+    case_id, task_id = world.open_decided()
     first, second = world.api("sam"), world.api("sam")
     seen = first.get(f"/tasks/{task_id}").headers["ETag"]
     assert second.get(f"/tasks/{task_id}").headers["ETag"] == seen
     taken = first.post(f"/cases/{case_id}/actions/start_section47", None,
                        headers={"If-Match": seen})
     assert taken.status_code == 200
-    stale = second.post(f"/tasks/{task_id}/complete", {"values": DECISION},
+    stale = second.post(f"/tasks/{task_id}/complete", {"values": STARTED},
                         headers={"If-Match": seen})
     assert stale.status_code == 409
     body = problem_of(stale)
     assert "This case changed since you read it" in str(body["detail"])
     assert body["version"] == world.version(case_id) and body["case_id"] == case_id
     assert world.services.cases.task(task_id).status == "ready"
-    fresh = second.post(f"/tasks/{task_id}/complete", {"values": DECISION},
+    fresh = second.post(f"/tasks/{task_id}/complete", {"values": STARTED},
                         headers={"If-Match": f'"{body["version"]}"'})
     assert fresh.status_code == 200
 
@@ -343,7 +351,7 @@ def test_a_case_with_its_etag_and_the_view_audited(world: World) -> None:
 
 
 def test_the_etag_round_trip_through_an_action(world: World) -> None:
-    case_id, _ = world.open("north", "sam")
+    case_id, _ = world.open_decided()
     sam = world.api("sam")
     etag = sam.get(f"/cases/{case_id}").headers["ETag"]
     listed = sam.get(f"/cases/{case_id}/actions")
