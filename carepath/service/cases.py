@@ -121,6 +121,11 @@ class CaseService:
                                new_case=NewCase(child_value.la_child_id, pack.name, pack.version,
                                                 worker, team))
         else:
+            if not actor.trusted and not may_see(actor, self.cases.case_access(head.case_id)):
+                # never write to (nor say which) case someone may not see
+                raise PermissionDeniedError(
+                    "This child already has a case you may not see: ask the team that holds "
+                    "it to record the referral")
             before = self.cases.record(head)
             outcome = runtime.open_episode(before, child_value, referral_value,
                                            worker or head.worker)
