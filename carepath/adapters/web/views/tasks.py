@@ -34,6 +34,9 @@ from .common import process_titles
 bp = Blueprint("tasks", __name__)
 CHANGED = ("This case changed since you opened it: someone else saved work on it. Your "
            "answers are still here. Check the case file, then submit again.")
+CLOSED_CHANGED = ("This case changed since you opened it: someone else has completed this task, "
+                  "so nothing was saved. Your answers are still here: copy anything you need, "
+                  "then check the case file.")
 
 
 def _task_form(task_id: int) -> Any:
@@ -67,10 +70,18 @@ def task(task_id: int) -> tuple[str, int]:
 @allow(SIGNED_IN)
 def submit(task_id: int) -> BaseResponse | tuple[str, int]:
     tf = _task_form(task_id)
+    version_text = request.form.get("version", "")
     if tf.task.status != "ready" or tf.form is None:
+        if tf.form is not None and version_text.isdigit() and int(version_text) != tf.version:
+            # someone else completed it since this person opened it: keep their answers
+            try:
+                sub = parse_submission(tf.form, request.form, tf.context)
+            except SubmissionError:
+                pass
+            else:
+                return _render(tf, sub.raw, notice=CLOSED_CHANGED, status=409)
         return render_template("views/task_closed.html", task=tf.task,
                                titles=process_titles(), active_nav="tasks"), 409
-    version_text = request.form.get("version", "")
     version = int(version_text) if version_text.isdigit() else tf.version
     try:
         sub = parse_submission(tf.form, request.form, tf.context)
