@@ -33,7 +33,8 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium",
                        "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+                 "--disable-component-update", "--no-first-run", "--disable-quic",
+                 "--disable-sync"]
 
 
 def _missing(reason: str) -> None:
