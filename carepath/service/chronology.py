@@ -22,7 +22,7 @@ SIGNIFICANT_ITEMS = frozenset({
 })
 SIGNIFICANT_KINDS = frozenset({
     "case.opened", "action.taken", "case.worker_changed", "child.details_changed",
-    "episode.closed", "case.restricted", "case.unrestricted", "case.granted",
+    "episode.closed", "case.restricted", "case.unrestricted", "case.access_granted",
 })
 # Bookkeeping the chronology leaves out unless asked for everything.
 QUIET_KINDS = frozenset({"task.opened", "process.completed", "case.viewed"})

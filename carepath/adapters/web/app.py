@@ -10,6 +10,7 @@ GOV.UK pages. Served by ``carepath serve`` (Werkzeug for one person, gunicorn wi
 from __future__ import annotations
 
 import logging
+import traceback
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,12 @@ def create_app(services: Services, config: WebConfig) -> Flask:
 
     @app.errorhandler(Exception)
     def _crash(e: Exception) -> Any:
-        # the type only: messages and tracebacks may quote a child's details
-        log.error("unhandled %s on %s %s", type(e).__name__, request.method, request.endpoint)
+        # where it happened, never the message or local values: they may quote a child's details
+        frames = traceback.extract_tb(e.__traceback__)[-5:]
+        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                            for f in reversed(frames))
+        log.error("unhandled %s on %s %s at %s", type(e).__name__, request.method,
+                  request.endpoint, where)
         if request.path.startswith("/api/"):
             from .views.api import problem
 
