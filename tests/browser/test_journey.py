@@ -208,9 +208,6 @@ def journey(sam: Person, tess: Person, when: date) -> None:
     # the assessment: a mistake first, then right
     sam.click_link("Complete the child and family assessment", "assessment")
     answers = {k: v for k, v in ASSESSMENT.items() if k != "analysis"}
-    if page.locator('main [name="authorised-day"]').count():  # before the sign-off task
-        answers.update({**day("authorised", when), "factors": ["3B"],
-                        "assessment_next": "strategy_discussion"})
     sam.fill(answers)
     sam.submit("Submit", "assessment-with-an-error")
     assert page.title().startswith("Error: ")
@@ -237,8 +234,8 @@ def journey(sam: Person, tess: Person, when: date) -> None:
                "decisions": "Start a section 47 enquiry; joint visit tomorrow."},
               maybe={"with_assessment": "enquiry_only"})  # not asked while one is open
     tess.submit("Submit", "strategy-discussion-done")
-    if signs_off:
-        sign_off(sam, tess, case_url, when)
+    assert signs_off, "the assessment did not go to the manager to authorise"
+    sign_off(sam, tess, case_url, when)
 
     # the conference and the child protection plan
     tess.page.goto(case_url)
@@ -294,10 +291,11 @@ def sign_off(sam: Person, tess: Person, case_url: str, when: date) -> None:
             sam.page.goto(case_url)
             sam.check("case-file-returned")
             sam.click_link("Complete the child and family assessment", "assessment-returned")
-            # The engine keeps the worker's answers in the reopened task's data, but the web
-            # form does not show them yet (nor the manager's reason): answer again if empty.
-            if not sam.page.locator('main [name="analysis"]').input_value():
-                sam.fill({k: v for k, v in ASSESSMENT.items() if k != "analysis"})
+            # the worker's answers come back, with the manager's reason
+            assert sam.page.locator('main [name="analysis"]').input_value() == \
+                ASSESSMENT["analysis"]
+            assert "Add what the school said about attendance." in \
+                sam.page.locator("main").inner_text()
             sam.fill({"analysis": ASSESSMENT["analysis"] + " School: late most days."})
             sam.submit("Submit", "assessment-resubmitted")
         else:
