@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench bench-smoke clean
+.PHONY: demo test lint typecheck pytest browser-deps bench bench-smoke clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -26,6 +26,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 node_modules/.installed: package.json
 	@if command -v npm >/dev/null 2>&1; then npm install --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the web app will be unstyled and the bpmn.io and accessibility tests skipped"; fi
+
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright (from the test extra;
+# never `playwright install`). Installs the chromium package when it is missing and we are root
+# with apt-get (CI); otherwise says how, and those tests are skipped.
+CHROMIUM ?= $(firstword $(wildcard /usr/lib/chromium/chromium /usr/bin/chromium))
+browser-deps: node_modules/.installed
+	@if [ -n "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
+		echo "chromium installed from Debian's packages"; \
+	else echo "chromium not found: run 'sudo apt-get install chromium' for the browser tests (skipped without it)"; fi
 
 # The demo: a caseload and demo logins on SQLite, then the web app at http://127.0.0.1:8000/
 demo: $(VENV)/.installed node_modules/.installed
@@ -54,4 +65,4 @@ bench-smoke: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist \
-		carepath.egg-info
+		carepath.egg-info test-artifacts

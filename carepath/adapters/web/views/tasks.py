@@ -29,11 +29,13 @@ from ..auth import current_actor
 from ..context import services
 from ..forms import SubmissionError, build_page, parse_submission, raw_from_values
 from ..security import SIGNED_IN, allow
-from .common import process_titles
 
 bp = Blueprint("tasks", __name__)
 CHANGED = ("This case changed since you opened it: someone else saved work on it. Your "
            "answers are still here. Check the case file, then submit again.")
+CLOSED_CHANGED = ("This case changed since you opened it: someone else has completed this task, "
+                  "so nothing was saved. Your answers are still here: copy anything you need, "
+                  "then check the case file.")
 
 
 def _task_form(task_id: int) -> Any:
@@ -43,13 +45,19 @@ def _task_form(task_id: int) -> Any:
         abort(404)
 
 
+def _titles(tf: Any) -> dict[str, str]:
+    """Process titles from the case's own pack (not every pack's, joined)."""
+    cases = services().cases
+    return cases.process_titles(cases.head(tf.task.case_id))
+
+
 def _render(tf: Any, raw: Any, errors: Any = (), version: int | None = None,
             notice: str | None = None, status: int = 200) -> tuple[str, int]:
     page = build_page(tf.form, raw, tf.context, errors)
     return render_template("views/task.html", tf=tf, task=tf.task, page=page,
                            errors=page.error_list, notice=notice,
                            version=tf.version if version is None else version,
-                           titles=process_titles(), active_nav="tasks"), status
+                           titles=_titles(tf), active_nav="tasks"), status
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET"])
@@ -58,7 +66,7 @@ def task(task_id: int) -> tuple[str, int]:
     tf = _task_form(task_id)
     if tf.task.status != "ready" or tf.form is None:
         return render_template("views/task_closed.html", task=tf.task,
-                               titles=process_titles(), active_nav="tasks"), 200
+                               titles=_titles(tf), active_nav="tasks"), 200
     raw = tf.draft
     notice = "You are carrying on from a saved draft." if tf.draft else None
     if raw is None and tf.previous:
@@ -73,10 +81,18 @@ def task(task_id: int) -> tuple[str, int]:
 @allow(SIGNED_IN)
 def submit(task_id: int) -> BaseResponse | tuple[str, int]:
     tf = _task_form(task_id)
-    if tf.task.status != "ready" or tf.form is None:
-        return render_template("views/task_closed.html", task=tf.task,
-                               titles=process_titles(), active_nav="tasks"), 409
     version_text = request.form.get("version", "")
+    if tf.task.status != "ready" or tf.form is None:
+        if tf.form is not None and version_text.isdigit() and int(version_text) != tf.version:
+            # someone else completed it since this person opened it: keep their answers
+            try:
+                sub = parse_submission(tf.form, request.form, tf.context)
+            except SubmissionError:
+                pass
+            else:
+                return _render(tf, sub.raw, notice=CLOSED_CHANGED, status=409)
+        return render_template("views/task_closed.html", task=tf.task,
+                               titles=_titles(tf), active_nav="tasks"), 409
     version = int(version_text) if version_text.isdigit() else tf.version
     try:
         sub = parse_submission(tf.form, request.form, tf.context)
