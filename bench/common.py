@@ -44,6 +44,13 @@ class Settings:
     census_year: int = 2026
     # figure 4: pack check
     check_repeats: int = 3
+    # figure 5: the web app under load
+    web_cases: int = 20_000
+    web_clients: int = 50
+    web_workers: int = 4  # gunicorn worker processes (4 threads each)
+    web_warmup_s: float = 5.0
+    web_seconds: float = 60.0  # the paced phase (the figure)
+    web_saturation_s: float = 20.0
     # where PostgreSQL is (None: not configured)
     postgres_url: str | None = None
     only: set[str] = field(default_factory=set)
@@ -66,6 +73,12 @@ class Settings:
             census_children=300,
             census_repeats=1,
             check_repeats=1,
+            web_cases=200,
+            web_clients=5,
+            web_workers=2,
+            web_warmup_s=0.5,
+            web_seconds=3.0,
+            web_saturation_s=1.0,
         )
 
     def wants(self, figure: str) -> bool:

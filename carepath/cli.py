@@ -17,6 +17,7 @@ from carepath import __version__
 from carepath.adapters.cli.admin import audit, db, demo, init, story, timers
 from carepath.adapters.cli.cases import case, task
 from carepath.adapters.cli.check import check
+from carepath.adapters.cli.migrate import migrate, pack_diff_command, pack_use
 from carepath.adapters.cli.options import DB_ENV, TODAY_HELP, err, set_today, today_option
 from carepath.adapters.cli.packs import pack
 from carepath.adapters.cli.people import case_grant, case_restrict, case_unrestrict, token, user
@@ -53,12 +54,14 @@ def main(ctx: click.Context, today: str | None, db_url: str | None) -> None:
 
 def _assemble() -> None:
     for command in (init, db, pack, case, task, timers, story, audit, demo, returns,
-                    simulate_command, user, token, serve):
+                    simulate_command, user, token, serve, migrate):
         main.add_command(command)
     for command in (case_restrict, case_unrestrict, case_grant):
         case.add_command(command)
     pack.add_command(check)
     pack.add_command(pack_test_command)
+    pack.add_command(pack_use)
+    pack.add_command(pack_diff_command)
     _accept_today_everywhere(main)
 
 

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from carepath.adapters.db.audit import SqlAuditLog
 from carepath.adapters.db.cases import SqlCaseRepository
 from carepath.adapters.db.database import make_engine, require_current, resolve_url
+from carepath.adapters.db.pack_moves import SqlMigrationStore
 from carepath.adapters.db.people import SqlPeopleRepository
 from carepath.adapters.db.record_cache import RecordCache
 from carepath.adapters.db.record_stream import SqlCaseSource
 from carepath.adapters.packs import PackRegistry
 from carepath.service.audit import AuditService
 from carepath.service.cases import CaseService
+from carepath.service.migration import MigrationService, ScratchCases
 from carepath.service.packs import PackService
 from carepath.service.people import PeopleService
 from carepath.service.returns import ReturnsService
@@ -42,6 +44,7 @@ def services_for(engine: Engine, registry: PackRegistry | None = None,
                  cache: RecordCache | None = None) -> Services:
     """Services over an engine whose schema is already in place."""
     packs = registry if registry is not None else PackRegistry()
+    apply_pins(engine, packs)
     return Services(
         cases=CaseService(SqlCaseRepository(engine, cache), packs),
         packs=PackService(packs),
@@ -74,3 +77,26 @@ def case_service(engine: Engine, registry: PackRegistry | None = None) -> CaseSe
 def people_service(engine: Engine) -> PeopleService:
     """Users, logins and tokens alone over ``engine`` (tests, the demo)."""
     return PeopleService(SqlPeopleRepository(engine))
+
+
+def apply_pins(engine: Engine, registry: PackRegistry) -> None:
+    """The versions pinned for new cases (``carepath pack use``), from the database."""
+    for name, version in SqlMigrationStore(engine).pins().items():
+        registry.pin(name, version)
+
+
+def migration_service(engine: Engine, registry: PackRegistry | None = None) -> MigrationService:
+    """Pack versions and moving running cases (``carepath pack list/use``, ``migrate``)."""
+    from carepath.adapters.db.scratch import MemoryDatabases
+    from carepath.engine.check import check_pack
+
+    packs = registry if registry is not None else PackRegistry()
+    apply_pins(engine, packs)
+    scratch: list[MemoryDatabases] = []
+
+    def databases() -> ScratchCases:
+        if not scratch:  # one migrated template per service, copied afresh for each case
+            scratch.append(MemoryDatabases())
+        return scratch[0]
+
+    return MigrationService(SqlMigrationStore(engine), packs, databases, check_pack)

@@ -171,10 +171,11 @@ class PackRegistry:
     * A name and a version identify one pack. A pack with the name and version of one already
       registered from another directory is refused (recorded in :meth:`broken`, naming both), so
       cases pinned to that version keep running on the pack they started on.
-    * Several versions of one name may be registered. New cases use the pack with the highest
-      precedence: directories given here, then ``CAREPATH_PACK_PATH`` (first entry first), then
-      installed distributions; :meth:`get_version` finds every registered version, for running
-      cases.
+    * Several versions of one name may be registered side by side (``name@version``). New
+      cases use the newest version, unless the council pinned one (:meth:`pin`, kept in the
+      database by ``carepath pack use``); between packs of one version precedence decides:
+      directories given here, then ``CAREPATH_PACK_PATH`` (first entry first), then installed
+      distributions. :meth:`get_version` finds every registered version, for running cases.
 
     Loading is thread-safe; a registry keeps the packs it loaded (a running service keeps the
     packs it started with)."""
@@ -185,6 +186,7 @@ class PackRegistry:
         self._loaded: dict[Path, Pack] = {}  # resolved directory -> pack
         self._failed: dict[Path, CarepathError] = {}  # resolved directory -> why
         self._broken: dict[tuple[str, str], tuple[BrokenPack, CarepathError]] = {}
+        self._pins: dict[str, str] = {}  # name -> the version new cases use (pack use)
         for source_or_broken in _entry_point_sources():
             self._register(source_or_broken)
         for source_or_broken in _path_sources():
@@ -218,6 +220,8 @@ class PackRegistry:
             sources.insert(at, item)
         else:
             sources.insert(0, item)
+        # newest version first (precedence, as above, only between equal versions)
+        sources.sort(key=lambda s: _version_key(s.version), reverse=True)
 
     def _clash(self, source: PackSource) -> CarepathError | None:
         for other in self._sources.get(source.name, []):
@@ -291,20 +295,70 @@ class PackRegistry:
         return sorted(name for name, sources in self._sources.items()
                       if sources[0].directory in self._loaded)
 
+    def keys(self) -> list[tuple[str, str]]:
+        """(name, version) of every pack that loads, newest version of each name first."""
+        self._load_all()
+        return [(name, s.version) for name in sorted(self._sources)
+                for s in self._sources[name]
+                if s.directory in self._loaded and s.version is not None]
+
     def broken(self) -> list[BrokenPack]:
         """Every pack found but refused, with why (loads every pack once to find out)."""
         self._load_all()
         return sorted((b for b, _ in self._broken.values()),
                       key=lambda b: (b.name_or_path, b.origin))
 
+    def _current(self, name: str) -> PackSource:
+        """The source new cases of ``name`` use: the pinned version, else the newest."""
+        sources = self._sources[name]
+        pinned = self._pins.get(name)
+        if pinned is not None:
+            for source in sources:
+                if source.version == pinned:
+                    return source
+            raise CarepathError(
+                f"New cases of {name} are pinned to {name}@{pinned}, which is not installed "
+                f"here (installed: {', '.join(self.versions(name))}). Install it, or pin "
+                f"another version with: carepath pack use {name}@VERSION")
+        return sources[0]
+
+    def pin(self, name: str, version: str | None) -> None:
+        """New cases of ``name`` use ``version`` (None: the newest again). Not checked here:
+        :meth:`get` says so if the pinned version is not installed."""
+        with self._lock:
+            if version is None:
+                self._pins.pop(name, None)
+            else:
+                self._pins[name] = version
+
+    def pinned(self, name: str) -> str | None:
+        return self._pins.get(name)
+
+    def current_version(self, name: str) -> str:
+        """The version new cases of ``name`` use."""
+        return self._current(name).version or "?"
+
     def origin(self, name: str) -> str:
         """Where the pack new cases use for ``name`` comes from: a distribution's name (the
         built-in packs: ``carepath``) or a directory."""
-        return self._sources[name][0].origin
+        return self._current(name).origin
+
+    def origin_of(self, name: str, version: str) -> str:
+        """Where ``name@version`` comes from."""
+        for source in self._sources.get(name, []):
+            if source.version == version:
+                return source.origin
+        raise NotFoundError(f"No pack {name}@{version} is installed")
 
     def directory(self, name: str) -> Path:
         """The directory of the pack new cases use for ``name`` (not loaded)."""
-        return self._sources[name][0].directory
+        return self._current(name).directory
+
+    def loaded_versions(self, name: str) -> list[str]:
+        """The versions of ``name`` that load (newest first)."""
+        self._load_all()
+        return [s.version for s in self._sources.get(name, [])
+                if s.directory in self._loaded and s.version is not None]
 
     def versions(self, name: str) -> list[str]:
         """Every registered version of ``name``, the one new cases use first."""
@@ -317,7 +371,7 @@ class PackRegistry:
         with self._lock:
             sources = self._sources.get(name_or_path)
             if sources:
-                return self._load(sources[0])
+                return self._load(self._current(name_or_path))
             path = Path(name_or_path)
             if _NAME.fullmatch(name_or_path) and not path.is_dir():
                 for (broken_name, _), (_, error) in sorted(self._broken.items()):
@@ -356,6 +410,19 @@ class PackRegistry:
                     "installed. Install that version of the pack to continue this case."
                 )
             return pack
+
+
+def _version_key(version: str | None) -> tuple[int, ...]:
+    """A version as numbers for ordering (1.10.0 after 1.9.0); no version sorts first."""
+    if version is None:
+        return (-1,)
+    core = version.split("-", 1)[0].split("+", 1)[0]
+    try:
+        numbers = tuple(int(p) for p in core.split("."))
+    except ValueError:
+        return (-1,)
+    # a pre-release (1.1.0-rc1) comes before its release
+    return (*numbers, 0 if "-" in version else 1)
 
 
 def _entry_point_sources() -> Iterator[PackSource | tuple[BrokenPack, CarepathError]]:

@@ -31,7 +31,7 @@ from carepath.forms.schema import Form
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 PACK_KEYS = {"name", "version", "title", "engine", "description", "licence", "start", "roles",
-             "actions", "accept_undecided"}
+             "actions", "accept_undecided", "migrations"}
 ROLE_KEYS = {"title", "assign"}
 ACTION_KEYS = {"title", "available", "role", "start", "change"}
 REQUIRED_ACTION_KEYS = ("available", "role", "title")
@@ -94,6 +94,8 @@ class Pack:
     actions: dict[str, Action] = field(default_factory=dict)
     # record items or form.field names whose undecidable show_if `pack check` accepts
     accept_undecided: frozenset[str] = frozenset()
+    # ``migrations:``: process id -> {step id of an earlier version -> step id in this one}
+    migrations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -281,12 +283,15 @@ def build_pack(files: Mapping[str, str], source: str,
 
     actions: dict[str, Action] = {}
     accepted: frozenset[str] = frozenset()
+    migrations: dict[str, dict[str, str]] = {}
     if manifest is not None:
         _cross_check(manifest, forms, broken_forms, timescales, library, problems)
         actions = _parse_actions(manifest.get("actions"), raw_manifest, library.process_ids(),
                                  "pack.yaml", problems)
         accepted = _parse_accepted(manifest.get("accept_undecided"), raw_manifest, forms,
                                    problems)
+        migrations = _parse_migrations(manifest.get("migrations"), raw_manifest, library,
+                                       problems)
     if problems or manifest is None or timescales is None:
         raise PackErrors(source, problems)
 
@@ -312,7 +317,45 @@ def build_pack(files: Mapping[str, str], source: str,
         process_models=models,
         actions=actions,
         accept_undecided=accepted,
+        migrations=migrations,
     )
+
+
+def _parse_migrations(data: Any, manifest: SourceDict, library: ProcessLibrary,
+                      problems: list[PackError]) -> dict[str, dict[str, str]]:
+    """``migrations:``: for a process, where each step of an earlier version went in this one
+    (``process: {old step id: new step id}``), for moving running cases onto this version."""
+    if data is None:
+        return {}
+    line = manifest.line_of("migrations")
+    if not isinstance(data, dict):
+        problems.append(PackError("'migrations' must map a process id to {old step id: new "
+                                  "step id}", "pack.yaml", line))
+        return {}
+    known = set(library.process_ids())
+    result: dict[str, dict[str, str]] = {}
+    for process_id, steps in data.items():
+        where = data.line_of(process_id) if isinstance(data, SourceDict) else line
+        if process_id not in known:
+            problems.append(PackError(f"migrations: there is no process '{process_id}' in this "
+                                      "pack", "pack.yaml", where))
+            continue
+        if not isinstance(steps, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in steps.items()):
+            problems.append(PackError(f"migrations: '{process_id}' must map old step ids to "
+                                      "new step ids (text)", "pack.yaml", where))
+            continue
+        spec = library.specs(process_id).spec
+        for old_id, new_id in steps.items():
+            if new_id not in spec.task_specs:
+                problems.append(PackError(
+                    f"migrations: '{process_id}' maps '{old_id}' to '{new_id}', which is no "
+                    f"step of process '{process_id}'", "pack.yaml", where))
+            elif old_id == new_id:
+                problems.append(PackError(f"migrations: '{process_id}' maps '{old_id}' to "
+                                          "itself", "pack.yaml", where))
+        result[str(process_id)] = {str(k): str(v) for k, v in steps.items()}
+    return result
 
 
 def _parse_accepted(data: Any, manifest: SourceDict, forms: Mapping[str, Form],

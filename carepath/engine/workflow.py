@@ -455,3 +455,117 @@ class WorkflowInstance:
                     f"No branch of '{title}' applies and it has no default"
                 ) from exc
             raise CarepathError(f"'{title}' failed: {detail}") from exc
+
+
+# -- moving an instance onto another version of its process ---------------------------------------
+
+_LIVE_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_DONE_STATES = TaskState.COMPLETED | TaskState.STARTED
+
+
+@dataclass(frozen=True)
+class InstanceMove:
+    """What moving one instance onto a new version of its process gives: the new state (None
+    when refused), or why it was refused. ``mapped`` lists (old id, new id) pairs the pack's
+    ``migrations:`` supplied; ``removed`` the ids of predicted steps dropped."""
+
+    state: str | None
+    refused: str | None
+    mapped: tuple[tuple[str, str], ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def _bpmn_id(task: Any) -> str:
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+
+
+def _apply_mapping(diff: Any, spec: Any, mapping: Mapping[str, str],
+                   mapped: list[tuple[str, str]]) -> None:
+    """Align the tasks whose step the new version renamed or removed as the pack's
+    ``migrations:`` says (``old id -> new id``), overriding Spiff's inferred alignment."""
+    for task in [*diff.alignment, *(t for t in diff.removed if t not in diff.alignment)]:
+        old_id = _bpmn_id(task)
+        new_id = mapping.get(old_id)
+        if new_id is None:
+            continue
+        target = spec.task_specs.get(new_id)
+        if target is None:
+            continue
+        diff.alignment[task] = target
+        if task in diff.removed:
+            diff.removed.remove(task)
+        if (old_id, new_id) not in mapped:
+            mapped.append((old_id, new_id))
+
+
+def _unsafe(diff: Any, where: str) -> str | None:
+    """Why moving the tasks of ``diff`` is unsafe: a step done, started or waited on that the
+    new version no longer has (Spiff cannot restore a finished task whose step is gone, and a
+    waited-on task would vanish)."""
+    for task in diff.removed:
+        if task.state & (_DONE_STATES | TaskState.READY | TaskState.WAITING):
+            state = TaskState.get_name(task.state).lower()
+            return (f"the step '{_bpmn_id(task)}' ({_title(task.task_spec)}) of {where} is "
+                    f"{state} in this case, and the new version has no such step (declare "
+                    "where it went under 'migrations:' in the new version's pack.yaml)")
+    return None
+
+
+def move_instance(state: str, old: ProcessSpecs, new: ProcessSpecs, old_functions: Functions,
+                  new_functions: Functions, record: Mapping[str, Any],
+                  mapping: Mapping[str, str]) -> InstanceMove:
+    """Move a stored instance of ``old`` onto ``new`` (SpiffWorkflow's ``diff_workflow`` and
+    ``migrate_workflow``), keeping its place. Refused, with why, when a step the instance has
+    done or is waiting on is gone and ``mapping`` (old step id -> new step id) does not say
+    where it went, when a called process it is in is gone, or when the moved state cannot be
+    restored against the new version. Nothing is changed in ``state``."""
+    from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+
+    instance = WorkflowInstance.restore(state, old, old_functions)
+    wf = instance._wf
+    try:
+        top, subs = diff_workflow(_SERIALIZER.registry, wf, new.spec,
+                                  dict(new.subprocess_specs))
+    except Exception as exc:  # Spiff's diff of a shape it does not expect
+        return InstanceMove(None, f"the two versions of '{old.process_id}' could not be "
+                                  f"compared ({type(exc).__name__})")
+    mapped: list[tuple[str, str]] = []
+    _apply_mapping(top, new.spec, mapping, mapped)
+    why = _unsafe(top, f"process '{old.process_id}'")
+    if why is not None:
+        return InstanceMove(None, why, tuple(mapped))
+    for sp_id, sp_diff in subs.items():
+        sub = wf.subprocesses[sp_id]
+        if sp_diff is None:
+            if sub.is_completed():
+                continue
+            return InstanceMove(None, f"the called process '{sub.spec.name}' is running in "
+                                      "this case, and the new version has no such process")
+        _apply_mapping(sp_diff, new.subprocess_specs[sub.spec.name], mapping, mapped)
+        why = _unsafe(sp_diff, f"called process '{sub.spec.name}'")
+        if why is not None:
+            return InstanceMove(None, why, tuple(mapped))
+        if not sub.is_completed() and (sp_diff.removed or sp_diff.changed):
+            return InstanceMove(None, f"the called process '{sub.spec.name}' is running in "
+                                      "this case and the new version changes it: move the "
+                                      "case once it has finished")
+    removed = tuple(sorted({_bpmn_id(t) for t in top.removed}))
+    try:
+        for sp_id, sp_diff in subs.items():
+            if sp_diff is not None:
+                sub = wf.subprocesses[sp_id]
+                migrate_workflow(sp_diff, sub, new.subprocess_specs[sub.spec.name])
+        migrate_workflow(top, wf, new.spec)
+        wf.subprocess_specs = dict(new.subprocess_specs)
+        moved = WorkflowInstance(wf, new, new_functions)
+        wf.script_engine = _engine(new_functions, new)
+        moved.set_record(record)
+        with moved._guard():
+            moved._engine_steps()
+        dumped = moved.dump()
+        WorkflowInstance.restore(dumped, new, new_functions)  # the trap: it must restore
+    except CarepathError as exc:
+        return InstanceMove(None, f"the move failed: {exc.message}", tuple(mapped))
+    except Exception as exc:
+        return InstanceMove(None, f"the move failed ({type(exc).__name__})", tuple(mapped))
+    return InstanceMove(dumped, None, tuple(mapped), removed)

@@ -21,7 +21,7 @@ from carepath.core.errors import (
     TaskStateError,
 )
 from carepath.core.upn import duplicate_upn_problem
-from carepath.engine.bpmn.diagram import element_states, parse_diagram
+from carepath.engine.bpmn.diagram import Diagram, element_states, parse_diagram
 from carepath.engine.intake import check_child, check_referral, intake_form
 from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord, record_context, record_to_story
@@ -81,6 +81,9 @@ class CaseService:
         self.cases = cases
         self.packs = packs
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
+        # (pack, version, process id) -> its parsed diagram (a pack version never changes)
+        self._diagrams: dict[tuple[str, str, str], Diagram] = {}
+        self._titles: dict[tuple[str, str] | None, dict[str, str]] = {}
 
     def runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:
         key = (pack_name, pack_version)
@@ -271,9 +274,40 @@ class CaseService:
                                 referral_date=episode.referral_date if episode else None,
                                 names=record_context(record))
         draft = None
+        previous: dict[str, JsonValue] | None = None
+        returned: str | None = None
         if task.status == "ready" and actor.holds(task.role):
             draft = self.draft(task_id, actor)
-        return TaskForm(task, form, ctx, head.version, draft)
+            previous, returned = self._earlier_answers(task, form)
+        return TaskForm(task, form, ctx, head.version, draft, previous, returned)
+
+    def _earlier_answers(self, task: TaskView, form: Form | None
+                         ) -> tuple[dict[str, JsonValue] | None, str | None]:
+        """For a task met again in the same run of its process (a manager returned the work):
+        the answers given last time, and the reason given for sending it back (a later task's
+        ``return_reason``)."""
+        if form is None:
+            return None, None
+        events = self.cases.history(task.case_id)
+        started = max((i for i, e in enumerate(events) if e.kind == "process.started"
+                       and e.payload.get("process") == task.process), default=-1)
+        last: tuple[int, dict[str, JsonValue]] | None = None
+        for i, e in enumerate(events[started + 1:], start=started + 1):
+            values = e.payload.get("values")
+            if e.kind == "task.completed" and e.payload.get("task") == task.bpmn_id \
+                    and e.payload.get("process") == task.process and isinstance(values, dict):
+                last = (i, values)
+        if last is None:
+            return None, None
+        names = {f.name for f in form.fields}
+        answers = {k: v for k, v in last[1].items() if k in names and v is not None}
+        reason: str | None = None
+        for e in events[last[0] + 1:]:
+            values = e.payload.get("values")
+            given = values.get("return_reason") if isinstance(values, dict) else None
+            if e.kind == "task.completed" and isinstance(given, str):
+                reason = given
+        return (cast(dict[str, JsonValue], answers) or None), reason
 
     @staticmethod
     def intake_forms() -> tuple[Form, Form]:
@@ -293,6 +327,21 @@ class CaseService:
 
     def process_titles(self, head: CaseHead | None = None) -> dict[str, str]:
         """Process id -> title, for the case's pack (or every installed pack)."""
+        key = (head.pack_name, head.pack_version) if head is not None else None
+        known = self._titles.get(key)
+        if known is None:
+            known = self._titles[key] = self._process_titles(head)
+        return dict(known)
+
+    def chronology_of(self, view: CaseView, show: str | None = None) -> list[ChronologyEntry]:
+        """The chronology of a case view already read (``view_case``), newest first."""
+        name, _, version = view.pack.partition("@")
+        titles = self._titles.get((name, version))
+        if titles is None:
+            titles = self.process_titles(self.cases.case_head(view.case_id))
+        return chronology(view.history, titles, show)
+
+    def _process_titles(self, head: CaseHead | None) -> dict[str, str]:
         if head is not None:
             packs = [self.packs.get_version(head.pack_name, head.pack_version)]
         else:
@@ -537,8 +586,11 @@ class CaseService:
             if row.process_id not in pack.bpmn:
                 raise CarepathError(f"The pack {pack.key} has no process '{row.process_id}' "
                                     f"to draw (case {case_id}, instance {row.instance_id})")
-            file, xml = pack.bpmn[row.process_id]
-            diagram = parse_diagram(xml, row.process_id, file)
+            key = (row.pack_name, row.pack_version, row.process_id)
+            diagram = self._diagrams.get(key)
+            if diagram is None:
+                file, xml = pack.bpmn[row.process_id]
+                diagram = self._diagrams[key] = parse_diagram(xml, row.process_id, file)
             runtime = self.runtime(row.pack_name, row.pack_version)
             live = runtime.restore(row.process_id, row.state, row.episode_seq, row.instance_id)
             states = element_states(diagram, live.workflow.task_states())

@@ -128,6 +128,9 @@ class _FormInfo:
     items: frozenset[str]
     decisions: list[Field]  # tried option by option
     fixed: dict[str, Any]  # decisions nothing reads: answered once
+    # record items the form always asks for (required, no show_if): a task of the form can be
+    # completed only on a story that gives them
+    needs: frozenset[str] = frozenset()
 
 
 def _noon(day: date) -> datetime:
@@ -312,7 +315,10 @@ class _Step:
             if not new.task.form:
                 continue
             info = self.runner._form_info(new.task.form)
-            for v in story_values(self.child, self.target, outcome.record, info.items).values():
+            values = story_values(self.child, self.target, outcome.record, info.items)
+            if not info.needs <= set(values):
+                continue  # it asks for what the story does not give: it records nothing
+            for v in values.values():
                 if v.pending:
                     covered.add((v.item, v.when))
         return covered
@@ -340,7 +346,7 @@ class StoryRunner:
         child = dict(story["child"])
         clock = FixedClock(_noon(episodes[0]["referral"]["date"]))
         with use_clock(clock):
-            return self._run(child, episodes, clock)
+            return self._run(child, episodes, clock, list(story.get("worker_changes", ())))
 
     def _open(self, child: Mapping[str, Any], episode: Mapping[str, Any],
               clock: FixedClock) -> int:
@@ -352,8 +358,10 @@ class StoryRunner:
                                       team=self.team).case_id
 
     def _run(self, child: Mapping[str, Any], episodes: list[Mapping[str, Any]],
-             clock: FixedClock) -> StoryResult:
+             clock: FixedClock, changes: list[Mapping[str, Any]]) -> StoryResult:
         case_id = self._open(child, episodes[0], clock)
+        changed = 0  # worker changes made (or given up), in the story's order
+        missed: list[Unrecorded] = []
         record = self._opened(None, child, episodes[0], case_id)
         result = StoryResult([case_id], [])
         index = 0
@@ -367,6 +375,13 @@ class StoryRunner:
             pending = [e for e in pending_events(target, record.episodes[index])
                        if (index, e.item, e.index) not in given_up]
             tasks, lives = self._ready(case_id)
+            if changed < len(changes) and self._change_due(changes[changed], pending, index,
+                                                           episodes):
+                why = self._change_worker(case_id, changes[changed], clock)
+                if why is not None:
+                    missed.append(Unrecorded(f"worker_changes[{changed}]", why))
+                changed += 1
+                continue
             if not pending:
                 current = record.episodes[-1]
                 if index + 1 < len(episodes):
@@ -380,7 +395,9 @@ class StoryRunner:
                     self._open(child, episodes[index], clock)
                     record = self._opened(record, child, episodes[index], case_id)
                     continue
-                return self._finish(result, tasks, child, episodes, record, reasons)
+                result = self._finish(result, tasks, child, episodes, record, reasons)
+                result.unrecorded += missed
+                return result
             day = clock.now().astimezone(LONDON).date()
             first = pending[0]
             if first.when < day:
@@ -473,6 +490,36 @@ class StoryRunner:
         result.unrecorded = unrecorded({"child": child, "episodes": episodes}, record,
                                        reasons, default)
         return result
+
+    @staticmethod
+    def _change_due(change: Mapping[str, Any], pending: Sequence[PendingEvent], index: int,
+                    episodes: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether a worker change comes next: before the episode's pending events of a
+        later day (first on its own day), and before the next referral."""
+        day: date = change["date"]
+        if pending:
+            return day <= pending[0].when
+        return index + 1 >= len(episodes) or day < episodes[index + 1]["referral"]["date"]
+
+    def _change_worker(self, case_id: int, change: Mapping[str, Any],
+                       clock: FixedClock) -> str | None:
+        """Allocate the story's new worker on its day with the pack's ``change: worker``
+        action; why it could not be recorded, or None."""
+        day: date = change["date"]
+        now = clock.now().astimezone(LONDON).date()
+        if day < now:
+            return (f"it happened on {day.isoformat()}, but the case had reached "
+                    f"{now.isoformat()}: recording it then would back-date it")
+        action = next((a for a in self.pack.actions.values() if a.change == "worker"), None)
+        if action is None:
+            return "the pack has no action that changes the allocated worker (change: worker)"
+        clock.set(max(clock.now(), _noon(day)))
+        try:
+            self.service.act(case_id, action.name, self.acting, {"worker": change["worker"]})
+        except CarepathError as exc:
+            return f"the pack's action '{action.name}' could not record it on " \
+                   f"{day.isoformat()}: {exc}"
+        return None
 
     def _take_action(self, case_id: int, step: _Step, lives: list[_Live], clock: FixedClock,
                      day: date) -> bool:
@@ -593,7 +640,8 @@ class StoryRunner:
             else:
                 fixed[f.name] = options[0]
         info = _FormInfo(form, frozenset(f.record for f in form.fields if f.record), decisions,
-                         fixed)
+                         fixed, frozenset(f.record for f in form.fields
+                                          if f.record and f.required and f.show_if is None))
         self._forms[form_id] = info
         return info
 

@@ -379,3 +379,7 @@ class TaskForm:
     context: ValidationContext
     version: int  # the case version the answers are written against
     draft: dict[str, JsonValue] | None
+    # the task met again (work returned by a manager): the answers given last time, and why
+    # it came back
+    previous: dict[str, JsonValue] | None = None
+    returned_reason: str | None = None

@@ -19,6 +19,9 @@ from carepath.adapters.db.models import Base
 
 EXPECTED_TABLES = {
     "cases",
+    "pack_pins",
+    "migration_runs",
+    "migration_cases",
     "children",
     "episodes",
     "assessments",

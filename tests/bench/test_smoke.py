@@ -19,7 +19,7 @@ REQUIRED = [
     "completion_p50_ms", "completion_ratio_1000_vs_10", "raw_spiff_p50_ms_at_1000",
     "speedup_vs_raw_spiff_at_1000", "throughput_per_s", "raw_commit_per_s",
     "throughput_vs_commit_ratio", "cin_census_100k_s", "cin_census_100k_peak_mb",
-    "pack_check_s", "web_inbox_p95_ms", "machine",
+    "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "machine",
 ]
 
 
@@ -61,7 +61,13 @@ def test_smoke_run_writes_every_required_key(tmp_path: Path) -> None:
     by_processes = results["throughput_per_s_by_processes"]
     assert set(by_processes) == {"1", "2"} and all(v > 0 for v in by_processes.values())
     assert results["throughput_per_s"] == max(by_processes.values())
-    # figure 5 has no web app to measure yet: null, with the reason
-    assert results["web_inbox_p95_ms"] is None and results["web_inbox_p95_ms_reason"]
+    # figure 5 served the inbox and case files through gunicorn to signed-in clients
+    web = results["details"]["web"]["per_db"]["sqlite"]
+    for phase in ("paced", "saturation"):
+        for kind in ("inbox", "case"):
+            assert web[phase][kind]["count"] > 0 and web[phase][kind]["errors"] == 0, \
+                (phase, kind, web[phase][kind])
+    assert web["case_viewed_events_written"] > 0
+    assert results["web_case_p95_ms"] is not None and results["web_cases"] == web["cases"]
     # the table printed at the end
     assert "carepath benchmarks" in done.stdout

@@ -10,7 +10,7 @@ import pytest
 from carepath.adapters.packs import read_pack_files
 from carepath.core.errors import ActionUnavailableError, NotFoundError
 from carepath.engine.pack import PackErrors, build_pack
-from carepath.engine.record.model import CaseRecord, Child, Episode, Section47
+from carepath.engine.record.model import CaseRecord, Child, CPPlan, Episode, Section47
 from carepath.engine.runtime import CaseRuntime
 
 PACKS = Path(__file__).resolve().parents[2] / "carepath" / "processes"
@@ -90,6 +90,7 @@ def test_missing_and_unknown_settings_are_refused() -> None:
 
 
 def record(**episode: object) -> CaseRecord:
+    episode.setdefault("primary_need", "N1")
     return CaseRecord(Child("C1"), [Episode(date(2025, 5, 1), "2A", **episode)])  # type: ignore[arg-type]
 
 
@@ -108,6 +109,14 @@ def test_availability_follows_the_record(runtime: CaseRuntime) -> None:
     closed = record(closure_date=date(2025, 6, 1), closure_reason="RC8")
     assert runtime.available_actions(closed) == []
     assert runtime.available_actions(CaseRecord(Child("C2"))) == []
+    # nothing starts before the referral decision has recorded the primary need (rule 8610)
+    assert [a.name for a in runtime.available_actions(record(primary_need=None))] == \
+        ["change_worker"]
+    # a child on a child protection plan: no new enquiry or assessment, but closure
+    on_plan = record(s47s=[Section47(date(2025, 5, 2), icpc_date=date(2025, 5, 9))],
+                     cp_plans=[CPPlan(date(2025, 5, 9), "NEG", "NEG")])
+    assert [a.name for a in runtime.available_actions(on_plan)] == ["close_case",
+                                                                    "change_worker"]
     # never while the action's own process is already running on the episode
     assert "start_section47" not in [a.name for a in
                                      runtime.available_actions(record(), {"section47"})]

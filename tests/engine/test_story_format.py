@@ -69,7 +69,8 @@ def test_the_required_stories_exist() -> None:
 def test_story_round_trips_through_the_record(path: Path) -> None:
     story = load(path)
     record = story_to_record(story)
-    assert record_to_story(record) == story
+    # a change of worker is the case's, not the record's
+    assert record_to_story(record) == {k: v for k, v in story.items() if k != "worker_changes"}
     # and through JSON (events, CLI)
     data = record_to_json(record)
     assert record_from_json(json.loads(json.dumps(data))) == record

@@ -118,8 +118,8 @@ def test_sheets_and_columns(tmp_path: Path) -> None:
 def test_list_3_referrals(whole_year: dict[str, list[dict[str, Any]]]) -> None:
     referrals = whole_year["List 3"]
     # every referral of the year: one per story, the second episode of two_episodes, not the
-    # 2023 one of cp_reviews
-    assert len(referrals) == 13
+    # 2023 one of cp_reviews, both of re_referral
+    assert len(referrals) == 17
     nfa = next(r for r in referrals if r["Child Unique ID"] == "C0101")
     assert nfa == {
         "Child Unique ID": "C0101", "Sex": "a) Male", "Ethnicity": "a) WBRI",
@@ -156,7 +156,7 @@ def test_list_4_assessments(whole_year: dict[str, list[dict[str, Any]]]) -> None
 
 def test_list_5_section_47(whole_year: dict[str, list[dict[str, Any]]]) -> None:
     enquiries = {r["Child Unique ID"]: r for r in whole_year["List 5"]}
-    assert set(enquiries) == {"C0104", "C0105", "C0108", "C0109", "C0111"}
+    assert set(enquiries) == {"C0104", "C0105", "C0108", "C0109", "C0111", "C0114"}
     christmas = enquiries["C0104"]
     assert christmas["Strategy discussion initiating Section 47 Enquiry Start Date"] \
         == D(2025, 12, 12)
@@ -194,7 +194,7 @@ def test_list_6_children_in_need(whole_year: dict[str, list[dict[str, Any]]]) ->
 
 def test_list_7_child_protection(whole_year: dict[str, list[dict[str, Any]]]) -> None:
     plans = {r["Child Unique ID"]: r for r in whole_year["List 7"]}
-    assert set(plans) == {"C0104", "C0108", "C0109"}
+    assert set(plans) == {"C0104", "C0108", "C0109", "C0114"}
     step_down = plans["C0108"]
     assert step_down["Child Protection Plan Start Date"] == D(2025, 4, 29)
     assert step_down["Initial Category of Abuse"] == "b) Physical Abuse"
@@ -246,8 +246,9 @@ def test_default_period_is_six_months_to_today(tmp_path: Path) -> None:
         assert default_period() == (D(2025, 9, 30), D(2026, 3, 31))
         summary = write_annex_a(story_cases(), tmp_path / "a.xlsx")
     assert (summary.start, summary.end) == (D(2025, 9, 30), D(2026, 3, 31))
-    # referrals from 30 September 2025: C0104 (December), C0106's second, C0107 (January)
-    assert summary.rows["List 3"] == 3
+    # referrals from 30 September 2025: C0104 (December), C0106's second, C0107 (January),
+    # C0115 (October)
+    assert summary.rows["List 3"] == 4
 
 
 def test_ages() -> None:
@@ -273,9 +274,9 @@ def test_command_writes_the_workbook(db: Engine, db_url: str, tmp_path: Path) ->
                                           "--end", "2026-03-31", "--db", db_url],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "List 3 (referrals): 13 row(s)" in result.stdout
+    assert "List 3 (referrals): 17 row(s)" in result.stdout
     got = rows(out)
-    assert len(got["List 3"]) == 13
+    assert len(got["List 3"]) == 17
     assert {r["Allocated Team"] for sheet in got.values() for r in sheet} == {"Team East"}
     assert [p.name for p in out.parent.iterdir()] == ["annex_a.xlsx"]  # no temporary file left
 
@@ -284,7 +285,7 @@ def test_command_writes_the_workbook(db: Engine, db_url: str, tmp_path: Path) ->
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert (data["start"], data["end"]) == ("2025-09-30", "2026-03-31")
-    assert data["rows"]["List 3"] == 3
+    assert data["rows"]["List 3"] == 4
 
 
 def test_command_rejects_a_bad_date(db_url: str, tmp_path: Path) -> None:

@@ -461,7 +461,7 @@ def test_command_writes_the_census(db: Engine, db_url: str, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
         f"Wrote {out}: CIN census 2025-26 (1 April 2025 to 31 March 2026), LA 201: "
-        "12 children, 13 episodes.")
+        "15 children, 17 episodes.")
     assert [p.name for p in out.parent.iterdir()] == ["cin.xml"]  # no temporary file left
     umask = os.umask(0)
     os.umask(umask)
@@ -472,7 +472,7 @@ def test_command_writes_the_census(db: Engine, db_url: str, tmp_path: Path) -> N
                     "--db", db_url, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert (data["children"], data["episodes"], data["missing"]) == (12, 13, [])
+    assert (data["children"], data["episodes"], data["missing"]) == (15, 17, [])
 
 
 def test_command_errors_leave_the_old_file(db: Engine, db_url: str, tmp_path: Path) -> None:

@@ -26,18 +26,32 @@ def pack() -> None:
 
 @pack.command("list")
 @json_option
+@click.option("--db", "db_url", metavar="URL", envvar="CAREPATH_DATABASE_URL",
+              help="Also count the running process instances of each version in this "
+                   "database (env CAREPATH_DATABASE_URL).")
 @handle_errors
-def pack_list(as_json: bool) -> None:
-    """The installed packs (and any found but refused, with why)."""
+def pack_list(as_json: bool, db_url: str | None) -> None:
+    """Every installed pack version (the one new referrals use marked), with its running
+    instances when a database is given; and any pack found but refused, with why."""
     packs = _packs()
-    rows = packs.installed()
     broken = packs.broken()
-    if as_json:
-        print_json([r.as_json() for r in rows])
+    if db_url:
+        from carepath.adapters.cli.migrate import migration
+
+        versions = migration(db_url).versions()
     else:
-        table = Table("Name", "Version", "Title", "From", "Processes")
-        for r in rows:
-            table.add_row(r.name, r.version, r.title, r.source, ", ".join(r.processes))
+        from carepath.adapters.packs import PackRegistry
+        from carepath.service.migration import MigrationService
+
+        versions = MigrationService(None, PackRegistry()).versions()
+    if as_json:
+        print_json([v.as_json() for v in versions])
+    else:
+        table = Table("Name", "Version", "New referrals", "Running", "Title", "From")
+        for v in versions:
+            use = ("yes (pinned)" if v.pinned else "yes") if v.current else ""
+            table.add_row(v.name, v.version, use, "" if v.running is None else str(v.running),
+                          v.title, v.source)
         out.print(table)
     for b in broken:
         err.print(f"[bold yellow]Refused:[/] {escape(b.name)} ({escape(b.source)}): "

@@ -344,3 +344,49 @@ class TaskDraftRow(Base):
     user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     answers: Mapped[str] = mapped_column(Text)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- pack versions and migration runs (migration 0006) -------------------------------------------
+
+
+class PackPinRow(Base):
+    """A pin of the version new cases of a pack use; the latest row of a pack is in force (no
+    version: unpinned, the newest is used). Rows are never changed: the history is the audit."""
+
+    __tablename__ = "pack_pins"
+    __table_args__ = (Index(None, "pack_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pack_name: Mapped[str] = mapped_column(String)
+    pack_version: Mapped[str | None] = mapped_column(String)
+    actor: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MigrationRunRow(Base):
+    """One ``carepath migrate`` run that moved cases (dry runs are not recorded)."""
+
+    __tablename__ = "migration_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String)  # name@version
+    actor: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[str | None] = mapped_column(String)
+
+
+class MigrationCaseRow(Base):
+    """A case a run moved: its state before (JSON: the case's pack, its running instances and
+    their ready tasks) and the case version the move left, for ``migrate undo``."""
+
+    __tablename__ = "migration_cases"
+    __table_args__ = (Index(None, "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("migration_runs.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    strategy: Mapped[str] = mapped_column(String(16))
+    version_after: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[str] = mapped_column(Text)
+    undone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -35,12 +35,15 @@ from carepath.engine.pack import Pack
 
 MAX_PATHS = 20_000
 MAX_STATES = 200_000
+# Actions (pack.yaml `actions:`) taken on one path, each at most once: a bound of the model,
+# like loops taken zero or one time, not a limit that stops the proof.
+MAX_ACTIONS = 1
 # Functions timer expressions may call (see carepath.engine.runtime.pack_functions).
 TIMER_FUNCTIONS = frozenset({"working_days_after", "months_after", "days_after", "timer_date",
                              "today"})
 _EXPRESSIONS: dict[str, Expression] = {}
 
-StepKind = Literal["task", "choice", "process", "call", "timer", "end"]
+StepKind = Literal["task", "choice", "process", "call", "timer", "end", "action"]
 EndKind = Literal["end", "loop", "stuck"]
 Branch = tuple[tuple[int, int], ...]
 NO_OUTCOME = Outcome({}, frozenset(), frozenset(), frozenset(), {}, "")
@@ -70,6 +73,11 @@ class Step:
         if self.kind == "timer":
             return f"wait: {self.title}"
         return self.title
+
+    @property
+    def names_work(self) -> bool:
+        """A task completed, or an action taken: what a path's list of steps names."""
+        return self.kind in ("task", "action")
 
 
 def concurrent_branches(a: Branch, b: Branch) -> bool:
@@ -114,8 +122,9 @@ class Trail:
 
 
 def task_titles(steps: Sequence[Step]) -> tuple[str, ...]:
-    """The titles of the tasks among ``steps``, in order."""
-    return tuple(s.title for s in steps if s.kind == "task")
+    """The titles of the tasks among ``steps``, in order, with the actions taken between them
+    (``action start_section47 at 'Complete the assessment'``)."""
+    return tuple(s.title for s in steps if s.names_work)
 
 
 def route(steps: Sequence[Step]) -> tuple[str, ...]:
@@ -178,6 +187,7 @@ class Limits:
 
     max_states: int = MAX_STATES
     max_outcomes: int = MAX_OUTCOMES
+    max_actions: int = MAX_ACTIONS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], max_states: int | None = None,

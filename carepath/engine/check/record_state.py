@@ -70,6 +70,9 @@ class RecordState:
             wanted.add("episode.assessments")
         self.followed = frozenset(n for n in wanted if n in INITIAL)
         self.derived = {n: compiled(s) for n, s in DERIVED.items() if n in wanted}
+        self._order = tuple(sorted(self.followed))
+        # (the outcome, the followed names before) -> (the outcome, the names after)
+        self._applied: dict[tuple[Any, ...], tuple[Outcome, dict[str, Any]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.followed or self.derived)
@@ -81,6 +84,16 @@ class RecordState:
         """The followed names after a form with ``outcome`` is completed."""
         if not self:
             return {}
+        try:
+            key: tuple[Any, ...] = (id(outcome), *(env.get(n, UNKNOWN) for n in self._order))
+            found = self._applied.get(key)
+        except TypeError:  # an unhashable value: work it out each time
+            return self._apply(env, outcome)
+        if found is None or found[0] is not outcome:
+            found = self._applied[key] = (outcome, self._apply(env, outcome))
+        return dict(found[1])
+
+    def _apply(self, env: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:
         names = {n: env.get(n, UNKNOWN) for n in self.followed}
         filled = sorted(outcome.filled(), key=lambda item: not item.endswith(".start"))
         for item in filled:

@@ -92,6 +92,17 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
 }
 
 
+_DOTTED: dict[int, tuple[ast.Attribute, str]] = {}
+
+
+def _dotted(node: ast.Attribute) -> str:
+    """A record name's text (``cp_plan.open``), worked out once per node."""
+    found = _DOTTED.get(id(node))
+    if found is None or found[0] is not node:
+        found = _DOTTED[id(node)] = (node, ast.unparse(node))
+    return found[1]
+
+
 class _Evaluator:
     def __init__(self, names: Mapping[str, Any]) -> None:
         self.names = names
@@ -102,7 +113,7 @@ class _Evaluator:
         if isinstance(node, ast.Name):
             return self.names.get(node.id, UNKNOWN)
         if isinstance(node, ast.Attribute):
-            return self.names.get(ast.unparse(node), UNKNOWN)
+            return self.names.get(_dotted(node), UNKNOWN)
         if isinstance(node, ast.BoolOp):
             return self._boolop(node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):

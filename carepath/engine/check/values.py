@@ -174,6 +174,8 @@ class DeadEnds:
             return  # closed, no further action, or it may be: not surely stuck
         names = self.names(state)
         for action in self.pack.actions.values():
+            if action.start is None:
+                continue  # a change of worker does not continue the case
             if truth(evaluate(action.available, names)) is not False:
                 return
         step = trail.step

@@ -57,6 +57,19 @@ class _State(NamedTuple):
     joins: tuple[_Join, ...]
     closed: bool
     observed: tuple[Any, ...]
+    suspended: tuple[_Resume, ...] = ()  # work an action interrupted, innermost last
+    taken: frozenset[str] = frozenset()  # the actions taken on the path
+
+
+class _Resume(NamedTuple):
+    """Where the work an action interrupted waits: its task, its answers, its place."""
+
+    pid: str
+    node: str
+    answers: frozenset[tuple[str, Any]]
+    backs: frozenset[tuple[str, str]]
+    frames: tuple[tuple[str, str], ...]
+    pending: tuple[str, ...]
 
 
 class _Join(NamedTuple):
@@ -93,7 +106,18 @@ class _Walker:
         self.form_reads = {form.id: record_reads(p for f in form.fields if f.show_if
                                                  for p in f.show_if.paths)
                            for form in pack.forms.values()}
-        self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values()))
+        # actions a path may take (``actions:`` in pack.yaml that start a process); a change
+        # of worker leaves the record and the running work as they are: nothing to explore
+        self.actions = [a for a in pack.actions.values()
+                        if a.start is not None and a.start in self.graphs]
+        # forms that close the case: while such a task waits, the closure comes first (an
+        # action taken then would only be cancelled by it, or close the case itself)
+        self.closing = frozenset(f.id for f in pack.forms.values()
+                                 if any(x.record == "closure.date" and x.show_if is None
+                                        for x in f.fields))
+        action_reads = record_reads(p for a in self.actions for p in a.available.paths)
+        self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values(),
+                                                                     action_reads))
         self.outcomes: dict[tuple[Any, ...], list[Outcome]] = {}
         self.dues: dict[tuple[str, str], str | None] = {}
         self.truths: dict[tuple[str, tuple[Any, ...]], Any] = {}
@@ -197,7 +221,9 @@ class _Walker:
         try:
             key: tuple[Any, ...] = (
                 pid, node_id, frozenset(st.env.items()), frozenset(st.runs.items()), st.backs,
-                st.frames, st.pending, st.closed, st.observed)
+                st.frames, st.pending, st.closed, st.observed, st.suspended,
+                # once no more actions may be taken, which were taken no longer matters
+                st.taken if len(st.taken) < self.limits.max_actions else None)
             known = self.memo.get(key)
         except TypeError:  # something unhashable: a state of its own
             key, known = (len(self.graph.states),), None
@@ -282,9 +308,72 @@ class _Walker:
             self.finish(st, "loop")
         return moves
 
+    # -- actions ------------------------------------------------------------------------------
+
+    def running(self, pid: str, st: _State) -> set[str]:
+        """The processes with an instance running on the episode (a called process is part of
+        its caller's instance)."""
+        found = {st.frames[0][0] if st.frames else pid}
+        found.update(r.frames[0][0] if r.frames else r.pid for r in st.suspended)
+        return found
+
+    def take_actions(self, st: _State, at: str, running: set[str],
+                     resume: _Resume | None) -> list[Move]:
+        """A move for each action that may be available on ``st``'s record: its process runs
+        (with what it starts), then the work it interrupted (``resume``) carries on. Each action
+        is taken at most once on a path, and at most ``max_actions`` in all."""
+        if st.closed or len(st.taken) >= self.limits.max_actions:
+            return []
+        moves: list[Move] = []
+        for action in self.actions:
+            target = action.start
+            assert target is not None
+            if action.name in st.taken or target in running or \
+                    st.runs.get(target, 0) >= MAX_RUNS:
+                continue
+            if self.holds(action.available.source, st.env) is False:
+                continue
+            graph = self.graphs[target]
+            taken = self.add(st, Step("action", f"action {action.name} {at}", target,
+                                      graph.start[0], graph.file, action.line or None))
+            entered = self.add(taken, Step("process", graph.title, target, graph.start[0],
+                                           graph.file, 1),
+                               env=RecordState.carried(st.env), backs=frozenset(), frames=(),
+                               pending=(), runs={**st.runs, target: st.runs.get(target, 0) + 1},
+                               suspended=st.suspended if resume is None
+                               else (*st.suspended, resume),
+                               taken=st.taken | {action.name})
+            moves.append((target, graph.start[0], entered))
+        return moves
+
+    @staticmethod
+    def offers(pid: str, st: _State) -> bool:
+        """Whether to take actions at a task (not at one that closes the case, see
+        ``closing``): not when the record is as it was where they were
+        last offered on this path — after a loop back in this run of the process, or when the
+        task before it in this run recorded nothing (an action would find the same record;
+        only where the interrupted work resumes would differ)."""
+        if any(process == pid for process, _ in st.backs):
+            return False
+        link = st.trail
+        while link is not None:
+            step = link.step
+            if step.kind in ("process", "action"):
+                return True
+            if step.kind == "task":
+                return bool(step.outcome.filled())
+            link = link.before
+        return True
+
     def task(self, pid: str, node: GraphNode, st: _State) -> None:
         due = self.due(pid, node.id)
         moves = []
+        if self.actions and not st.branch and self.offers(pid, st) and \
+                node.form not in self.closing:
+            answers = frozenset((k, v) for k, v in st.env.items() if "." not in k)
+            moves += self.take_actions(st, f"at '{node.title}'", self.running(pid, st),
+                                       _Resume(pid, node.id, answers, st.backs, st.frames,
+                                               st.pending))
         for outcome in self.form_outcomes(node.form, st.env):
             step = self.step(st, pid, node, "task", form=node.form, outcome=outcome, due=due)
             values = {k: v for k, v in outcome.values.items() if k in self.deciding}
@@ -386,8 +475,21 @@ class _Walker:
             self.finish(st, "stuck")
             return
         st = self.add(st, self.step(st, pid, node, "end"))
-        if st.closed or not st.pending:
+        if st.closed:
+            self.finish(st, "end")  # a closure cancels any work still running
+            return
+        if not st.pending and st.suspended:
+            # the work an action interrupted carries on, with the record as it is now
+            waiting = st.suspended[-1]
+            resumed = st._replace(env={**dict(waiting.answers), **RecordState.carried(st.env)},
+                                  backs=waiting.backs, frames=waiting.frames,
+                                  pending=waiting.pending, suspended=st.suspended[:-1])
+            self.go([(waiting.pid, waiting.node, resumed)])
+            return
+        if not st.pending:
             self.finish(st, "end")
+            if self.actions:  # nothing is running: an action may still be taken
+                self.go(self.take_actions(st, f"after '{node.title}'", set(), None))
             return
         target, rest = st.pending[0], st.pending[1:]
         if target not in self.graphs or st.runs.get(target, 0) >= MAX_RUNS:

@@ -30,7 +30,8 @@ __all__ = ["StoryFormatError", "parse_story", "upn_check_letter", "upn_problem"]
 
 _LA_CHILD_ID_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
-_TOP_KEYS = ("child", "episodes")
+_TOP_KEYS = ("child", "episodes", "worker_changes")
+_WORKER_CHANGE_KEYS = ("date", "worker")
 _CHILD_KEYS = (
     "la_child_id",
     "upn",
@@ -71,7 +72,7 @@ class _Reader(EpisodeReader):
     # -- the story -----------------------------------------------------------------------
 
     def story(self, data: Any) -> dict[str, Any]:
-        top = self.mapping(data, "a story", _TOP_KEYS, _TOP_KEYS)
+        top = self.mapping(data, "a story", _TOP_KEYS, ("child", "episodes"))
         child, child_node = self.child(top["child"], top)
         if not isinstance(top["episodes"], list) or not top["episodes"]:
             raise self.fail("'episodes' must be a list of at least one episode", top, "episodes")
@@ -84,7 +85,33 @@ class _Reader(EpisodeReader):
             episodes.append(episode)
             previous = episode
         self.child_and_episodes(child, child_node, episodes, top["episodes"])
-        return {"child": child, "episodes": episodes}
+        story: dict[str, Any] = {"child": child, "episodes": episodes}
+        changes = self.worker_changes(top, episodes)
+        if changes:
+            story["worker_changes"] = changes
+        return story
+
+    def worker_changes(self, top: Mapping[str, Any],
+                       episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``worker_changes``: the days a new worker was allocated to the case, in order, each
+        while an episode is open (from its referral to its closure day)."""
+        out: list[dict[str, Any]] = []
+        for node in self.sequence(top, "worker_changes", "'worker_changes'"):
+            entry = self.mapping(node, "a worker change", _WORKER_CHANGE_KEYS,
+                                 _WORKER_CHANGE_KEYS, top, "worker_changes")
+            day = self.day(entry, "date", "the date of a worker change")
+            worker = self.text(entry, "worker", "'worker'")
+            if not worker:
+                raise self.fail("a worker change needs the new worker's name", entry, "worker")
+            if out and day < out[-1]["date"]:
+                raise self.fail("worker changes must be in date order", entry, "date")
+            if not any(e["referral"]["date"] <= day and not e["referral"]["nfa"] and (
+                    "closure" not in e or day <= e["closure"]["date"]) for e in episodes):
+                raise self.fail(f"a worker change on {day.isoformat()} is not while an episode "
+                                "is open (from its referral to its closure; not on a referral "
+                                "with no further action)", entry, "date")
+            out.append({"date": day, "worker": worker})
+        return out
 
     def child(self, value: Any, parent: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
         node = self.mapping(value, "'child'", _CHILD_KEYS, ("la_child_id", "sex", "ethnicity"),

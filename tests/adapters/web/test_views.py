@@ -167,6 +167,9 @@ def test_a_worker_records_a_referral(app: Flask, services: Services) -> None:
 
 def test_actions_from_the_case_file(app: Flask, services: Services) -> None:
     case_id = open_case(services)
+    # actions wait for the referral decision (the primary need)
+    services.cases.complete_task(first_task(services, case_id), {**DECISION, "nfa": False},
+                                 OPERATOR)
     sam = sign_in(app, "sam")
     page = sam.get(f"/cases/{case_id}").get_data(as_text=True)
     assert h1(page) == "Case file: C001"
@@ -226,3 +229,50 @@ def test_administrators_see_the_packs(app: Flask) -> None:
     assert "Passes" in ada.get("/admin/packs/wt2023").get_data(as_text=True)
     assert sign_in(app, "sam").get("/admin/packs").status_code == 403
     assert ada.get("/admin/packs/nope").status_code == 404
+
+
+ASSESSMENT = {"child_development": "Meeting milestones.", "parenting_capacity": "Caring.",
+              "family_environment": "Privately rented flat.", "childs_voice": "Likes school.",
+              "child_seen_alone": True, "family_views": "Wants help.",
+              "analysis": "Needs are met with support."}
+
+
+def _ready(services: Services, title: str) -> int:
+    return next(t.id for t in services.cases.tasks() if t.title.startswith(title))
+
+
+def test_a_manager_returns_an_assessment_then_authorises_it(app: Flask,
+                                                            services: Services) -> None:
+    case_id = open_case(services)
+    cases = services.cases
+    cases.complete_task(first_task(services, case_id),
+                        {**DECISION, "nfa": False}, OPERATOR)
+    cases.complete_task(_ready(services, "Start the child and family assessment"),
+                        {"started": "2025-05-12", "plan_for_assessment": "Visit."}, OPERATOR)
+    cases.complete_task(_ready(services, "Complete the child and family assessment"),
+                        ASSESSMENT, OPERATOR)
+    tess = sign_in(app, "tess")
+    inbox = tess.get("/tasks?scope=team").get_data(as_text=True)
+    assert "Authorise the child and family assessment" in inbox
+    sign_off = _ready(services, "Authorise")
+    version = cases.head(case_id).version
+    r = tess.post(f"/tasks/{sign_off}", data={"authorisation": "return", "version": version,
+                                              "return_reason": "Add the school's view."})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    # the worker's task is open again, with their answers and the manager's reason
+    again = _ready(services, "Complete the child and family assessment")
+    page = sign_in(app, "sam").get(f"/tasks/{again}").get_data(as_text=True)
+    assert "returned to you" in page and "Add the school&#39;s view." in page
+    assert "Privately rented flat." in page
+    cases.complete_task(again, ASSESSMENT, OPERATOR)
+    sign_off = _ready(services, "Authorise")
+    r = tess.post(f"/tasks/{sign_off}", data={
+        "authorisation": "authorise", "version": cases.head(case_id).version,
+        "authorised-day": "12", "authorised-month": "5", "authorised-year": "2025",
+        "factors": ["3B"], "assessment_next": "cin_plan"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    record = cases.case_view(case_id).record
+    assert record["episodes"][0]["assessments"][0]["authorised"] == "2025-05-12"  # type: ignore[index,call-overload]
+    chronology = [e for e in cases.chronology(case_id, OPERATOR)
+                  if e.summary.startswith("Completed: Authorise")]
+    assert len(chronology) == 2 and chronology[0].actor == "tess"

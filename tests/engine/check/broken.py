@@ -25,6 +25,7 @@ AFTER_ENQUIRY = "Decide what happens after the enquiry"
 CORE_GROUP = "Record the first core group meeting"
 REVIEW = "Record the review conference"
 START_CIN = "Start the child in need plan"
+AUTHORISE = "Authorise the child and family assessment"
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ LETTER_TASK = """          role: team_manager
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("factors mapping removed",
-            (("forms/assessment.yaml", "    record: assessment.factors\n", ""),),
-            "8897Q", "assessment.factors", (DECIDE, START, ASSESS, CLOSE)),
+            (("forms/authorise_assessment.yaml", "    record: assessment.factors\n", ""),),
+            "8897Q", "assessment.factors", (DECIDE, START, ASSESS, AUTHORISE, CLOSE)),
     Variant("a path skips the assessment form",
             (("forms/assessment_start.yaml", "the GP and the health visitor.\n",
               "the GP and the health visitor.\n" + STOPPED_FIELD),
@@ -122,7 +123,8 @@ VARIANTS: tuple[Variant, ...] = (
             "8805", "closure.reason", (DECIDE,)),
     Variant("closure without the date",
             (("forms/close_case.yaml", "    record: closure.date\n", ""),),
-            "8810", "closure.date", (DECIDE, START, ASSESS, CLOSE)),
+            # shortest through the close-case action, taken while the assessment is to start
+            "8810", "closure.date", (DECIDE, f"action close_case at '{START}'", CLOSE)),
     Variant("plan started before its conference",
             (("forms/section47_outcome.yaml", "    record: s47.icpc_date\n", ""),),
             "2885", "s47.icpc_date", (DECIDE, STRATEGY, OUTCOME)),
@@ -142,28 +144,28 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("a condition reads a name no form sets",
             (("processes/referral.yaml", "when: assessment_next == 'cin_plan'",
               "when: outcome == 'cin_plan'"),),
-            "undefined-name", None, (DECIDE, START, ASSESS)),
+            "undefined-name", None, (DECIDE, START, ASSESS, AUTHORISE)),
     Variant("a condition reads an answer set on some paths only",
             (("processes/section47.yaml", "              - when: conference_outcome == 'plan'\n"
               "                title: The child has a child protection plan",
               "              - when: meeting_date\n"
               "                title: The child has a child protection plan"),),
-            "undefined-name", None, (DECIDE, STRATEGY, START, ASSESS, OUTCOME)),
+            "undefined-name", None, (DECIDE, STRATEGY, START, ASSESS, AUTHORISE, OUTCOME)),
     Variant("timescale counts from a date not yet recorded",
             (("timescales.yaml", "    working_days: 15\n    from: s47.start\n",
               "    working_days: 15\n    from: s47.icpc_date\n"),),
             "timescale", "s47.icpc_date", (DECIDE, STRATEGY, OUTCOME)),
     Variant("factors without authorisation",
-            (("forms/assessment.yaml", "    record: assessment.authorised\n", ""),),
-            "8614", "assessment.factors", (DECIDE, START, ASSESS)),
+            (("forms/authorise_assessment.yaml", "    record: assessment.authorised\n", ""),),
+            "8614", "assessment.factors", (DECIDE, START, ASSESS, AUTHORISE)),
     Variant("CP plan without its initial category",
             (("forms/section47_outcome.yaml", "    record: cp_plan.initial_category\n", ""),),
             "8905", "cp_plan.initial_category",
-            (DECIDE, STRATEGY, OUTCOME, CORE_GROUP, REVIEW, CLOSE)),
+            (DECIDE, STRATEGY, OUTCOME, f"action close_case at '{CORE_GROUP}'", CLOSE)),
     Variant("a task after the case is closed",
             (("processes/referral.yaml", "          role: team_manager\n"
               "        - end: closed_after_assessment\n", LETTER_TASK),),
-            "8565", None, (DECIDE, START, ASSESS, CLOSE, "Send the closing letter")),
+            "8565", None, (DECIDE, START, ASSESS, AUTHORISE, CLOSE, "Send the closing letter")),
     Variant("a condition compares an answer with a value it cannot have",
             (("processes/referral.yaml", "when: next_step == 'strategy_discussion'",
               "when: next_step == 'strategy'"),),
@@ -176,6 +178,7 @@ VARIANTS: tuple[Variant, ...] = (
               "    not_future: true\n    not_before: referral\n    record: cin_plan.end\n"),),
             "4001", "cin_plan.end",
             (DECIDE, "Start the initial assessment", "Complete the initial assessment",
-             START_CIN, "Review the child in need plan", STRATEGY, OUTCOME),
+             "Authorise the initial assessment", START_CIN, "action start_section47 at 'Review the child in need plan'", STRATEGY,
+             OUTCOME),
             pack="ics2010"),
 )

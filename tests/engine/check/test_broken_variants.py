@@ -97,7 +97,7 @@ def test_parallel_branches_may_run_in_any_order(tmp_path: Path) -> None:
     root = copy_pack(tmp_path)
     outcome = root / "forms" / "section47_outcome.yaml"
     outcome.write_text(outcome.read_text().replace("    record: s47.icpc_date\n", ""))
-    edit(root, "forms/assessment_alongside_enquiry.yaml",
+    edit(root, "forms/authorise_assessment_alongside_enquiry.yaml",
          "    record: assessment.authorised\n    example: 2025-06-10\n",
          "    record: assessment.authorised\n    example: 2025-06-10\n\n"
          "  - name: conference\n    type: date\n"

@@ -18,6 +18,11 @@ FACTORS = ("  - name: factors\n    type: multichoice\n    codelist: assessment_f
            "    label: Factors identified at the end of the assessment\n"
            "    hint: Select all that apply. Select 'No factors identified' only on its own.\n"
            "    required: true\n    record: assessment.factors\n    example: [\"3B\", \"4B\"]\n")
+# the same field on the team manager's sign-off form, asked when the manager authorises
+SIGNED_FACTORS = FACTORS.replace("    codelist:", "    show_if: authorisation == 'authorise'\n"
+                                 "    codelist:")
+SIGN_OFF = "forms/authorise_assessment.yaml"
+JOINT_SIGN_OFF = "forms/authorise_assessment_alongside_enquiry.yaml"
 
 
 def errors(report: Report, rule: str) -> list[str]:
@@ -59,7 +64,7 @@ def test_date_order_on_one_form_is_an_error(tmp_path: Path) -> None:
 
 def test_factor_21_with_others_in_an_example_is_an_error(tmp_path: Path) -> None:
     root = copy_pack(tmp_path)
-    edit(root, "forms/assessment.yaml", '    example: ["3B", "4B"]\n', '    example: ["21", "3B"]\n')
+    edit(root, SIGN_OFF, '    example: ["3B", "4B"]\n', '    example: ["21", "3B"]\n')
     report = check_pack(load_pack_dir(root))
     assert errors(report, "8869"), render_text(report)
 
@@ -75,10 +80,16 @@ def test_a_path_that_leaves_the_episode_open_with_nothing_to_do_is_an_error(
     assert not [f for f in check_pack(load_pack_dir(root)).errors if f.check == "dead-end"]
     pack_yaml = root / "pack.yaml"
     text = pack_yaml.read_text()
-    pack_yaml.write_text(text.replace('    available: "episode.open"\n',
-                                      '    available: "cp_plan.open"\n')
-                         .replace('"episode.open and not s47.open"', '"cin_plan.open"')
-                         .replace('"episode.open and not assessment.open"', '"cp_plan.open"'))
+    s47 = '"episode.open and episode.primary_need is not None and not s47.open and not ' \
+        'cp_plan.open"'
+    close = ("      episode.open and episode.primary_need is not None and not s47.open\n"
+             "      and not assessment.open\n")
+    assessment = ("      episode.open and episode.primary_need is not None and not "
+                  "assessment.open\n      and not cp_plan.open\n")
+    assert s47 in text and close in text and assessment in text
+    # (a change of worker, always available, cannot continue the case)
+    pack_yaml.write_text(text.replace(s47, '"cin_plan.open"').replace(close, "      cp_plan.open\n")
+                         .replace(assessment, "      cp_plan.open\n"))
     report = check_pack(load_pack_dir(root))
     found = [f for f in report.errors if f.check == "dead-end"]
     assert found, render_text(report)
@@ -91,9 +102,10 @@ def test_a_path_that_leaves_the_episode_open_with_nothing_to_do_is_an_error(
 def test_required_item_behind_an_undecidable_show_if_is_an_error_unless_accepted(
         tmp_path: Path) -> None:
     root = copy_pack(tmp_path)
-    edit(root, "forms/assessment.yaml", "  - name: authorised\n",
+    edit(root, SIGN_OFF, "  - name: authorised\n    type: date\n"
+         "    show_if: authorisation == 'authorise'\n",
          "  - name: score\n    type: number\n    label: Score\n    required: true\n"
-         "    example: 3\n\n  - name: authorised\n    show_if: score > 2\n")
+         "    example: 3\n\n  - name: authorised\n    type: date\n    show_if: score > 2\n")
     report = check_pack(load_pack_dir(root))
     found = [f for f in report.errors if f.item == "assessment.authorised"]
     assert found and "accept_undecided" in found[0].message, render_text(report)
@@ -109,7 +121,7 @@ def test_required_item_behind_an_undecidable_show_if_is_an_error_unless_accepted
 def test_factors_and_authorisation_in_parallel_branches_is_an_error(tmp_path: Path) -> None:
     # factors in the enquiry branch, authorisation in the assessment branch
     root = copy_pack(tmp_path)
-    edit(root, "forms/assessment_alongside_enquiry.yaml", FACTORS, "")
+    edit(root, JOINT_SIGN_OFF, SIGNED_FACTORS, "")
     edit(root, "forms/section47_outcome.yaml", "  - name: icpc_not_required\n",
          FACTORS + "\n  - name: icpc_not_required\n")
     report = check_pack(load_pack_dir(root))
@@ -118,9 +130,7 @@ def test_factors_and_authorisation_in_parallel_branches_is_an_error(tmp_path: Pa
     root = copy_pack(tmp_path / "other")
     auth = ("  - name: authorised\n    type: date\n    label: Date the assessment was authorised\n"
             "    required: true\n    record: assessment.authorised\n    example: 2025-06-10\n")
-    text = (root / "forms/assessment_alongside_enquiry.yaml").read_text()
-    (root / "forms/assessment_alongside_enquiry.yaml").write_text(
-        text.replace("    record: assessment.authorised\n", ""))
+    edit(root, JOINT_SIGN_OFF, "    record: assessment.authorised\n", "")
     edit(root, "forms/section47_outcome.yaml", "  - name: icpc_not_required\n",
          auth + "\n  - name: icpc_not_required\n")
     report = check_pack(load_pack_dir(root))

@@ -9,8 +9,8 @@ import pytest
 
 from carepath.adapters.packs import PackRegistry, load_pack_dir
 from carepath.engine.check import check_pack, render_text
+from carepath.engine.check.paths import Limits, concurrent, enumerate_paths
 from carepath.engine.check.paths import Path as CasePath
-from carepath.engine.check.paths import concurrent, enumerate_paths
 from carepath.engine.pack import Pack
 
 from .broken import DECIDE, copy_pack, edit
@@ -42,7 +42,8 @@ def runs(path: CasePath) -> Counter[str]:
 
 
 def test_paths_follow_starts_and_take_each_loop_at_most_once(registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("wt2023"))
+    # the flows alone (no actions taken): every path listed
+    found = enumerate_paths(registry.get("wt2023"), limits=Limits(max_actions=0))
     assert not found.truncated
     assert len(found.paths) == found.count
     nfa = [p for p in found.paths if p.tasks() == (DECIDE,)]
@@ -52,11 +53,15 @@ def test_paths_follow_starts_and_take_each_loop_at_most_once(registry: PackRegis
     # a second review conference (the recurring review taken once more), but never a third
     assert any(runs(p)["cp_review"] == 2 for p in found.paths)
     looping = [p for p in found.paths if p.end == "loop"]
-    assert looping and all(max(runs(p).values()) == 2 for p in looping)
+    # a loop ends a path when it would be taken a second time: a process started a third
+    # time, or an assessment returned to the social worker twice
+    assert looping and all(max(runs(p).values()) == 2 or any(
+        s.title.endswith("Returned to the social worker") for s in p.steps) for p in looping)
 
 
 def test_parallel_branches_are_walked_together(registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("wt2023"), max_paths=4000)
+    found = enumerate_paths(registry.get("wt2023"), max_paths=4000,
+                            limits=Limits(max_actions=0))
     joint = next(p for p in found.paths
                  if any(s.node == "joint_enquiry_outcome" for s in p.steps))
     steps = {s.node: s for s in joint.steps if s.kind == "task"}
@@ -67,7 +72,8 @@ def test_parallel_branches_are_walked_together(registry: PackRegistry) -> None:
 
 
 def test_path_bound_is_reported(registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("ics2010"), max_paths=100)
+    found = enumerate_paths(registry.get("ics2010"), max_paths=100,
+                            limits=Limits(max_actions=0))
     assert len(found.paths) == 100 and found.truncated
     assert found.count > 100
 
@@ -104,9 +110,31 @@ def test_broken_bpmn_pack_is_caught_on_its_path(tmp_path: Path, registry: PackRe
     report = check_pack(load_pack_dir(root))
     undefined = [f for f in report.errors if f.check == "undefined-name"]
     assert [f.path for f in undefined] == [(DECIDE, "Start the child and family assessment",
-                                            "Complete the child and family assessment")]
+                                            "Complete the child and family assessment",
+                                            "Authorise the child and family assessment")]
     assert undefined[0].file == "processes/referral.bpmn" and undefined[0].line
     assert "'outcome' may be undefined at gateway 'After the assessment'" in undefined[0].message
     unstarted = [f for f in report.errors if f.item == "assessment.authorised" and
                  "8608" in f.rules]
     assert unstarted and unstarted[0].path == undefined[0].path
+
+
+def test_paths_take_the_packs_actions_wherever_they_are_available(
+        registry: PackRegistry) -> None:
+    found = enumerate_paths(registry.get("wt2023"), max_paths=200_000)
+    assert not found.truncated
+    taken = [p for p in found.paths if any(s.kind == "action" for s in p.steps)]
+    names = {s.title.split()[1] for p in taken for s in p.steps if s.kind == "action"}
+    assert names == {"start_section47", "start_assessment", "close_case"}
+    # never before the referral decision recorded the primary need, at most one per path
+    assert all(p.tasks()[0] == DECIDE for p in taken)
+    assert max(sum(s.kind == "action" for s in p.steps) for p in taken) == 1
+    # taken while a task waits: the action's process (and what it starts) runs, then the
+    # interrupted work carries on
+    at = "action start_assessment at 'Review the child in need plan'"
+    mids = [p.tasks() for p in taken if at in p.tasks()]
+    assert mids and all(t[0] == DECIDE for t in mids)
+    assert any(t[t.index(at) + 1:t.index(at) + 5] == (
+        "Start the child and family assessment", "Complete the child and family assessment",
+        "Authorise the child and family assessment", "Review the child in need plan")
+        for t in mids)

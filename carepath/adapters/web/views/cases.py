@@ -70,7 +70,7 @@ def case(case_id: int) -> str:
     return render_template(
         "views/case.html", view=view, child=child_rows(child),
         episodes=episode_views(episodes), actions=cases.actions(case_id, actor),
-        chronology=cases.chronology(case_id, actor, show), show=show, filters=FILTERS,
+        chronology=cases.chronology_of(view, show), show=show, filters=FILTERS,
         maps=maps, active_nav="cases")
 
 

@@ -44,8 +44,10 @@ def inbox() -> str:
     actor = current_actor()
     page = services().cases.inbox(query, actor)
     titles = process_titles()
-    people = [u for u in services().people.users()
-              if u.active and u.teams & current_user().teams]
+    people = []
+    if scope == "team":  # the worker filter
+        people = [u for u in services().people.users()
+                  if u.active and u.teams & current_user().teams]
     return render_template("views/inbox.html", page=page, query=query, titles=titles,
                            people=people, active_nav="tasks")
 

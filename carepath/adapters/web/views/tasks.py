@@ -27,7 +27,7 @@ from carepath.forms.validation import FormErrors
 
 from ..auth import current_actor
 from ..context import services
-from ..forms import SubmissionError, build_page, parse_submission
+from ..forms import SubmissionError, build_page, parse_submission, raw_from_values
 from ..security import SIGNED_IN, allow
 from .common import process_titles
 
@@ -59,8 +59,14 @@ def task(task_id: int) -> tuple[str, int]:
     if tf.task.status != "ready" or tf.form is None:
         return render_template("views/task_closed.html", task=tf.task,
                                titles=process_titles(), active_nav="tasks"), 200
+    raw = tf.draft
     notice = "You are carrying on from a saved draft." if tf.draft else None
-    return _render(tf, tf.draft, notice=notice)
+    if raw is None and tf.previous:
+        raw = raw_from_values(tf.form, tf.previous)
+        notice = "This work was returned to you. Your previous answers are filled in."
+    if tf.returned_reason:
+        notice = f"{notice or ''} Reason given: {tf.returned_reason}".strip()
+    return _render(tf, raw, notice=notice)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["POST"])

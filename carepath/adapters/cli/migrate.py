@@ -1,0 +1,140 @@
+"""``carepath migrate`` (move running cases to another pack version or pack, and undo), and
+``carepath pack use`` / ``pack diff``."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from carepath.adapters.cli.errors import handle_errors
+from carepath.adapters.cli.options import actor, db_option, json_option, out, print_json
+from carepath.core.errors import CarepathError
+from carepath.service.migration import MigrationReport, MigrationService
+
+
+def migration(db_url: str | None) -> MigrationService:
+    from carepath.adapters.app import migration_service
+    from carepath.adapters.db.database import make_engine, require_current, resolve_url
+
+    engine = make_engine(resolve_url(db_url))
+    require_current(engine)
+    return migration_service(engine)
+
+
+def _print_report(report: MigrationReport) -> None:
+    table = Table("Case", "From", "Strategy", "Status", "Open tasks before", "Open tasks after",
+                  "Reason")
+    for c in report.cases:
+        before = "\n".join(f"{t.title} ({t.due or 'no date'})" for t in c.tasks_before)
+        after = "\n".join(f"{t.title} ({t.due or 'no date'})" for t in c.tasks_after)
+        table.add_row(str(c.case_id), c.from_, c.strategy, c.status, escape(before),
+                      escape(after), escape(c.reason or ""))
+    out.print(table)
+    what = "would move" if report.dry_run else "moved"
+    out.print(f"{report.moved} case(s) {what} to {report.to}, {report.refused} refused"
+              + (f". Run id: {report.run_id} (undo: carepath migrate undo {report.run_id})"
+                 if report.run_id else " (dry run: nothing was changed)"))
+
+
+@click.group("migrate", invoke_without_command=True)
+@click.option("--to", "to", metavar="PACK@VERSION", help="The pack version to move cases to.")
+@click.option("--all", "all_cases", is_flag=True, help="Every case with running work.")
+@click.option("--from", "from_pack", metavar="PACK[@VERSION]",
+              help="The cases with work running on this pack (version).")
+@click.option("--case", "case_ids", type=int, multiple=True, metavar="ID",
+              help="This case (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Change nothing; report what would happen.")
+@json_option
+@db_option
+@click.pass_context
+@handle_errors
+def migrate(ctx: click.Context, to: str | None, all_cases: bool, from_pack: str | None,
+            case_ids: tuple[int, ...], dry_run: bool, as_json: bool,
+            db_url: str | None) -> None:
+    """Move the running work of cases to another version of their pack, or to another pack.
+
+    A new version of the same pack moves each running process in place (keeping its place);
+    another pack rebuilds the case's work from its record, which stays as it is. Each case
+    moves in its own transaction; the run can be undone with `migrate undo RUN_ID`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if to is None:
+        raise CarepathError("Say where to move cases to: --to PACK@VERSION")
+    report = migration(db_url).migrate(to, actor().name, all_cases=all_cases,
+                                       from_pack=from_pack, case_ids=case_ids, dry_run=dry_run)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        _print_report(report)
+    if report.refused:
+        ctx.exit(1)
+
+
+@migrate.command("undo")
+@click.argument("run_id")
+@json_option
+@db_option
+@click.pass_context
+@handle_errors
+def migrate_undo(ctx: click.Context, run_id: str, as_json: bool, db_url: str | None) -> None:
+    """Put every case of a migrate run back as it was (unless it changed since)."""
+    results = migration(db_url).undo(run_id, actor().name)
+    if as_json:
+        print_json([{"case_id": r.case_id, "undone": r.undone, "reason": r.reason}
+                    for r in results])
+    else:
+        for r in results:
+            out.print(f"Case {r.case_id}: " + ("put back" if r.undone
+                                               else f"not undone: {escape(r.reason or '')}"))
+    if any(not r.undone and r.reason != "already undone" for r in results):
+        ctx.exit(1)
+
+
+@click.command("use")
+@click.argument("key", metavar="NAME@VERSION")
+@db_option
+@handle_errors
+def pack_use(key: str, db_url: str | None) -> None:
+    """Pin the version new referrals of a pack use (NAME alone: the newest again)."""
+    current = migration(db_url).use(key, actor().name)
+    name = key.partition("@")[0]
+    out.print(f"New referrals of {escape(name)} now use {escape(name)}@{escape(current)}.")
+
+
+@click.command("diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@json_option
+@click.pass_context
+@handle_errors
+def pack_diff_command(ctx: click.Context, old: str, new: str, as_json: bool) -> None:
+    """What changed between two packs (NAME@VERSION, NAME or a directory): processes, tasks,
+    forms, fields, record mappings, timescales; then `pack check` on NEW."""
+    from carepath.adapters.app import pack_services
+    from carepath.engine.check import check_pack
+    from carepath.service.migration import pack_diff
+
+    service = pack_services()
+
+    def load(text: str):  # type: ignore[no-untyped-def]
+        name, _, version = text.partition("@")
+        return service.packs.get_version(name, version) if version else service.get(text)
+
+    before, after = load(old), load(new)
+    lines = pack_diff(before, after)
+    report = check_pack(after)
+    if as_json:
+        print_json({"old": before.key, "new": after.key,
+                    "changes": [d.as_json() for d in lines],
+                    "check": {"ok": report.ok, "errors": len(report.errors)}})
+    else:
+        table = Table("Part", "Change", "What", "Before", "After")
+        for d in lines:
+            table.add_row(d.part, d.change, escape(d.key), escape(d.before or ""),
+                          escape(d.after or ""))
+        out.print(table if lines else f"No differences between {before.key} and {after.key}.")
+        out.print(f"pack check {after.key}: " + ("passes" if report.ok else
+                                                 f"{len(report.errors)} error(s)"))
+    if not report.ok:
+        ctx.exit(1)

@@ -1,0 +1,612 @@
+"""Changing the process under live cases: pack versions side by side, and moving running cases
+onto another version of their pack or onto another pack (``carepath migrate``).
+
+Two strategies, chosen per case:
+
+* ``instance`` (a new version of the case's own pack): each running process instance is moved
+  onto the new version's process with SpiffWorkflow's ``diff_workflow`` / ``migrate_workflow``
+  (:func:`carepath.engine.workflow.move_instance`), keeping its place. A case is refused, with
+  why, when a step it has done or waits on is gone and the new version's ``migrations:`` does
+  not say where it went, or when the move is otherwise unsafe. Ready tasks that are still ready
+  keep their row (id, assignee, drafts) with the new version's title, form and due date.
+* ``replay`` (another pack, e.g. ``ics2010`` → ``wt2023``): the canonical record is not
+  touched; the case's running instances are closed as moved, and the new pack's work is rebuilt
+  from the record by the story runner (:class:`carepath.service.stories.StoryRunner`) on a
+  scratch database: the record is told to the new pack as a story, and the tasks it leaves open,
+  with their due dates, are what the case gets. A record item the new pack could not record is
+  reported, and the case is refused (its work would not match its record).
+
+Every case moves in its own transaction behind the case's version check, with its state before
+kept for :meth:`MigrationService.undo`, and a ``case.migrated`` event in its audit trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from carepath.core.errors import CarepathError, NotFoundError
+from carepath.engine.pack import Pack
+from carepath.engine.record.case_record import CaseRecord, record_to_story
+from carepath.engine.record.context import record_context
+from carepath.engine.runtime import pack_functions
+from carepath.engine.stories.story import parse_story
+from carepath.engine.workflow import ReadyTask, WorkflowInstance, move_instance
+from carepath.service.ports import CaseRepository, PackCatalogue
+from carepath.service.types import CaseHead, JsonObject
+
+MOVED = "moved"
+
+
+# -- what the store gives and takes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningInstance:
+    instance_id: int
+    process_id: str
+    episode_seq: int
+    pack_name: str
+    pack_version: str
+    state: str
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    task_id: int
+    instance_id: int
+    spiff_task_id: str
+    bpmn_id: str
+    title: str
+    due: date | None
+    assignee: str | None
+
+
+@dataclass(frozen=True)
+class CaseWork:
+    """A case's running work as stored: what a move starts from."""
+
+    head: CaseHead
+    record: CaseRecord
+    instances: list[RunningInstance]
+    tasks: list[OpenTask]
+
+
+@dataclass(frozen=True)
+class NewTaskRow:
+    spiff_task_id: str
+    bpmn_id: str
+    title: str
+    form: str | None
+    role: str | None
+    assignee: str | None
+    due: date | None
+
+
+@dataclass(frozen=True)
+class InstanceUpdate:
+    """A running instance moved in place (strategy ``instance``)."""
+
+    instance_id: int
+    state: str
+    pack_name: str
+    pack_version: str
+    next_timer_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """A ready task still ready after the move: its row is kept, with the new version's
+    details."""
+
+    task_id: int
+    bpmn_id: str
+    title: str
+    form: str | None
+    role: str | None
+    due: date | None
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    process_id: str
+    episode_seq: int
+    pack_name: str
+    pack_version: str
+    state: str
+    next_timer_at: datetime | None
+    tasks: list[NewTaskRow]
+    existing: int | None = None  # add the tasks to this (moved) instance instead
+
+
+@dataclass
+class CasePlan:
+    """Everything one case's move writes, in one transaction after the version check."""
+
+    case_id: int
+    seen_version: int
+    strategy: str
+    pack: tuple[str, str]
+    updates: list[InstanceUpdate] = field(default_factory=list)
+    task_updates: list[TaskUpdate] = field(default_factory=list)
+    cancel_tasks: list[int] = field(default_factory=list)
+    close_instances: list[int] = field(default_factory=list)  # closed as moved
+    new_instances: list[NewInstance] = field(default_factory=list)
+    event: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    case_id: int
+    undone: bool
+    reason: str | None
+
+
+class MigrationStore(Protocol):
+    def running_counts(self) -> dict[tuple[str, str], int]:
+        """(pack name, version) -> how many process instances run on it."""
+        ...
+
+    def pins(self) -> dict[str, str]:
+        """Pack name -> the version pinned for new cases (unpinned packs left out)."""
+        ...
+
+    def pin(self, name: str, version: str | None, actor: str) -> None: ...
+
+    def running_cases(self, pack_name: str | None, pack_version: str | None) -> list[int]:
+        """Ids of the cases with a running instance (of that pack, and version if given)."""
+        ...
+
+    def case_work(self, case_id: int) -> CaseWork: ...
+
+    def start_run(self, run_id: str, target: str, actor: str) -> None: ...
+
+    def apply(self, run_id: str, plan: CasePlan, actor: str) -> None:
+        """Write the move (version check first), keep the case's state before for undo, and
+        add a ``case.migrated`` event. ConflictError if the case changed."""
+        ...
+
+    def undo(self, run_id: str, actor: str) -> list[UndoResult]: ...
+
+
+class ScratchCases(Protocol):
+    def fresh(self) -> AbstractContextManager[CaseRepository]: ...
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    title: str
+    due: date | None
+    process: str
+    task: str
+
+    def as_json(self) -> JsonObject:
+        return {"title": self.title, "due": self.due.isoformat() if self.due else None,
+                "process": self.process, "task": self.task}
+
+
+@dataclass
+class CaseReport:
+    case_id: int
+    from_: str
+    strategy: str
+    status: str  # moved, would_move, refused, unchanged
+    reason: str | None
+    tasks_before: list[TaskLine]
+    tasks_after: list[TaskLine]
+    unrecorded: list[str] = field(default_factory=list)
+
+    def as_json(self) -> JsonObject:
+        return {"case_id": self.case_id, "from": self.from_, "strategy": self.strategy,
+                "status": self.status, "reason": self.reason,
+                "tasks_before": [t.as_json() for t in self.tasks_before],
+                "tasks_after": [t.as_json() for t in self.tasks_after],
+                "unrecorded": list(self.unrecorded)}
+
+
+@dataclass
+class MigrationReport:
+    run_id: str | None
+    to: str
+    dry_run: bool
+    cases: list[CaseReport]
+
+    @property
+    def moved(self) -> int:
+        return sum(1 for c in self.cases if c.status in ("moved", "would_move"))
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for c in self.cases if c.status == "refused")
+
+    def as_json(self) -> JsonObject:
+        return {"run_id": self.run_id, "to": self.to, "dry_run": self.dry_run,
+                "cases": [c.as_json() for c in self.cases], "moved": self.moved,
+                "refused": self.refused}
+
+
+@dataclass(frozen=True)
+class PackVersionInfo:
+    name: str
+    version: str
+    title: str
+    source: str
+    current: bool  # new cases use it
+    pinned: bool
+    running: int | None  # running instances (None: no database asked)
+
+    def as_json(self) -> JsonObject:
+        return {"name": self.name, "version": self.version, "title": self.title,
+                "source": self.source, "current": self.current, "pinned": self.pinned,
+                "running": self.running}
+
+
+def parse_key(text: str, need_version: bool) -> tuple[str, str | None]:
+    """``NAME@VERSION`` (or ``NAME``, unless ``need_version``) as (name, version)."""
+    name, at, version = text.strip().partition("@")
+    if not name or (at and not version):
+        raise CarepathError(f"'{text}' is not a pack: write NAME@VERSION, like wt2023@1.1.0")
+    if need_version and not version:
+        raise CarepathError(f"'{text}' names no version: write NAME@VERSION, like "
+                            "wt2023@1.1.0")
+    return name, version or None
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class MigrationService:
+    def __init__(self, store: MigrationStore | None, packs: PackCatalogue,
+                 scratch: Callable[[], ScratchCases] | None = None,
+                 check: Callable[[Pack], Any] | None = None) -> None:
+        """``scratch`` makes the scratch databases a ``replay`` runs the new pack on;
+        ``check`` is ``pack check`` (a report with ``ok`` and ``errors``)."""
+        self._store = store
+        self.packs = packs
+        self.scratch = scratch
+        self.check = check
+
+    @property
+    def store(self) -> MigrationStore:
+        if self._store is None:
+            raise CarepathError("This needs a database: give one with --db")
+        return self._store
+
+    # -- versions ------------------------------------------------------------------------
+
+    def versions(self) -> list[PackVersionInfo]:
+        """Every installed version of every pack, with its running instances (None without a
+        database)."""
+        counts = self._store.running_counts() if self._store is not None else None
+        keys = getattr(self.packs, "keys", None)
+        pairs: list[tuple[str, str]] = keys() if keys is not None else [
+            (n, self.packs.get(n).version) for n in self.packs.names()]
+        infos = []
+        for name, version in pairs:
+            pack = self.packs.get_version(name, version)
+            try:
+                current = self.packs.get(name).version
+            except CarepathError:
+                current = None
+            origin_of = getattr(self.packs, "origin_of", None)
+            source = origin_of(name, version) if origin_of is not None else \
+                self.packs.origin(name)
+            pinned = getattr(self.packs, "pinned", lambda _: None)(name)
+            infos.append(PackVersionInfo(name, version, pack.title, source,
+                                         current == version, pinned == version,
+                                         None if counts is None else
+                                         counts.get((name, version), 0)))
+        # versions no longer installed that cases still run on
+        installed = set(pairs)
+        for (name, version), n in sorted((counts or {}).items()):
+            if (name, version) not in installed and n:
+                infos.append(PackVersionInfo(name, version, "(not installed)", "", False, False,
+                                             n))
+        return infos
+
+    def installed(self, name: str, version: str) -> Pack:
+        """``name@version``, which must be installed (and load)."""
+        try:
+            pack = self.packs.get_version(name, version)
+        except NotFoundError:
+            pack = None
+        except CarepathError as exc:
+            if "is installed" not in exc.message and "not installed" not in exc.message:
+                raise
+            pack = None
+        if pack is None or pack.version != version:
+            raise NotFoundError(f"No pack {name}@{version} is installed, so nothing was "
+                                f"changed (carepath pack list shows what is)")
+        return pack
+
+    def use(self, key: str, actor: str) -> str:
+        """Pin the version new cases of a pack use (``NAME@VERSION``; ``NAME`` alone: the
+        newest again). The pin is kept in the database; returns the version now current."""
+        name, version = parse_key(key, need_version=False)
+        if version is not None:
+            self.installed(name, version)  # installed and loads, or say so
+        else:
+            self.packs.get(name)
+        self.store.pin(name, version, actor)
+        pin = getattr(self.packs, "pin", None)
+        if pin is not None:
+            pin(name, version)
+        return self.packs.get(name).version
+
+    # -- moving --------------------------------------------------------------------------
+
+    def migrate(self, to: str, actor: str, *, all_cases: bool = False,
+                from_pack: str | None = None, case_ids: Iterable[int] = (),
+                dry_run: bool = False) -> MigrationReport:
+        name, version = parse_key(to, need_version=True)
+        assert version is not None
+        target = self.installed(name, version)
+        if self.check is not None:
+            report = self.check(target)
+            if not report.ok:
+                first = report.errors[0].message if report.errors else "not every path checked"
+                raise CarepathError(f"{target.key} does not pass pack check ({len(report.errors)}"
+                                    f" error(s); first: {first}): nothing was moved. Run "
+                                    f"carepath pack check {target.name} for the whole report")
+        chosen = [bool(all_cases), from_pack is not None, bool(list(case_ids))]
+        if sum(chosen) != 1:
+            raise CarepathError("Say which cases to move: one of --all, --from PACK[@VERSION] "
+                                "or --case ID")
+        ids: list[int]
+        if all_cases:
+            ids = self.store.running_cases(None, None)
+        elif from_pack is not None:
+            from_name, from_version = parse_key(from_pack, need_version=False)
+            ids = self.store.running_cases(from_name, from_version)
+        else:
+            ids = sorted(set(case_ids))
+        run_id = None if dry_run else uuid.uuid4().hex
+        if run_id is not None:
+            self.store.start_run(run_id, target.key, actor)
+        reports = []
+        for case_id in ids:
+            reports.append(self._one(case_id, target, run_id, actor))
+        return MigrationReport(run_id, target.key, dry_run, reports)
+
+    def undo(self, run_id: str, actor: str) -> list[UndoResult]:
+        return self.store.undo(require_run_id(run_id), actor)
+
+    def _one(self, case_id: int, target: Pack, run_id: str | None, actor: str) -> CaseReport:
+        work = self.store.case_work(case_id)
+        before = [TaskLine(t.title, t.due, _process_of(work, t.instance_id), t.bpmn_id)
+                  for t in work.tasks]
+        strategy = "instance" if work.head.pack_name == target.name else "replay"
+        report = CaseReport(case_id, work.head.pack, strategy, "refused", None, before, [])
+        if not work.instances:
+            report.status, report.reason = "unchanged", "no running process to move"
+            return report
+        try:
+            if strategy == "instance":
+                plan = self._instance_plan(work, target, report)
+            else:
+                plan = self._replay_plan(work, target, report)
+        except CarepathError as exc:
+            report.reason = exc.message
+            return report
+        if plan is None:
+            return report
+        if run_id is None:
+            report.status = "would_move"
+            return report
+        plan.event = {"run_id": run_id, "from": work.head.pack, "to": target.key,
+                      "strategy": strategy,
+                      "tasks_before": [t.as_json() for t in report.tasks_before],
+                      "tasks_after": [t.as_json() for t in report.tasks_after]}
+        try:
+            self.store.apply(run_id, plan, actor)
+        except CarepathError as exc:
+            report.reason = exc.message
+            return report
+        report.status = "moved"
+        return report
+
+    def _instance_plan(self, work: CaseWork, target: Pack,
+                       report: CaseReport) -> CasePlan | None:
+        plan = CasePlan(work.head.case_id, work.head.version, "instance",
+                        (target.name, target.version))
+        context = record_context(work.record)
+        new_functions = pack_functions(target)
+        tasks_by_instance: dict[int, list[OpenTask]] = {}
+        for t in work.tasks:
+            tasks_by_instance.setdefault(t.instance_id, []).append(t)
+        after: list[TaskLine] = []
+        changed = False
+        for inst in work.instances:
+            open_tasks = tasks_by_instance.get(inst.instance_id, [])
+            if (inst.pack_name, inst.pack_version) == (target.name, target.version):
+                after.extend(TaskLine(t.title, t.due, inst.process_id, t.bpmn_id)
+                             for t in open_tasks)
+                continue
+            if inst.pack_name != target.name:
+                report.reason = (f"its process '{inst.process_id}' runs on {inst.pack_name}, "
+                                 f"not {target.name}: move it to the other pack instead")
+                return None
+            if inst.process_id not in target.bpmn:
+                report.reason = (f"{target.key} has no process '{inst.process_id}', which is "
+                                 "running in this case")
+                return None
+            old = self.packs.get_version(inst.pack_name, inst.pack_version)
+            moved = move_instance(inst.state, old.specs(inst.process_id),
+                                  target.specs(inst.process_id), pack_functions(old),
+                                  new_functions, context,
+                                  target.migrations.get(inst.process_id, {}))
+            if moved.state is None:
+                report.reason = moved.refused
+                return None
+            workflow = WorkflowInstance.restore(moved.state, target.specs(inst.process_id),
+                                                new_functions)
+            if workflow.is_completed():
+                report.reason = (f"moving it would finish its process '{inst.process_id}' "
+                                 "without its remaining tasks")
+                return None
+            changed = True
+            plan.updates.append(InstanceUpdate(inst.instance_id, moved.state, target.name,
+                                               target.version, workflow.next_timer_at()))
+            ready = workflow.ready_tasks()
+            rows = {t.spiff_task_id: t for t in open_tasks}
+            new_rows = []
+            for task in ready:
+                due = _due(target, task, work.record)
+                after.append(TaskLine(task.title, due, inst.process_id, task.bpmn_id))
+                row = rows.pop(task.id, None)
+                if row is not None:
+                    plan.task_updates.append(TaskUpdate(row.task_id, task.bpmn_id, task.title,
+                                                        task.form, task.role, due))
+                else:
+                    new_rows.append(NewTaskRow(task.id, task.bpmn_id, task.title, task.form,
+                                               task.role, _assignee(target, task,
+                                                                    work.head.worker), due))
+            plan.cancel_tasks.extend(r.task_id for r in rows.values())
+            if new_rows:
+                plan.new_instances.append(NewInstance(inst.process_id, inst.episode_seq,
+                                                      target.name, target.version, "", None,
+                                                      new_rows, existing=inst.instance_id))
+        report.tasks_after = after
+        if not changed and work.head.pack_version == target.version:
+            report.status, report.reason = "unchanged", f"already on {target.key}"
+            return None
+        return plan
+
+    def _replay_plan(self, work: CaseWork, target: Pack, report: CaseReport) -> CasePlan | None:
+        if self.scratch is None:
+            raise CarepathError("Moving a case to another pack needs a scratch database, "
+                                "which this service was not given")
+        from carepath.service.cases import CaseService
+        from carepath.service.stories import StoryRunner
+
+        story = parse_story(record_to_story(work.record), f"the record of case "
+                                                          f"{work.head.case_id}")
+        databases = self.scratch()
+        with databases.fresh() as cases:
+            service = CaseService(cases, self.packs)
+            runner = StoryRunner(service, target, actor="migrate", worker=work.head.worker,
+                                 team=work.head.team)
+            try:
+                result = runner.run(story)
+            except CarepathError as exc:
+                report.reason = f"{target.key} could not take this record: {exc.message}"
+                return None
+            report.unrecorded = [f"{u.path}: {u.reason}" for u in result.unrecorded]
+            scratch_id = result.case_ids[0]
+            instances = {i.instance_id: i for i in cases.case_instances(scratch_id)
+                         if i.status == "running"}
+            tasks_by_instance: dict[int, list[NewTaskRow]] = {i: [] for i in instances}
+            after = []
+            for live in cases.ready_work(scratch_id):
+                v = live.view
+                tasks_by_instance.setdefault(live.instance_id, []).append(NewTaskRow(
+                    live.spiff_task_id, v.bpmn_id, v.title, v.form, v.role, v.assignee, v.due))
+                after.append(TaskLine(v.title, v.due, v.process, v.bpmn_id))
+            new_instances = []
+            for instance_id, inst in sorted(instances.items()):
+                workflow = WorkflowInstance.restore(inst.state, target.specs(inst.process_id),
+                                                    pack_functions(target))
+                new_instances.append(NewInstance(inst.process_id, inst.episode_seq,
+                                                 target.name, target.version, inst.state,
+                                                 workflow.next_timer_at(),
+                                                 tasks_by_instance.get(instance_id, [])))
+        report.tasks_after = after
+        if report.unrecorded:
+            report.reason = (f"{target.key} could not record all of this case's record, so its "
+                             "work would not match the record: "
+                             + "; ".join(report.unrecorded))
+            return None
+        return CasePlan(work.head.case_id, work.head.version, "replay",
+                        (target.name, target.version),
+                        cancel_tasks=[t.task_id for t in work.tasks],
+                        close_instances=[i.instance_id for i in work.instances],
+                        new_instances=new_instances)
+
+
+def _process_of(work: CaseWork, instance_id: int) -> str:
+    for inst in work.instances:
+        if inst.instance_id == instance_id:
+            return inst.process_id
+    return ""
+
+
+def _due(pack: Pack, task: ReadyTask, record: CaseRecord) -> date | None:
+    if not task.due:
+        return None
+    return pack.timescales.due(task.due, record_context(record))
+
+
+def _assignee(pack: Pack, task: ReadyTask, worker: str | None) -> str | None:
+    role = pack.roles.get(task.role or "")
+    return worker if role is not None and role.assign == "case_worker" else None
+
+
+def require_run_id(run_id: str) -> str:
+    text = run_id.strip()
+    if not text or len(text) > 32 or not all(c in "0123456789abcdef" for c in text):
+        raise NotFoundError(f"There is no migration run '{run_id}'")
+    return text
+
+
+# -- pack diff ---------------------------------------------------------------------------------
+
+
+def _pack_outline(pack: Pack) -> dict[str, dict[str, str]]:
+    """What a pack diff compares, each part as key -> a description."""
+    processes: dict[str, str] = {}
+    tasks: dict[str, str] = {}
+    for pid in sorted(pack.bpmn):
+        specs = pack.specs(pid)
+        processes[pid] = specs.title
+        for t in specs.tasks.values():
+            tasks[f"{pid}.{t.bpmn_id}"] = (f"{t.title} (form {t.form or '-'}, role "
+                                           f"{t.role or '-'}, due {t.due or '-'})")
+    forms: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    mappings: dict[str, str] = {}
+    for form_id, form in sorted(pack.forms.items()):
+        forms[form_id] = form.title
+        for f in form.fields:
+            fields[f"{form_id}.{f.name}"] = f"{f.type.value if hasattr(f.type, 'value') else f.type}"
+            record = getattr(f, "record", None)
+            if record:
+                mappings[f"{form_id}.{f.name}"] = str(record)
+    timescales = {name: f"{t.title} ({t.kind}, {t.amount}, from {t.from_path})"
+                  for name, t in pack.timescales.items.items()}
+    return {"processes": processes, "tasks": tasks, "forms": forms, "fields": fields,
+            "record mappings": mappings, "timescales": timescales}
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    part: str
+    change: str  # added, removed, changed
+    key: str
+    before: str | None
+    after: str | None
+
+    def as_json(self) -> JsonObject:
+        return {"part": self.part, "change": self.change, "key": self.key,
+                "before": self.before, "after": self.after}
+
+
+def pack_diff(old: Pack, new: Pack) -> list[DiffLine]:
+    """What changed from ``old`` to ``new``: processes, tasks, forms, fields, record mappings,
+    timescales."""
+    a, b = _pack_outline(old), _pack_outline(new)
+    lines = []
+    for part in a:
+        for key in sorted(set(a[part]) | set(b[part])):
+            before, after = a[part].get(key), b[part].get(key)
+            if before == after:
+                continue
+            change = "added" if before is None else "removed" if after is None else "changed"
+            lines.append(DiffLine(part, change, key, before, after))
+    return lines

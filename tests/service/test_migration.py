@@ -1,0 +1,292 @@
+"""Changing the process under live cases: versions side by side, moving running cases to a new
+version of their pack (Spiff diff/migrate) or to another pack (replayed from the record), dry
+runs, undo, and the audit chain after both."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+import carepath
+from carepath.adapters.app import migration_service, services_for
+from carepath.adapters.db.scratch import MemoryDatabases
+from carepath.adapters.packs import PackRegistry
+from carepath.core.errors import CarepathError
+from carepath.core.yamlsource import load_yaml
+from carepath.engine.record.case_record import record_to_story
+from carepath.engine.stories.story import parse_story
+from carepath.service.cases import CaseService
+from carepath.service.stories import StoryRunner
+from carepath.service.types import Actor, TaskFilter
+
+MOVES = Path(__file__).parents[1] / "packs" / "moves"
+STORIES = sorted((Path(carepath.__file__).parent / "stories").glob("*.yaml"))
+CHILD = {"la_child_id": "M1", "upn": "C201250001001", "birth_date": "2015-06-01", "sex": "F",
+         "ethnicity": "WBRI", "disabilities": ["NONE"]}
+OPERATOR = Actor.operator("admin")
+
+
+def _registry(*versions: str) -> PackRegistry:
+    return PackRegistry([MOVES / v for v in versions])
+
+
+def _waiting_at_check(db: Engine, registry: PackRegistry) -> tuple[Any, int]:
+    """A case of moves-test 1.0.0 that has done 'decide' and waits at 'check'."""
+    services = services_for(db, registry)
+    registry.pin("moves-test", "1.0.0")
+    case_id = services.cases.open_case("moves-test", CHILD, {"date": "2025-05-01",
+                                                             "source": "2A"},
+                                       OPERATOR, worker="sam").case_id
+    first = services.cases.tasks(TaskFilter(case_id=case_id))
+    services.cases.complete_task(first[0].id, {"nfa": True}, OPERATOR)
+    registry.pin("moves-test", None)
+    return services, case_id
+
+
+def _open(services: Any, case_id: int) -> list[tuple[int, str, str | None]]:
+    return [(t.id, t.bpmn_id, t.assignee)
+            for t in services.cases.tasks(TaskFilter(case_id=case_id))]
+
+
+def _state(services: Any, db: Engine, case_id: int) -> Any:
+    """Everything a move may change, for comparing before and after an undo."""
+    head = services.cases.head(case_id)
+    instances = [(i.instance_id, i.process_id, i.pack_name, i.pack_version, i.status, i.state)
+                 for i in services.cases.cases.case_instances(case_id)]
+    tasks = [(t.id, t.bpmn_id, t.title, t.due, t.status, t.assignee)
+             for status in ("ready", "completed", "cancelled")
+             for t in services.cases.tasks(TaskFilter(case_id=case_id, status=status))]
+    return head.pack, instances, sorted(tasks), record_to_story(services.cases.record(case_id))
+
+
+def test_versions_side_by_side_newest_unless_pinned(db: Engine) -> None:
+    registry = _registry("v1", "add")
+    services, case_id = _waiting_at_check(db, registry)
+    moves = migration_service(db, registry)
+    listed = {(v.name, v.version): v for v in moves.versions()}
+    assert listed[("moves-test", "1.0.0")].running == 1
+    assert listed[("moves-test", "1.2.0")].running == 0
+    assert listed[("moves-test", "1.2.0")].current
+    assert moves.use("moves-test@1.0.0", "admin") == "1.0.0"
+    # the pin is kept in the database: a new service over it uses the pinned version
+    fresh = _registry("v1", "add")
+    assert migration_service(db, fresh).versions()
+    assert fresh.get("moves-test").version == "1.0.0"
+    assert moves.use("moves-test", "admin") == "1.2.0"
+    with pytest.raises(CarepathError, match="9.9.9"):
+        moves.use("moves-test@9.9.9", "admin")
+    # the running case carries on, on its own version
+    task = services.cases.tasks(TaskFilter(case_id=case_id))[0]
+    services.cases.complete_task(task.id, {"nfa": True}, OPERATOR)
+    assert [b for _, b, _ in _open(services, case_id)] == ["extra"]
+
+
+def test_a_renamed_task_is_moved_keeping_its_row(db: Engine) -> None:
+    registry = _registry("v1", "rename")
+    services, case_id = _waiting_at_check(db, registry)
+    (task_id, _, assignee), = _open(services, case_id)
+    report = migration_service(db, registry).migrate("moves-test@1.1.0", "admin",
+                                                     case_ids=[case_id])
+    (case,) = report.cases
+    assert (case.status, case.strategy) == ("moved", "instance")
+    assert _open(services, case_id) == [(task_id, "check_again", assignee)]
+    assert services.cases.head(case_id).pack == "moves-test@1.1.0"
+    services.cases.complete_task(task_id, {"nfa": True}, OPERATOR)
+    assert [b for _, b, _ in _open(services, case_id)] == ["extra"]
+    assert services.audit.verify(None).problems == []
+
+
+def test_a_task_added_after_the_current_one_is_reached(db: Engine) -> None:
+    registry = _registry("v1", "add")
+    services, case_id = _waiting_at_check(db, registry)
+    report = migration_service(db, registry).migrate("moves-test@1.2.0", "admin",
+                                                     from_pack="moves-test@1.0.0")
+    assert [c.status for c in report.cases] == ["moved"]
+    (task_id, bpmn, _), = _open(services, case_id)
+    assert bpmn == "check"
+    services.cases.complete_task(task_id, {"nfa": True}, OPERATOR)
+    assert [b for _, b, _ in _open(services, case_id)] == ["last_look"]
+
+
+def test_removing_the_waited_on_task_is_refused_without_a_mapping(db: Engine) -> None:
+    registry = _registry("v1", "remove", "remove_mapped")
+    services, case_id = _waiting_at_check(db, registry)
+    before = _state(services, db, case_id)
+    moves = migration_service(db, registry)
+    report = moves.migrate("moves-test@1.3.0", "admin", all_cases=True)
+    (case,) = report.cases
+    assert case.status == "refused"
+    assert case.reason is not None and "'check'" in case.reason and "migrations:" in case.reason
+    assert _state(services, db, case_id) == before
+    report = moves.migrate("moves-test@1.4.0", "admin", all_cases=True)
+    assert [c.status for c in report.cases] == ["moved"]
+    assert [b for _, b, _ in _open(services, case_id)] == ["extra"]
+
+
+def test_dry_run_changes_nothing_and_undo_restores_exactly(db: Engine) -> None:
+    registry = _registry("v1", "remove_mapped")
+    services, case_id = _waiting_at_check(db, registry)
+    before = _state(services, db, case_id)
+    moves = migration_service(db, registry)
+    dry = moves.migrate("moves-test@1.4.0", "admin", case_ids=[case_id], dry_run=True)
+    assert dry.run_id is None
+    assert dry.as_json()["cases"][0]["status"] == "would_move"
+    assert dry.as_json()["cases"][0]["tasks_after"][0]["task"] == "extra"
+    assert _state(services, db, case_id) == before
+    run = moves.migrate("moves-test@1.4.0", "admin", case_ids=[case_id])
+    assert run.run_id and run.moved == 1
+    assert _state(services, db, case_id) != before
+    assert [r.undone for r in moves.undo(run.run_id, "admin")] == [True]
+    after = _state(services, db, case_id)
+    assert after == before
+    kinds = [h.kind for h in services.cases.cases.history(case_id)]
+    assert kinds[-2:] == ["case.migrated", "case.migration_undone"]
+    assert services.audit.verify(None).problems == []
+    # undone once: a second undo does nothing
+    assert [r.reason for r in moves.undo(run.run_id, "admin")] == ["already undone"]
+
+
+def test_undo_refuses_a_case_changed_since(db: Engine) -> None:
+    registry = _registry("v1", "remove_mapped")
+    services, case_id = _waiting_at_check(db, registry)
+    moves = migration_service(db, registry)
+    run = moves.migrate("moves-test@1.4.0", "admin", case_ids=[case_id])
+    task_id = _open(services, case_id)[0][0]
+    services.cases.complete_task(task_id, {"nfa": True}, OPERATOR)
+    (result,) = moves.undo(run.run_id or "", "admin")
+    assert not result.undone and result.reason and "changed since" in result.reason
+
+
+def test_a_target_that_fails_pack_check_is_refused(db: Engine, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(MOVES / "add", broken)
+    text = (broken / "processes" / "referral.yaml").read_text()
+    cut = text.index("  - task: close")
+    (broken / "processes" / "referral.yaml").write_text(text[:cut] + "  - end: done\n"
+                                                        "    title: Done\n")
+    (broken / "pack.yaml").write_text((broken / "pack.yaml").read_text()
+                                      .replace("1.2.0", "1.9.0"))
+    registry = _registry("v1")
+    registry.add_dir(broken)
+    services, case_id = _waiting_at_check(db, registry)
+    before = _state(services, db, case_id)
+    with pytest.raises(CarepathError, match="does not pass pack check"):
+        migration_service(db, registry).migrate("moves-test@1.9.0", "admin", all_cases=True)
+    assert _state(services, db, case_id) == before
+
+
+def test_the_mapping_is_checked_when_the_pack_loads(tmp_path: Path) -> None:
+    import shutil
+
+    from carepath.engine.pack import PackErrors
+
+    bad = tmp_path / "bad"
+    shutil.copytree(MOVES / "remove_mapped", bad)
+    (bad / "pack.yaml").write_text((bad / "pack.yaml").read_text()
+                                   .replace("check: extra", "check: nowhere"))
+    with pytest.raises(PackErrors, match="'nowhere', which is no step"):
+        PackRegistry().add_dir(bad)
+
+
+# -- another pack: ics2010 -> wt2023 ------------------------------------------------------------
+
+def _cut(story: dict[str, Any], day: date) -> dict[str, Any]:
+    """The story as it stood on ``day``: what happened later left out."""
+    cut = copy.deepcopy(story)
+    episodes = [e for e in cut["episodes"] if e["referral"]["date"] <= day]
+    for ep in episodes:
+        for key in ("assessments", "s47", "cp_plans", "cin_plans"):
+            items = [i for i in ep.get(key, []) if i["start"] <= day]
+            for item in items:
+                for field in ("authorised", "end", "icpc_date"):
+                    if item.get(field) is not None and item[field] > day:
+                        del item[field]
+                if "reviews" in item:
+                    item["reviews"] = [r for r in item["reviews"] if r <= day]
+            if items:
+                ep[key] = items
+            else:
+                ep.pop(key, None)
+        closure = ep.get("closure")
+        if closure is not None and closure["date"] > day:
+            del ep["closure"]
+    cut["episodes"] = episodes
+    return cut
+
+
+def _half_way(path: Path) -> dict[str, Any] | None:
+    story = parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
+    first = story["episodes"][0]["referral"]["date"]
+    dates = sorted(d for d in _dates(story) if d > first)
+    for day in dates[len(dates) // 2:] + dates[: len(dates) // 2][::-1]:
+        try:
+            return parse_story(_cut(story, day), str(path))
+        except CarepathError:
+            continue
+    return None
+
+
+def _dates(value: Any) -> list[date]:
+    if isinstance(value, date):
+        return [value]
+    if isinstance(value, dict):
+        return [d for v in value.values() for d in _dates(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in _dates(v)]
+    return []
+
+
+@pytest.mark.parametrize("story_file", STORIES, ids=lambda p: p.stem)
+def test_a_story_half_way_on_ics2010_moves_to_wt2023(db: Engine, story_file: Path) -> None:
+    story = _half_way(story_file)
+    if story is None:
+        pytest.skip("no half-way point of this story is a valid story")
+    registry = PackRegistry()
+    services = services_for(db, registry)
+    result = StoryRunner(services.cases, registry.get("ics2010")).run(story)
+    case_id = result.case_ids[0]
+    record_before = record_to_story(services.cases.record(case_id))
+    moves = migration_service(db, registry)
+    dry = moves.migrate("wt2023@1.0.0", "admin", case_ids=[case_id], dry_run=True)
+    (planned,) = dry.cases
+    if planned.status == "unchanged":
+        assert not _open(services, case_id)
+        return
+    assert planned.status == "would_move", planned.reason
+    assert services.cases.head(case_id).pack.startswith("ics2010@")
+
+    run = moves.migrate("wt2023@1.0.0", "admin", case_ids=[case_id])
+    (moved,) = run.cases
+    assert moved.status == "moved" and moved.strategy == "replay"
+    assert record_to_story(services.cases.record(case_id)) == record_before
+    assert services.cases.head(case_id).pack == "wt2023@1.0.0"
+    # the tasks wt2023 would have open for this record, with wt2023's due dates: the same
+    # record told to wt2023 from the start leaves them open
+    scratch = MemoryDatabases()
+    try:
+        with scratch.fresh() as cases:
+            expected = StoryRunner(CaseService(cases, registry), registry.get("wt2023")
+                                   ).run(story)
+    finally:
+        scratch.close()
+    want = sorted((t.bpmn_id, t.title, t.due) for t in expected.stopped_at)
+    got = sorted((t.bpmn_id, t.title, t.due)
+                 for t in services.cases.tasks(TaskFilter(case_id=case_id)))
+    assert got == want
+    assert [(t.task, t.due) for t in moved.tasks_after] != [] or want == []
+    assert services.audit.verify(None).problems == []
+
+    before_undo = [t.id for t in services.cases.tasks(TaskFilter(case_id=case_id))]
+    assert before_undo
+    assert [r.undone for r in moves.undo(run.run_id or "", "admin")] == [True]
+    assert services.cases.head(case_id).pack.startswith("ics2010@")
+    assert sorted((t.bpmn_id, t.due) for t in services.cases.tasks(TaskFilter(case_id=case_id))
+                  ) == sorted((t.bpmn_id, t.due) for t in result.stopped_at)
+    assert services.audit.verify(None).problems == []
