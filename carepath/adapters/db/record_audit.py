@@ -15,7 +15,7 @@ review summary ``review_count``/``last_review``, checked against the reviews the
 to). Not covered (the workflow's own working state, or bookkeeping): ``cases.version`` (the
 optimistic lock counter), ``cases.created_at``, ``process_instances``, ``tasks`` and
 ``task_drafts``. ``cases.event_seq``/``head_hash`` are the chain's head, checked by
-:mod:`audit`.
+:mod:`audit`. The case's pack moves with ``case.migrated`` and ``case.migration_undone``.
 
 Code lists (disabilities, assessment factors) are compared as sets: their order means nothing.
 Values of the child's identifying details are never shown in a problem (personal data).
@@ -59,7 +59,8 @@ from .records import (
 
 # The events that change the case row or who may see the case (besides the record's own).
 CASE_EVENTS = frozenset({"case.opened", "referral.recorded", "case.worker_changed",
-                         "case.restricted", "case.unrestricted", "case.access_granted"})
+                         "case.restricted", "case.unrestricted", "case.access_granted",
+                         "case.migrated", "case.migration_undone"})
 
 Key = tuple[str, tuple[Any, ...]]  # (table, the row's place in the record)
 Row = dict[str, Any]
@@ -217,11 +218,17 @@ class CaseReplay:
         self.case[column] = value
         self.case_written[column] = seq
 
+    def _pack(self, seq: int, key: Any) -> None:
+        name, _, version = str(key).rpartition("@")
+        self._set(seq, "pack_name", name)
+        self._set(seq, "pack_version", version)
+
     def _case_event(self, seq: int, kind: str, payload: Mapping[str, Any]) -> None:
+        if kind in ("case.migrated", "case.migration_undone"):  # moved to another pack
+            self._pack(seq, payload["to"])
+            return
         if kind in ("case.opened", "referral.recorded"):
-            name, _, version = str(payload["pack"]).rpartition("@")
-            self._set(seq, "pack_name", name)
-            self._set(seq, "pack_version", version)
+            self._pack(seq, payload["pack"])
             for column in ("worker", "team"):
                 if column in payload and (kind == "case.opened" or payload[column]):
                     self._set(seq, column, payload[column])
