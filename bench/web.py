@@ -50,7 +50,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +62,7 @@ from sqlalchemy import Table, func, insert, select, text, update
 from bench.cases import ACTOR, WORKER, CaseDriver, Script, child_for
 from bench.common import Database, Settings, database, log, percentile
 from carepath.adapters.db import models as m
-from carepath.adapters.db.audit import event_hash
+from carepath.adapters.db.audit import canonical_json, event_hash
 from carepath.engine.time.clock import FixedClock, use_clock
 from tests.casework import Casework as CaseStore
 
@@ -187,12 +187,20 @@ def clone_cases(db: Database, template_ids: list[int], total: int,
         templates = [_load_template(conn, tables, cid) for cid in template_ids]
         next_id = {t.name: int(conn.execute(select(func.coalesce(func.max(t.c.id), 0)))
                                .scalar_one()) + 1 for t in tables if _has_id(t)}
-    # the templates themselves join the caseload with a worker and team of the spread
+    # the templates themselves join the caseload with a worker and team of the spread (their
+    # opening event says so too, re-chained: `audit verify` compares the case row with it)
     with db.engine.begin() as conn:
         for k, tpl in enumerate(templates):
             worker, team = spread[k % len(spread)]
+            events = [dict(e) for e in tpl.rows["events"]]
+            head = _rechain(events, lambda payload, kind, w=worker, t=team:
+                            _allocated(payload, kind, w, t))
+            for event in events:
+                conn.execute(update(m.EventRow).where(m.EventRow.id == event["id"]).values(
+                    payload=event["payload"], prev_hash=event["prev_hash"],
+                    hash=event["hash"]))
             conn.execute(update(m.CaseRow).where(m.CaseRow.id == tpl.case_id)
-                         .values(worker=worker, team=team))
+                         .values(worker=worker, team=team, head_hash=head))
             conn.execute(update(m.TaskRow).where(m.TaskRow.case_id == tpl.case_id,
                                                  m.TaskRow.assignee == tpl.worker)
                          .values(assignee=worker))
@@ -263,24 +271,42 @@ def _clone_one(tpl: Template, n: int, worker: str, team: str, tables: list[Table
             elif table.name == "process_instances" and isinstance(row.get("state"), str):
                 new["state"] = swap(row["state"])
             rows.append(new)
-    # the audit chain, re-made for the clone (its case id, child, task ids, worker)
-    head = ""
+    # the audit chain, re-made for the clone (its case id, child, task ids, worker, team)
     task_ids = new_ids.get("tasks", {})
-    for event in out["events"][-len(tpl.rows["events"]):] if tpl.rows["events"] else []:
-        payload = swap(event["payload"])
+
+    def remade(payload: str, kind: str) -> str:
+        payload = swap(payload)
         if tpl.worker:
             payload = payload.replace(f'"{tpl.worker}"', f'"{worker}"')
         if '"task_id"' in payload:
             value = json.loads(payload)
             _remap_task_ids(value, task_ids)
-            from carepath.adapters.db.audit import canonical_json
-
             payload = canonical_json(value)
+        return _allocated(payload, kind, worker, team)
+
+    events = out["events"][-len(tpl.rows["events"]):] if tpl.rows["events"] else []
+    out["cases"][-1]["head_hash"] = _rechain(events, remade)
+
+
+def _allocated(payload: str, kind: str, worker: str, team: str) -> str:
+    """A case's opening event with the allocation the (re-allocated) case row has."""
+    if kind != "case.opened":
+        return payload
+    value = json.loads(payload)
+    value.update(worker=worker, team=team)
+    return canonical_json(value)
+
+
+def _rechain(events: list[dict[str, Any]], change: Callable[[str, str], str]) -> str:
+    """Rewrite each event's payload with ``change`` and recompute the chain; the new head."""
+    head = ""
+    for event in events:
+        payload = change(event["payload"], event["kind"])
         event["payload"] = payload
         event["prev_hash"] = head
         event["hash"] = head = event_hash(head, event["case_id"], event["seq"], event["at"],
                                           event["actor"], event["kind"], payload)
-    out["cases"][-1]["head_hash"] = head
+    return head
 
 
 def _remap_task_ids(value: Any, ids: dict[int, int]) -> None:

@@ -32,6 +32,7 @@ from carepath.engine.record.case_record import (
     record_context,
 )
 from carepath.engine.record.model import clone_record, in_code_order
+from carepath.engine.record.replay import child_json
 from carepath.engine.time.clock import today
 from carepath.engine.workflow import ReadyTask, WorkflowInstance
 from carepath.forms.validation import ValidationContext, record_values, validate
@@ -249,8 +250,11 @@ class CaseRuntime:
         new_episode(new, referral["date"], referral["source"])
         outcome = Outcome(record=new)
         kind = "case.opened" if record is None else "referral.recorded"
+        # the child's details as given: with the referral, all the record replay needs
+        # (carepath.engine.record.replay) to rebuild the record from the events
         outcome.events.append((kind, {"pack": self.pack.key,
-                                      "referral": _jsonable(dict(referral))}))
+                                      "referral": _jsonable(dict(referral)),
+                                      "child": child_json(new.child)}))
         if record is not None:
             changes = child_details_changes(record.child, new.child)
             if changes:

@@ -131,6 +131,10 @@ class CaseService:
                                            worker or head.worker)
             change = CaseWrite(head.case_id, head.version, before, outcome, actor.name,
                                pack=(pack.name, pack.version), worker=worker, team=team)
+        # the allocation the case row takes, in the referral's event (an audit replays it)
+        outcome.events[0][1].update(
+            {"worker": worker, "team": team} if head is None
+            else {k: v for k, v in (("worker", worker), ("team", team)) if v})
         case_id, opened = self.cases.write(change)
         return OpenedCase(case_id, opened)
 

@@ -7,7 +7,7 @@ the same use cases run behind the CLI, the web app, the API and the tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -233,7 +233,15 @@ class CaseRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    def verify(self, case_id: int | None) -> list[AuditProblem]: ...
+    def verify(self, case_id: int | None,
+               anchor: Mapping[int, tuple[int, str]] | None = None) -> list[AuditProblem]:
+        """Problems (and notes, flagged) in the chain of one case or of every case, in its
+        record tables against its events, and against the anchored heads if given."""
+        ...
+
+    def heads(self) -> tuple[datetime, list[tuple[int, int, str]]]:
+        """Now, and every case's (id, event seq, head hash) on one snapshot."""
+        ...
 
 
 class CaseSnapshot(Protocol):

@@ -285,6 +285,9 @@ class AuditProblem:
     case_id: int
     seq: int | None  # the event concerned (the first, for a run of missing events)
     problem: str
+    # True for something that could not be checked (not a failure): e.g. a case whose first
+    # events were written before they carried all the record replays
+    note: bool = False
 
     def __str__(self) -> str:
         return f"case {self.case_id}: {self.problem}"
@@ -292,12 +295,35 @@ class AuditProblem:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """The audit of one case or of every case: ``problems`` (events edited, inserted or
+    deleted; record rows that differ from the events; an anchored head not found) and
+    ``notes`` (what could not be checked)."""
+
     case_id: int | None
     problems: list[AuditProblem] = field(default_factory=list)
+    notes: list[AuditProblem] = field(default_factory=list)
+    cases: int = 0  # how many cases were checked
 
     @property
     def intact(self) -> bool:
         return not self.problems
+
+    def as_json(self) -> JsonObject:
+        return {"intact": self.intact,
+                "problems": [{"case_id": p.case_id, "event": p.seq, "problem": p.problem}
+                             for p in self.problems],
+                "notes": [{"case_id": p.case_id, "problem": p.problem} for p in self.notes]}
+
+
+@dataclass(frozen=True)
+class AuditAnchor:
+    """Every case's audit chain head at one moment (``heads``: case id -> (seq, hash)), to be
+    kept away from the database: a log rewritten since, hashes and all, no longer holds them.
+    ``digest`` is sha256 over the heads (see ``carepath.service.audit.anchor_digest``)."""
+
+    at: datetime
+    heads: dict[int, tuple[int, str]]
+    digest: str
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,10 @@ def test_replaced_event_is_detected(db: Engine) -> None:
         _rehash(session, forged)
         session.add(forged)
     assert _problems(db) == [
-        "event 5 was changed after it was written (event 6 no longer follows on from it)"
+        "event 5 was changed after it was written (event 6 no longer follows on from it)",
+        # the forged event claims to change the record, and cannot be replayed
+        "event 5 (record.changed) cannot be replayed: it does not hold a record change as "
+        "carepath writes them (KeyError)",
     ]
 
 

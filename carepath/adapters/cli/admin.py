@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 import click
 
 from carepath.adapters.cli.cases import services, task_table
-from carepath.adapters.cli.errors import handle_errors
+from carepath.adapters.cli.errors import UserError, handle_errors
 from carepath.adapters.cli.options import (
     LONDON,
     db_option,
@@ -122,17 +122,70 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--case", "case_id", type=int, help="Only this case.")
+@click.option("--anchor", "anchor_file", metavar="FILE",
+              help="Also check that every case's chain still holds the head this anchor "
+              "(from `carepath audit anchor --out`) recorded.")
+@db_option
+@json_option
+@handle_errors
+def audit_verify(case_id: int | None, anchor_file: str | None, db_url: str | None,
+                 as_json: bool) -> None:
+    """Check every case's event chain, and that its record tables equal what its events say;
+    exit 1 if an event was edited, inserted or deleted, or a record row differs from the
+    events (each such row is named)."""
+    import json
+
+    from carepath.service.audit import anchor_from_json
+
+    anchor = None
+    if anchor_file is not None:
+        try:
+            with open(anchor_file, encoding="utf-8") as file:
+                data = json.load(file)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise UserError(f"The anchor file is not JSON text: {anchor_file}") from None
+        anchor = anchor_from_json(data, anchor_file)
+    report = services(db_url).audit.verify(case_id, anchor)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        for p in report.problems:
+            err.print(f"case {p.case_id}: {p.problem}", markup=False, highlight=False)
+        for p in report.notes:
+            err.print(f"note: case {p.case_id}: {p.problem}", markup=False, highlight=False)
+        if report.intact:
+            against = f" (anchor of {anchor.at.isoformat()} held)" if anchor is not None else ""
+            out.print(f"Audit trail intact: events and record tables agree{against}.",
+                      markup=False)
+        else:
+            count = len(report.problems)
+            err.print(f"{count} problem{'s' if count != 1 else ''} found.", markup=False)
+    if not report.intact:
+        sys.exit(1)
+
+
+@audit.command("anchor")
+@click.option("--out", "out_file", metavar="FILE",
+              help="Write the anchor to FILE (JSON) instead of printing it.")
 @db_option
 @handle_errors
-def audit_verify(case_id: int | None, db_url: str | None) -> None:
-    """Check every case's event chain; exit 1 if any event was edited, inserted or deleted."""
-    report = services(db_url).audit.verify(case_id)
-    if report.intact:
-        out.print("Audit trail intact.")
+def audit_anchor(out_file: str | None, db_url: str | None) -> None:
+    """Print (or write) every case's chain head and a digest over them all, with the time:
+    keep it away from the database, then `audit verify --anchor FILE` shows a log rewritten
+    since."""
+    import json
+
+    from carepath.service.audit import anchor_to_json
+
+    anchor = services(db_url).audit.anchor()
+    text = json.dumps(anchor_to_json(anchor), indent=1) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
         return
-    for p in report.problems:
-        err.print(f"case {p.case_id}: {p.problem}")
-    sys.exit(1)
+    with open(out_file, "w", encoding="utf-8") as file:
+        file.write(text)
+    out.print(f"Anchored {len(anchor.heads)} cases at {anchor.at.isoformat()} in {out_file} "
+              f"(digest {anchor.digest}).", markup=False)
 
 
 @click.command()

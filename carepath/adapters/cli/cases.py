@@ -11,6 +11,7 @@ from carepath.adapters.cli.errors import UserError, handle_errors
 from carepath.adapters.cli.options import (
     actor,
     db_option,
+    err,
     json_option,
     out,
     print_json,
@@ -94,13 +95,24 @@ def case_list(db_url: str | None, as_json: bool) -> None:
 @json_option
 @handle_errors
 def case_show(case_id: int, db_url: str | None, as_json: bool) -> None:
-    """A case: its record, open tasks and history."""
-    detail = services(db_url).cases.case_view(case_id).as_json()
+    """A case: its record, open tasks and history (with a warning if the case fails its
+    audit: `carepath audit verify --case ID` says why)."""
+    found = services(db_url)
+    detail = found.cases.case_view(case_id).as_json()
+    report = found.audit.verify_case(case_id)
+    detail["audit"] = {"intact": report.intact,
+                       "problems": [p.problem for p in report.problems]}
     if as_json:
         print_json(detail)
         return
     from carepath.adapters.cli.terminal import print_case
 
+    if not report.intact:
+        count = len(report.problems)
+        err.print(f"Warning: case {case_id} fails its audit ({count} problem"
+                  f"{'s' if count != 1 else ''}): its events or record tables were changed "
+                  f"outside carepath. Run `carepath audit verify --case {case_id}`.",
+                  markup=False)
     print_case(out, detail)
 
 

@@ -5,6 +5,11 @@ where ``prev_hash`` is the hash of the case's previous event (``""`` for the fir
 JSON has sorted keys, no spaces, and dates and times as ISO 8601 (times in UTC). The case row
 keeps the last event's ``seq`` and ``hash`` (``event_seq``, ``head_hash``), so :func:`verify`
 detects an event that was edited, inserted or deleted, the last one included.
+
+:func:`verify` also replays the record changes of the events and compares the record tables
+with them (:mod:`record_audit`): a row edited, deleted or added behind the events' back shows.
+A log rewritten whole, every hash recomputed, is consistent in itself: an anchor (each case's head
+kept elsewhere, ``carepath audit anchor``) shows that.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +28,7 @@ from carepath.core.errors import NotFoundError
 from carepath.service.types import AuditProblem
 
 from .models import CaseRow, EventRow
+from .record_audit import CaseReplay, StoredCase, load_stored
 
 VERIFY_BATCH = 1000  # cases per query when verifying every case; events are streamed
 
@@ -201,54 +208,124 @@ _EVENT_COLUMNS = (
     EventRow.prev_hash,
     EventRow.hash,
 )
+_CASE_COLUMNS = (
+    CaseRow.id,
+    CaseRow.event_seq,
+    CaseRow.head_hash,
+    CaseRow.la_child_id,
+    CaseRow.pack_name,
+    CaseRow.pack_version,
+    CaseRow.worker,
+    CaseRow.team,
+    CaseRow.restricted,
+)
+
+Anchored = Mapping[int, tuple[int, str]]  # case id -> (seq, hash) of its head when anchored
 
 
-def iter_problems(session: Session, case_id: int | None = None) -> Iterator[AuditProblem]:
-    """Check the chain of one case (or of every case, in id order), yielding problems in order.
+class _CaseAudit:
+    """One case: its chain, its record against the replayed events, its anchored head."""
 
-    Events are streamed; memory does not grow with the number of events.
+    def __init__(self, case: Any, stored: StoredCase | None, anchored: tuple[int, str] | None
+                 ) -> None:
+        self.chain = _Chain(case.id, case.event_seq, case.head_hash)
+        self.replay = CaseReplay(case.id) if stored is not None else None
+        self.stored = stored
+        self.anchored = anchored
+        self.anchor_problem: AuditProblem | None = None
+        self.anchor_found = False
+
+    def feed(self, event: Any) -> None:
+        self.chain.feed(event)
+        if self.replay is not None:
+            self.replay.feed(event.seq, event.kind, event.payload)
+        if self.anchored is not None and event.seq == self.anchored[0]:
+            self.anchor_found = True
+            if event.hash != self.anchored[1]:
+                self.anchor_problem = AuditProblem(
+                    self.chain.case_id, event.seq,
+                    f"event {event.seq} is not the event anchored as the case's head: the log "
+                    "was rewritten (hashes recomputed) after the anchor was taken")
+
+    def finish(self) -> list[AuditProblem]:
+        problems = self.chain.finish()
+        if self.anchored is not None:
+            if self.anchor_problem is not None:
+                problems.append(self.anchor_problem)
+            elif not self.anchor_found:
+                seq = self.anchored[0]
+                problems.append(AuditProblem(
+                    self.chain.case_id, seq, f"event {seq}, the case's head when anchored, is "
+                    f"no longer in the log (the case now has {self.chain.head_seq} events)"))
+        if self.replay is not None and self.stored is not None:
+            found, notes = self.replay.compare(self.stored)
+            problems += found + notes
+        return problems
+
+
+def iter_problems(session: Session, case_id: int | None = None, *, records: bool = True,
+                  anchor: Anchored | None = None) -> Iterator[AuditProblem]:
+    """Check the chain of one case (or of every case, in id order), yielding problems in order;
+    with ``records`` also that the record tables equal what the events say
+    (:mod:`record_audit`), and with ``anchor`` that each anchored head is still in the chain.
+
+    Problems flagged ``note`` are what could not be checked. Events are streamed and cases read
+    :data:`VERIFY_BATCH` at a time: memory does not grow with the number of cases or events.
     """
+    conn = session.connection()
+
+    def audits(cases: list[Any], first: int, last: int) -> dict[int, _CaseAudit]:
+        stored = load_stored(conn, cases, first, last) if records else {}
+        return {c.id: _CaseAudit(c, stored.get(c.id) if records else None,
+                                 anchor.get(c.id) if anchor is not None else None)
+                for c in cases}
+
     if case_id is not None:
-        head = session.execute(
-            select(CaseRow.event_seq, CaseRow.head_hash).where(CaseRow.id == case_id)
-        ).one_or_none()
+        head = conn.execute(select(*_CASE_COLUMNS).where(CaseRow.id == case_id)).one_or_none()
         if head is None:
+            if anchor is not None and case_id in anchor:
+                yield AuditProblem(case_id, None, "the case was anchored but is no longer in "
+                                   "the database")
+                return
             raise NotFoundError(f"There is no case {case_id}")
-        chain = _Chain(case_id, head.event_seq, head.head_hash)
+        one = audits([head], case_id, case_id)[case_id]
         for event in _stream(session, select(*_EVENT_COLUMNS).where(EventRow.case_id == case_id)):
-            chain.feed(event)
-        yield from chain.finish()
+            one.feed(event)
+        yield from one.finish()
         return
 
+    seen: set[int] = set()
     after = None
     while True:
-        query = select(CaseRow.id, CaseRow.event_seq, CaseRow.head_hash).order_by(CaseRow.id)
+        query = select(*_CASE_COLUMNS).order_by(CaseRow.id)
         if after is not None:
             query = query.where(CaseRow.id > after)
-        cases = session.execute(query.limit(VERIFY_BATCH)).all()
+        cases = conn.execute(query.limit(VERIFY_BATCH)).all()
         if not cases:
-            return
+            break
         first, last = cases[0].id, cases[-1].id
-        chains = iter(cases)
-        current: Any = next(chains)
-        chain = _Chain(current.id, current.event_seq, current.head_hash)
+        batch = audits(list(cases), first, last)
+        if anchor is not None:
+            seen.update(batch)
+        current: _CaseAudit | None = None
         for event in _stream(
             session,
             select(*_EVENT_COLUMNS).where(EventRow.case_id >= first, EventRow.case_id <= last),
         ):
-            # Cases come in id order and events in (case id, seq) order: move along together.
-            while current is not None and current.id < event.case_id:
-                yield from chain.finish()
-                current = next(chains, None)
-                if current is not None:
-                    chain = _Chain(current.id, current.event_seq, current.head_hash)
-            if current is not None and current.id == event.case_id:
-                chain.feed(event)
-        if current is not None:
-            yield from chain.finish()
-            for rest in chains:  # cases after the last one with events
-                yield from _Chain(rest.id, rest.event_seq, rest.head_hash).finish()
+            # events come in (case id, seq) order: finish each case as the next one starts
+            if current is None or current.chain.case_id != event.case_id:
+                found = batch.get(event.case_id)
+                if found is None:
+                    continue  # events of a case that is not there: a foreign key stops that
+                current = found
+            current.feed(event)
+        for audit in batch.values():  # in case id order (dicts keep the cases' order)
+            yield from audit.finish()
         after = last
+    if anchor is not None:
+        for gone in sorted(set(anchor) - seen):
+            yield AuditProblem(gone, None, "the case was anchored but is no longer in the "
+                               "database")
 
 
 def _stream(session: Session, query: Any) -> Iterator[Any]:
@@ -257,17 +334,56 @@ def _stream(session: Session, query: Any) -> Iterator[Any]:
     )
 
 
-def verify(session: Session, case_id: int | None = None) -> list[AuditProblem]:
-    """Every problem in the audit chain of one case, or of every case; empty if all is well."""
-    return list(iter_problems(session, case_id))
+def verify(session: Session, case_id: int | None = None, *, records: bool = True,
+           anchor: Anchored | None = None) -> list[AuditProblem]:
+    """Every problem in the audit of one case, or of every case (notes, flagged ``note``,
+    included); no problem but notes if all is well."""
+    return [p for p in iter_problems(session, case_id, records=records, anchor=anchor)
+            if not p.note]
+
+
+def verify_all(session: Session, case_id: int | None = None, *,
+               anchor: Anchored | None = None) -> list[AuditProblem]:
+    """As :func:`verify`, notes included."""
+    return list(iter_problems(session, case_id, anchor=anchor))
+
+
+def heads(session: Session) -> Iterator[tuple[int, int, str]]:
+    """Every case's (id, event seq, head hash), in id order, streamed."""
+    for row in session.execute(
+            select(CaseRow.id, CaseRow.event_seq, CaseRow.head_hash).order_by(CaseRow.id),
+            execution_options={"yield_per": 1000}):
+        yield int(row.id), int(row.event_seq), str(row.head_hash)
+
+
+@contextmanager
+def snapshot_session(engine: Engine) -> Iterator[Session]:
+    """A read-only session on one consistent snapshot of the database (``REPEATABLE READ`` on
+    PostgreSQL, one read transaction on SQLite): events and record rows read together."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin() as transaction:
+            if engine.dialect.name == "sqlite":
+                # pysqlite opens a transaction only before a write: open the read one here
+                connection.exec_driver_sql("BEGIN")
+            with Session(bind=connection) as session:
+                yield session
+            transaction.rollback()  # nothing was written
 
 
 class SqlAuditLog:
-    """The audit chain of every case, checked from the database."""
+    """The audit chain of every case, and the record tables against it, checked from the
+    database (never from a cache)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def verify(self, case_id: int | None) -> list[AuditProblem]:
-        with Session(self.engine) as session:
-            return verify(session, case_id)
+    def verify(self, case_id: int | None, anchor: Anchored | None = None) -> list[AuditProblem]:
+        with snapshot_session(self.engine) as session:
+            return verify_all(session, case_id, anchor=anchor)
+
+    def heads(self) -> tuple[datetime, list[tuple[int, int, str]]]:
+        """Every case's chain head, read on one snapshot, and when."""
+        with snapshot_session(self.engine) as session:
+            return datetime.now(UTC), list(heads(session))
