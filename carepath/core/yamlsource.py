@@ -32,8 +32,32 @@ class SourceList(list[Any]):
     file: str = ""
 
 
+# Deeper than any pack, story or answers file needs; deeper would exhaust the parser's stack.
+MAX_DEPTH = 100
+
+
 class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing aliases and very deep nesting while it composes, before any
+    value is built: an alias lets a few lines stand for billions of values (the "billion laughs"
+    bomb), and nesting thousands deep exhausts the stack."""
+
     filename = ""
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise PackError("anchors and aliases (&name, *name) are not allowed here: write "
+                            "the value out in full", self.filename, mark.line + 1)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise PackError(f"nested more than {MAX_DEPTH} levels deep", self.filename,
+                                mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> SourceDict:
@@ -74,8 +98,13 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def load_yaml(text: str, filename: str) -> Any:
-    """Parse YAML text; a syntax error becomes a :class:`PackError` with the file and line."""
-    loader = _Loader(text)
+    """Parse YAML text; a syntax error becomes a :class:`PackError` with the file and line.
+    Aliases and nesting more than :data:`MAX_DEPTH` levels deep are refused the same way."""
+    try:
+        loader = _Loader(text)  # reading starts here: a character YAML forbids is found now
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise PackError(f"not valid YAML: {first}", filename) from None
     loader.filename = filename
     try:
         return loader.get_single_data()
@@ -88,5 +117,10 @@ def load_yaml(text: str, filename: str) -> Any:
         raise PackError(f"not valid YAML: {problem}", filename, line) from None
     except yaml.YAMLError as exc:
         raise PackError(f"not valid YAML: {exc}", filename) from None
+    except (ValueError, IndexError, TypeError, OverflowError) as exc:
+        # PyYAML's own constructors fail so on a tagged value they cannot read ("!!int " with
+        # nothing after it, "!!float x")
+        raise PackError(f"not valid YAML: a value could not be read ({type(exc).__name__})",
+                        filename) from None
     finally:
         loader.dispose()
