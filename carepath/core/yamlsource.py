@@ -87,7 +87,7 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> SourceList:
 def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except ValueError:
+    except (ValueError, AttributeError):  # AttributeError: "!!timestamp" on no date at all
         raise PackError(f"'{node.value}' is not a real date", loader.filename,
                         node.start_mark.line + 1) from None
 
@@ -117,7 +117,7 @@ def load_yaml(text: str, filename: str) -> Any:
         raise PackError(f"not valid YAML: {problem}", filename, line) from None
     except yaml.YAMLError as exc:
         raise PackError(f"not valid YAML: {exc}", filename) from None
-    except (ValueError, IndexError, TypeError, OverflowError) as exc:
+    except (ValueError, IndexError, TypeError, OverflowError, AttributeError) as exc:
         # PyYAML's own constructors fail so on a tagged value they cannot read ("!!int " with
         # nothing after it, "!!float x")
         raise PackError(f"not valid YAML: a value could not be read ({type(exc).__name__})",

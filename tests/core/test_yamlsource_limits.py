@@ -17,6 +17,8 @@ LAUGHS = "a: &a [lol, lol, lol]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"
     ("a\x00b", "not valid YAML: unacceptable character"),
     ("x: !!int ", "a value could not be read"),
     ("x: !!float nope", "a value could not be read"),
+    ("x: !!timestamp ", "is not a real date"),
+    ("x: !!timestamp soon", "is not a real date"),
 ])
 def test_refused_clearly(text: str, says: str) -> None:
     with pytest.raises(PackError) as caught:

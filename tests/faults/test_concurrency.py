@@ -1,6 +1,6 @@
 """Randomised concurrency on PostgreSQL: many processes work one shared caseload at once.
 
-Eight processes (``multiprocessing``, each with its own connections) take 2,400 random
+Eight processes (``multiprocessing``, each with its own connections) take 2,000 random
 operations between them (complete a task, take an action, record a referral, run the timers,
 claim or assign a task, change the allocated worker) on 24 cases, most of them on a hot quarter.
 Afterwards: every case's record equals the replay of its events, no task was completed twice,

@@ -54,6 +54,9 @@ KILLS_PER_DB = 27  # 54 in all with PostgreSQL
 CASES = 4
 TODAY = NOW.date().isoformat()
 CHECK = ValidationContext(today=date(2030, 1, 1))
+# Alembic keeps its migration context in a module global: one in-process upgrade at a time
+# (the SQLite and PostgreSQL trials run in two threads; the commands under test are processes).
+ALEMBIC = threading.Lock()
 
 
 @dataclass
@@ -81,13 +84,17 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run_killed(command: list[str], delay: float) -> tuple[bool, str]:
-    """Start ``command``, SIGKILL it after ``delay`` s; (killed before it ended, its output)."""
+def _run_killed(target: Target, kind: str, command: list[str],
+                delay: float) -> tuple[bool, str]:
+    """Start ``command``, SIGKILL it after ``delay`` s; (killed before it ended, its output).
+    A command that ended first tells how long it takes now: later delays are drawn from that."""
+    began = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=_env())
     try:
         proc.wait(timeout=delay)
         killed = False
+        target.duration[kind] = min(target.duration[kind], time.perf_counter() - began)
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -131,7 +138,7 @@ def _check(target: Target, trial: str) -> None:
 def _migration_trial(target: Target, rng: random.Random, n: int) -> None:
     url = target.new_url()
     delay = rng.uniform(0.2, 1.05) * target.duration["migration"]
-    killed, output = _run_killed(_cli(["init"], url), delay)
+    killed, output = _run_killed(target, "migration", _cli(["init"], url), delay)
     target.kills["migration"] += killed
     target.finished["migration"] += not killed
     trial = f"{target.name} migration {n} (killed after {delay:.2f} s)"
@@ -139,17 +146,18 @@ def _migration_trial(target: Target, rng: random.Random, n: int) -> None:
         target.problems.append(f"{trial}: traceback: {output[-500:]}")
     engine = make_engine(url)
     try:
-        revision = current_revision(engine)
-        if revision is None:
-            with engine.connect() as conn:
-                tables = set(inspect(conn).get_table_names()) - {"alembic_version"}
-            if tables:
-                target.problems.append(f"{trial}: no revision recorded, yet tables are there: "
-                                       f"{sorted(tables)}")
-        elif revision != head_revision():
-            target.problems.append(f"{trial}: stopped half way, at revision {revision}")
-        upgrade(engine)  # init again finishes the job
-        require_current(engine)
+        with ALEMBIC:
+            revision = current_revision(engine)
+            if revision is None:
+                with engine.connect() as conn:
+                    tables = set(inspect(conn).get_table_names()) - {"alembic_version"}
+                if tables:
+                    target.problems.append(f"{trial}: no revision recorded, yet tables are "
+                                           f"there: {sorted(tables)}")
+            elif revision != head_revision():
+                target.problems.append(f"{trial}: stopped half way, at revision {revision}")
+            upgrade(engine)  # init again finishes the job
+            require_current(engine)
     except Exception as exc:  # noqa: BLE001
         target.problems.append(f"{trial}: the database cannot be set up again: "
                                f"{type(exc).__name__}: {exc}")
@@ -183,6 +191,7 @@ def _completion_trial(target: Target, rng: random.Random, n: int, book: Book,
     data.write_text(json.dumps(answers, default=str), encoding="utf-8")
     delay = rng.uniform(0.4, 1.05) * target.duration["completion"]
     killed, output = _run_killed(
+        target, "completion",
         _cli(["task", "complete", str(task.id), "--data", str(data)], target.url), delay)
     target.kills["completion"] += killed
     target.finished["completion"] += not killed
@@ -209,8 +218,8 @@ def _story_trial(target: Target, rng: random.Random, n: int, seed: int,
     file = workdir / f"{target.name}-story-{n}.json"
     file.write_text(json.dumps(story, default=str), encoding="utf-8")
     delay = rng.uniform(0.45, 1.05) * target.duration["story"]
-    killed, output = _run_killed(_cli(["story", "run", str(file), "--pack", PACK], target.url),
-                                 delay)
+    killed, output = _run_killed(
+        target, "story", _cli(["story", "run", str(file), "--pack", PACK], target.url), delay)
     target.kills["story"] += killed
     target.finished["story"] += not killed
     trial = f"{target.name} story {n} (killed after {delay:.2f} s)"

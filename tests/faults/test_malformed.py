@@ -91,6 +91,7 @@ class Tally:
         self.outcomes: Counter[str] = Counter()
         self.failures: list[str] = []
         self.slowest = 0.0
+        self.seconds: Counter[str] = Counter()
 
     def fail(self, where: str, problem: str) -> None:
         self.failures.append(f"{where}: {problem}")
@@ -105,7 +106,9 @@ class Tally:
         except Hang as exc:
             self.fail(where, f"a hang: {exc}")
             outcome = "hang"
-        self.slowest = max(self.slowest, time.perf_counter() - began)
+        took = time.perf_counter() - began
+        self.slowest = max(self.slowest, took)
+        self.seconds[where.split(" ", 1)[0]] += took
         self.outcomes[f"{where.split(' ', 1)[0]}:{outcome}"] += 1
 
 
@@ -399,6 +402,7 @@ def test_malformed_input_is_refused_clearly(caseload: tuple[str, Services, Book]
     total = sum(tally.inputs.values())
     record_figures("malformed", inputs=total, by_target=dict(tally.inputs),
                    failures=len(tally.failures), seed=seed, seconds=seconds,
+                   seconds_by_target={k: round(v, 1) for k, v in tally.seconds.items()},
                    slowest_input_s=round(tally.slowest, 2), web=web or "included",
                    outcomes=dict(sorted(tally.outcomes.items())))
     print(f"[faults] malformed: {total} inputs, {len(tally.failures)} failures, seed {seed}, "
