@@ -3,7 +3,7 @@
 On SQLite and on PostgreSQL, 30 trials each (60 kills in all): ``carepath init`` on a fresh
 database (the migrations), ``carepath task complete`` on a shared caseload and ``carepath story
 run`` of a sample story, each killed after a random delay drawn from the command's own measured
-run time. After every kill: the migrations are either all there or none of them (and ``init``
+run time (the later part of it, where the work is). After every kill: the migrations are either all there or none of them (and ``init``
 again finishes the job); every case loads (record, open tasks, history); each record equals the
 replay of its events; the task the killed command completed is either completed with its event
 or untouched; ``audit verify`` passes. The SQLite and PostgreSQL trials run side by side.
@@ -137,7 +137,7 @@ def _check(target: Target, trial: str) -> None:
 
 def _migration_trial(target: Target, rng: random.Random, n: int) -> None:
     url = target.new_url()
-    delay = rng.uniform(0.2, 1.05) * target.duration["migration"]
+    delay = rng.uniform(0.5, 1.0) * target.duration["migration"]
     killed, output = _run_killed(target, "migration", _cli(["init"], url), delay)
     target.kills["migration"] += killed
     target.finished["migration"] += not killed
@@ -189,7 +189,7 @@ def _completion_trial(target: Target, rng: random.Random, n: int, book: Book,
     answers = options[min(occurrence, len(options) - 1)]
     data = workdir / f"{target.name}-answers-{n}.json"
     data.write_text(json.dumps(answers, default=str), encoding="utf-8")
-    delay = rng.uniform(0.4, 1.05) * target.duration["completion"]
+    delay = rng.uniform(0.6, 1.0) * target.duration["completion"]
     killed, output = _run_killed(
         target, "completion",
         _cli(["task", "complete", str(task.id), "--data", str(data)], target.url), delay)
@@ -217,7 +217,7 @@ def _story_trial(target: Target, rng: random.Random, n: int, seed: int,
     story = {**story, "child": child}
     file = workdir / f"{target.name}-story-{n}.json"
     file.write_text(json.dumps(story, default=str), encoding="utf-8")
-    delay = rng.uniform(0.45, 1.05) * target.duration["story"]
+    delay = rng.uniform(0.6, 1.0) * target.duration["story"]
     killed, output = _run_killed(
         target, "story", _cli(["story", "run", str(file), "--pack", PACK], target.url), delay)
     target.kills["story"] += killed
