@@ -7,6 +7,7 @@ each key in ``key_lines``. Scalars load as plain Python values.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -31,6 +32,11 @@ class SourceList(list[Any]):
     line: int = 0
     file: str = ""
 
+
+# Control characters (tab, newline and carriage return apart) and lone surrogates, which
+# double-quoted YAML can write as escapes ("\x01", "\ud800"): no text of a case or a pack
+# needs them, and XML (the BPMN a pack compiles to) and UTF-8 cannot hold them.
+_UNTEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 # Deeper than any pack, story or answers file needs; deeper would exhaust the parser's stack.
 MAX_DEPTH = 100
@@ -58,6 +64,13 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def construct_scalar(self, node: yaml.Node) -> Any:
+        value = super().construct_scalar(node)  # type: ignore[arg-type]
+        if isinstance(value, str) and _UNTEXT.search(value):
+            raise PackError("text may not hold control characters (such as \\x01) or lone "
+                            "surrogates", self.filename, node.start_mark.line + 1)
+        return value
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> SourceDict:

@@ -18,6 +18,9 @@ LAUGHS = "a: &a [lol, lol, lol]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"
     ("x: !!int ", "a value could not be read"),
     ("x: !!float nope", "a value could not be read"),
     ("x: !!timestamp ", "is not a real date"),
+    ('title: "a\\x01b"', "f.yaml:1: text may not hold control characters"),
+    ('x: "\\ud800"', "lone surrogates"),
+    ('"\\x07": 1', "control characters"),
     ("x: !!timestamp soon", "is not a real date"),
 ])
 def test_refused_clearly(text: str, says: str) -> None:
