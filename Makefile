@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest browser-deps bench bench-smoke clean
+.PHONY: demo test lint typecheck pytest browser-deps bench bench-smoke clean faults
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -66,3 +66,8 @@ bench-smoke: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist \
 		carepath.egg-info test-artifacts
+
+# The standing fault suites alone (they run in `make test` too), writing their figures to
+# bench/fault_results.json (see BENCHMARKS.md).
+faults: $(VENV)/.installed-test
+	CAREPATH_FAULT_RESULTS=bench/fault_results.json $(BIN)/python -m pytest -m faults tests/faults

@@ -18,9 +18,8 @@ from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import yaml
-
 from carepath.core.errors import CarepathError, NotFoundError, PackError
+from carepath.core.yamlsource import load_yaml
 from carepath.engine.pack import Pack, PackErrors, build_pack
 
 log = logging.getLogger(__name__)
@@ -121,8 +120,8 @@ def _manifest(directory: Path) -> tuple[str | None, str | None]:
     """The name and version in a directory's pack.yaml, read cheaply (the whole pack is checked
     when it is loaded)."""
     try:
-        data = yaml.safe_load((directory / "pack.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = load_yaml((directory / "pack.yaml").read_text(encoding="utf-8"), "pack.yaml")
+    except (OSError, CarepathError, UnicodeDecodeError):
         return None, None
     if not isinstance(data, dict):
         return None, None

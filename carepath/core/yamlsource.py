@@ -7,6 +7,7 @@ each key in ``key_lines``. Scalars load as plain Python values.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -32,8 +33,44 @@ class SourceList(list[Any]):
     file: str = ""
 
 
+# Control characters (tab, newline and carriage return apart) and lone surrogates, which
+# double-quoted YAML can write as escapes ("\x01", "\ud800"): no text of a case or a pack
+# needs them, and XML (the BPMN a pack compiles to) and UTF-8 cannot hold them.
+_UNTEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+# Deeper than any pack, story or answers file needs; deeper would exhaust the parser's stack.
+MAX_DEPTH = 100
+
+
 class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing aliases and very deep nesting while it composes, before any
+    value is built: an alias lets a few lines stand for billions of values (the "billion laughs"
+    bomb), and nesting thousands deep exhausts the stack."""
+
     filename = ""
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise PackError("anchors and aliases (&name, *name) are not allowed here: write "
+                            "the value out in full", self.filename, mark.line + 1)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise PackError(f"nested more than {MAX_DEPTH} levels deep", self.filename,
+                                mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_scalar(self, node: yaml.Node) -> Any:
+        value = super().construct_scalar(node)  # type: ignore[arg-type]
+        if isinstance(value, str) and _UNTEXT.search(value):
+            raise PackError("text may not hold control characters (such as \\x01) or lone "
+                            "surrogates", self.filename, node.start_mark.line + 1)
+        return value
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> SourceDict:
@@ -63,7 +100,7 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> SourceList:
 def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except ValueError:
+    except (ValueError, AttributeError):  # AttributeError: "!!timestamp" on no date at all
         raise PackError(f"'{node.value}' is not a real date", loader.filename,
                         node.start_mark.line + 1) from None
 
@@ -74,8 +111,13 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def load_yaml(text: str, filename: str) -> Any:
-    """Parse YAML text; a syntax error becomes a :class:`PackError` with the file and line."""
-    loader = _Loader(text)
+    """Parse YAML text; a syntax error becomes a :class:`PackError` with the file and line.
+    Aliases and nesting more than :data:`MAX_DEPTH` levels deep are refused the same way."""
+    try:
+        loader = _Loader(text)  # reading starts here: a character YAML forbids is found now
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise PackError(f"not valid YAML: {first}", filename) from None
     loader.filename = filename
     try:
         return loader.get_single_data()
@@ -88,5 +130,10 @@ def load_yaml(text: str, filename: str) -> Any:
         raise PackError(f"not valid YAML: {problem}", filename, line) from None
     except yaml.YAMLError as exc:
         raise PackError(f"not valid YAML: {exc}", filename) from None
+    except (ValueError, IndexError, TypeError, OverflowError, AttributeError) as exc:
+        # PyYAML's own constructors fail so on a tagged value they cannot read ("!!int " with
+        # nothing after it, "!!float x")
+        raise PackError(f"not valid YAML: a value could not be read ({type(exc).__name__})",
+                        filename) from None
     finally:
         loader.dispose()

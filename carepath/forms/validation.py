@@ -295,6 +295,10 @@ def _to_text(f: Field, raw: Any) -> str:
         text = raw.strip()
     else:
         raise _Invalid()
+    try:  # a lone surrogate (JSON's "\ud800") is no text: it cannot be stored or shown
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid() from None
     if f.type is FieldType.TEXTAREA:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if f.min is not None and len(text) < f.min:

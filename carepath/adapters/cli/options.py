@@ -68,12 +68,19 @@ def today_option() -> click.Option:
                         callback=_today_callback, help=TODAY_HELP)
 
 
+# Far more than any child, referral, answers or story file needs; a larger file is refused
+# before it is parsed (parsing megabytes of YAML takes many seconds).
+MAX_INPUT_BYTES = 1_000_000
+
+
 def read_yaml(path: str, what: str) -> Any:
     from carepath.core.yamlsource import load_yaml
 
     file = Path(path)
     if not file.is_file():
         raise UserError(f"{what} file not found: {path}")
+    if file.stat().st_size > MAX_INPUT_BYTES:
+        raise UserError(f"{what} file is larger than {MAX_INPUT_BYTES // 1_000_000} MB: {path}")
     try:
         return load_yaml(file.read_text(encoding="utf-8"), str(file))
     except UnicodeDecodeError:

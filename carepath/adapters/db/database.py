@@ -235,11 +235,21 @@ def upgrade(engine: Engine) -> None:
     they are on again afterwards (SQLite's own procedure for altering tables)."""
     with _connect(engine) as connection:
         sqlite = connection.dialect.name == "sqlite"
+        driver: Any = None
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect in a transaction
             connection.commit()
+            # Python's sqlite3 opens a transaction before INSERT/UPDATE/DELETE only: each
+            # CREATE/ALTER/DROP would commit on its own, and a migration stopped half way (a
+            # crash, kill -9) would leave tables but no revision, which no upgrade can finish.
+            # So the driver is told to open none, and the transaction is begun here explicitly.
+            driver = connection.connection.driver_connection
+            legacy = driver.isolation_level
+            driver.isolation_level = None
         try:
             with connection.begin():
+                if sqlite:
+                    connection.exec_driver_sql("BEGIN")
                 command.upgrade(alembic_config(connection), "head")
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -249,6 +259,7 @@ def upgrade(engine: Engine) -> None:
                             "that do not exist; nothing was changed")
         finally:
             if sqlite:
+                driver.isolation_level = legacy
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
 
