@@ -71,12 +71,11 @@ def test_process_maps_in_the_middle_of_an_enquiry(cases: CaseService) -> None:
     s47 = maps[0]
     assert not s47.finished and s47.status == "running"
     assert s47.states["strategy_discussion"] == "completed"
-    assert s47.states["start_joint_assessment"] == "current"
+    assert s47.states["joint_assessment_work"] == "current"  # the called assessment
     assert s47.states["joint_enquiry_outcome"] == "current"
-    assert s47.states["joint_assessment"] == "not_reached"
     assert s47.states["enquiry_outcome"] == "not_reached"  # the enquiry-only branch
     assert set(s47.states.values()) <= {"completed", "current", "not_reached"}
-    assert s47.current_steps() == ["Start the child and family assessment",
+    assert s47.current_steps() == ["Child and family assessment alongside the enquiry",
                                    "Record the outcome of the section 47 enquiry"]
     assert s47.as_json()["completed"] == ["Record the strategy discussion"]
     everything = cases.process_maps(case_id, include_finished=True)
@@ -99,9 +98,9 @@ def test_the_svg_is_well_formed_accessible_and_safe(cases: CaseService) -> None:
     desc = root.find(f"{SVG}desc")
     assert title is not None and desc is not None
     assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
-    assert desc.text == ("Strategy discussion and section 47 enquiry: current steps Start the "
-                         "child and family assessment and Record the outcome of the section 47 "
-                         "enquiry; 1 step completed")
+    assert desc.text == ("Strategy discussion and section 47 enquiry: current steps Child and "
+                         "family assessment alongside the enquiry and Record the outcome of the "
+                         "section 47 enquiry; 1 step completed")
     for element in root.iter():
         assert etree.QName(element).localname not in ("script", "style", "foreignObject")
         assert not [a for a in element.attrib if a.lower().startswith("on")]

@@ -212,11 +212,11 @@ def test_show_if_reading_the_record() -> None:
     readers = [f for f in form.fields if f.show_if and "cin_plan" in f.show_if.names]
     assert readers
     for open_ in (True, False):
-        page = build_page(form, {}, ctx(cin_plan={"open": open_}))
+        names = {"cin_plan": {"open": open_}, "cp_plan": {"open": not open_}}
+        page = build_page(form, {}, ctx(**names))
         asked = {v.name for v in page.fields}
         for f in readers:
-            assert (f.name in asked) is bool(f.show_if.evaluate(  # type: ignore[union-attr]
-                {"cin_plan": {"open": open_}}))
+            assert (f.name in asked) is bool(f.show_if.evaluate(names))  # type: ignore[union-attr]
 
 
 def test_group_rows_and_their_buttons() -> None:

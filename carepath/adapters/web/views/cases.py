@@ -71,7 +71,7 @@ def case(case_id: int) -> str:
         "views/case.html", view=view, child=child_rows(child),
         episodes=episode_views(episodes), actions=cases.actions(case_id, actor),
         chronology=cases.chronology_of(view, show), show=show, filters=FILTERS,
-        maps=maps, active_nav="cases")
+        maps=maps, audit=services().audit.verify_case(case_id), active_nav="cases")
 
 
 @bp.route("/cases/<int:case_id>/actions/<name>", methods=["GET", "POST"])
