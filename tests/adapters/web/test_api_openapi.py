@@ -14,7 +14,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from carepath.adapters.app import services_for
-from carepath.adapters.db.database import dispose_engine, make_engine
+from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
 from carepath.adapters.web.app import create_app
 from carepath.adapters.web.config import WebConfig
 from carepath.adapters.web.security import ANYONE, TOKEN, permission_of
@@ -27,7 +27,9 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'carepath.db'}"
-    yield create_app(services_for(make_engine(url)), WebConfig(secret_key="test"))
+    engine = make_engine(url)
+    upgrade(engine)  # the services read the council's pinned pack versions
+    yield create_app(services_for(engine), WebConfig(secret_key="test"))
     dispose_engine(url)
 
 
