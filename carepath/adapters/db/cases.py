@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -89,6 +89,14 @@ def _head(case: m.CaseRow) -> CaseHead:
 
 
 @contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One ORM transaction on ``engine``: committed at the end, rolled back on any error, the
+    database's errors told as carepath's (every repository writes through this)."""
+    with _told_as_ours(), Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
 def _told_as_ours() -> Iterator[None]:
     """The database's errors as carepath's: a lost race (SQLite's "database is locked", two
     first referrals of one child meeting on the unique LA child ID) is a ConflictError, the
@@ -132,12 +140,8 @@ class SqlCaseRepository:
         with _told_as_ours(), self.engine.connect() as conn:
             yield conn
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        """One ORM transaction: committed at the end, rolled back on any error."""
-        with _told_as_ours(), Session(self.engine, expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+    def _session(self) -> AbstractContextManager[Session]:
+        return transaction(self.engine)
 
     def _record(self, session: Session, case_id: int, version: int) -> CaseRecord:
         hit = self.cache.get(case_id, version)

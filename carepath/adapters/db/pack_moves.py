@@ -9,8 +9,7 @@ exactly, unless the case has changed since (its version moved on).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
 from carepath.adapters.db.audit import append_event
-from carepath.adapters.db.cases import _lock, _told_as_ours
+from carepath.adapters.db.cases import _lock, transaction
 from carepath.adapters.db.records import load_record
 from carepath.core.errors import NotFoundError
 from carepath.engine.time.clock import current_clock
@@ -62,11 +61,8 @@ class SqlMigrationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with _told_as_ours(), Session(self.engine, expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+    def _session(self) -> AbstractContextManager[Session]:
+        return transaction(self.engine)
 
     # -- versions and pins ---------------------------------------------------------------
 

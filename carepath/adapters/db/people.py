@@ -6,8 +6,7 @@ It stores and reads; the rules (what a valid name is, hashing, throttling) are
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,7 +14,7 @@ from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from carepath.adapters.db import models as m
-from carepath.adapters.db.cases import _told_as_ours
+from carepath.adapters.db.cases import transaction
 from carepath.core.errors import ConflictError, NotFoundError
 from carepath.service.types import User
 
@@ -28,11 +27,8 @@ class SqlPeopleRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with _told_as_ours(), Session(self.engine, expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+    def _session(self) -> AbstractContextManager[Session]:
+        return transaction(self.engine)
 
     @staticmethod
     def _teams_of(session: Session, names: list[str]) -> dict[str, set[str]]:

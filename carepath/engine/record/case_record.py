@@ -37,6 +37,7 @@ from carepath.engine.record.model import (
     ReviewDates,
     Section47,
     as_date,
+    child_from_json,
     default_calendar,
     icpc_target,
     in_code_order,
@@ -182,17 +183,7 @@ def story_to_record(story: Mapping[str, Any]) -> CaseRecord:
     Computed items (``icpc_target``, ``previous_plans``) are ignored. Dates may be ``date``
     objects or ISO strings.
     """
-    c = story["child"]
-    child = Child(
-        la_child_id=str(c["la_child_id"]),
-        upn=c.get("upn"),
-        upn_unknown=c.get("upn_unknown"),
-        birth_date=optional_date(c.get("birth_date")),
-        expected_birth_date=optional_date(c.get("expected_birth_date")),
-        sex=c.get("sex"),
-        ethnicity=c.get("ethnicity"),
-        disabilities=[str(d) for d in c.get("disabilities") or []],
-    )
+    child = child_from_json(story["child"])
     episodes: list[Episode] = []
     for e in story.get("episodes") or []:
         referral = e["referral"]

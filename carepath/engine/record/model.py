@@ -9,7 +9,7 @@ date parsing every reader of the record shares.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, overload
@@ -364,6 +364,20 @@ def as_date(value: Any) -> date:
 
 def optional_date(value: Any) -> date | None:
     return None if value is None else as_date(value)
+
+
+def child_from_json(data: Mapping[str, Any]) -> Child:
+    """A child from its JSON (story) form: dates as ``date`` objects or ISO strings."""
+    return Child(
+        la_child_id=str(data["la_child_id"]),
+        upn=data.get("upn"),
+        upn_unknown=data.get("upn_unknown"),
+        birth_date=optional_date(data.get("birth_date")),
+        expected_birth_date=optional_date(data.get("expected_birth_date")),
+        sex=data.get("sex"),
+        ethnicity=data.get("ethnicity"),
+        disabilities=[str(d) for d in data.get("disabilities") or []],
+    )
 
 
 def previous_plans(record: CaseRecord, plan: CPPlan) -> int:

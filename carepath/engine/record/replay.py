@@ -28,6 +28,7 @@ from carepath.engine.record.model import (
     CPPlan,
     Episode,
     Section47,
+    child_from_json,
 )
 
 __all__ = ["RECORD_EVENTS", "CHILD_FIELDS", "Part", "RecordReplay", "child_json"]
@@ -116,16 +117,7 @@ class RecordReplay:
             raise RecordError(f"event {seq} records a referral before the case was opened")
         given = payload.get("child")
         if isinstance(given, Mapping):
-            child = Child(
-                la_child_id=str(given["la_child_id"]),
-                upn=given.get("upn"),
-                upn_unknown=given.get("upn_unknown"),
-                birth_date=_date(given.get("birth_date")),
-                expected_birth_date=_date(given.get("expected_birth_date")),
-                sex=given.get("sex"),
-                ethnicity=given.get("ethnicity"),
-                disabilities=[str(d) for d in given.get("disabilities") or []],
-            )
+            child = child_from_json(given)
             if self.record is None:
                 self.record = CaseRecord(child=child)
             else:
