@@ -16,7 +16,8 @@ Setup (not timed as part of the figure, but reported):
 * **People.** Four teams, each with five social workers and a team manager (argon2 passwords
   through ``PeopleService.add_user``). Cases are spread evenly over the workers.
 
-Then ``carepath serve --workers N`` (gunicorn, gthread, 4 threads a worker) runs as a subprocess
+Then ``carepath serve --workers N --threads T`` (gunicorn, gthread; T is 1, the default: with 4
+threads a worker, PostgreSQL pages queued for the interpreter lock) runs as a subprocess
 on a free loopback port. Each of the clients (threads of this process, stdlib ``http.client``
 with keep-alive) signs in through the sign-in form (CSRF token from the page), as a social worker
 or (one in five) a team manager, then repeats a request mix: ``GET /tasks`` (30 %),
@@ -372,7 +373,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(db_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int, int]]:
+def server(db_url: str, workers: int, workdir: Path,
+           threads: int = 1) -> Iterator[tuple[str, int, int]]:
     """``carepath serve --workers N`` on a free loopback port, until the block ends."""
     port = free_port()
     env = {**os.environ, "CAREPATH_SECRET_KEY": "bench-" + os.urandom(16).hex(),
@@ -381,7 +383,7 @@ def server(db_url: str, workers: int, workdir: Path) -> Iterator[tuple[str, int,
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-c", "from carepath.cli import run; run()", "serve",
-             "--workers", str(workers), "--port", str(port), "--db", db_url],
+             "--workers", str(workers), "--threads", str(threads), "--port", str(port), "--db", db_url],
             stdout=log_file, stderr=subprocess.STDOUT, env=env,
             cwd=Path(__file__).resolve().parent.parent)
         try:
@@ -594,7 +596,7 @@ def run(settings: Settings, script: Script, kinds: list[str], workdir: Path,
         with database(kind, workdir, postgres_url, "web") as db:
             per_db[kind] = _run_one(settings, script, db, workdir)
     return {"per_db": per_db, "server_workers": settings.web_workers,
-            "server_threads_per_worker": 4, "think_s": list(THINK_S),
+            "server_threads_per_worker": settings.web_threads, "think_s": list(THINK_S),
             "mix": dict(MIX)}
 
 
@@ -618,7 +620,8 @@ def _run_one(settings: Settings, script: Script, db: Database, workdir: Path) ->
                               "clients": settings.web_clients, "setup_s": round(setup_s, 1),
                               "setup": {**built, "templates_s": round(templates_s, 2),
                                         "people_s": round(people_s, 2)}}
-    with server(db.url, settings.web_workers, workdir) as (host, port, pid):
+    with server(db.url, settings.web_workers, workdir,
+                settings.web_threads) as (host, port, pid):
         logins = [p[0] for p in people()]
         managers = [name for name in logins if name.startswith("mgr-")]
         sworkers = [name for name in logins if name.startswith("sw-")]

@@ -109,6 +109,7 @@ def test_complete_with_bad_answers_is_exit_2_and_changes_nothing(cli: Any,
     ("task", "complete", "999", "--data", "/nonexistent.yaml"),
     ("case", "open", "--pack", "nosuchpack", "--child", "/x.yaml", "--referral", "/y.yaml"),
     ("pack", "show", "nosuchpack"),
+    ("serve", "--threads", "4"),  # threads are gunicorn's: needs --workers
 ])
 def test_bad_input_is_one_clear_line(cli: Any, args: tuple[str, ...]) -> None:
     result = cli(*args)
