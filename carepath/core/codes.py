@@ -1,8 +1,11 @@
-"""Statutory code lists (CIN census 2025-26) and the code-list type packs use for local lists."""
+"""Statutory code lists (CIN census 2025-26, and the SSDA903 2025-26 lists of
+:mod:`carepath.core.looked_after_codes`) and the code-list type packs use for local lists."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from carepath.core.looked_after_codes import LAC_CODE_TABLES
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class Codelist:
 
 # The CIN census 2025-26 code sets: sex, upn_unknown, ethnicity, disability, referral_source,
 # primary_need, closure_reason, abuse_category, assessment_factors. Assessment factors 18A and 19A
-# were retired (18B/18C and 19B/19C replace them) and are not offered.
+# were retired (18B/18C and 19B/19C replace them) and are not offered. Then the SSDA903 2025-26
+# lists (ids starting ``lac_``), from carepath.core.looked_after_codes.
 STATUTORY_CODELISTS: dict[str, Codelist]
 
 
@@ -213,5 +217,6 @@ STATUTORY_CODELISTS = {
             ("23A", "Abuse linked to faith or belief"),
             ("24A", "Child criminal exploitation"),
         ),
+        *(_codelist(id_, title, *codes) for id_, title, codes in LAC_CODE_TABLES),
     )
 }

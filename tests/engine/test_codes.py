@@ -1,4 +1,4 @@
-"""The statutory code lists (CIN census 2025-26)."""
+"""The statutory code lists (CIN census 2025-26, SSDA903 2025-26)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,25 @@ EXPECTED_COUNTS = {
     "closure_reason": 9,
     "abuse_category": 5,
     "assessment_factors": 42,
+    # SSDA903 2025-26 (carepath.core.looked_after_codes)
+    "lac_reason_new_episode": 6,
+    "lac_legal_status": 13,
+    "lac_category_of_need": 8,
+    "lac_placement_type": 29,
+    "lac_placement_provider": 6,
+    "lac_reason_episode_ceased": 22,
+    "lac_reason_place_change": 12,
+    "lac_review_participation": 8,
+    "lac_missing_type": 2,
+    "lac_in_touch": 6,
+    "lac_care_leaver_activity": 12,
+    "lac_care_leaver_accommodation": 31,
+    "lac_sdq_reason": 5,
+    "lac_sw_change_reason": 10,
+    "lac_previous_permanence": 5,
+    "lac_reason_placed_ceased": 4,
+    "lac_adopter_sex": 5,
+    "lac_adopter_legal_status": 6,
 }
 
 
@@ -81,3 +100,17 @@ def test_contains_compares_codes_exactly() -> None:
     assert "6" in source
     assert 6 not in source  # codes are text
     assert "2a" not in source
+
+
+def test_903_lists_are_the_2025_26_ones() -> None:
+    """PLACE drops H5, P2 and Z1 and adds Z11-Z14 in 2025-26 (rule 146)."""
+    place = [c.code for c in STATUTORY_CODELISTS["lac_placement_type"].codes]
+    assert place == ["A3", "A4", "A5", "A6", "K1", "K2", "K3", "P1", "P3", "R1", "R2", "R3",
+                     "R5", "S1", "T0", "T1", "T2", "T3", "T4", "U1", "U2", "U3", "U4", "U5",
+                     "U6", "Z11", "Z12", "Z13", "Z14"]
+    rec = [c.code for c in STATUTORY_CODELISTS["lac_reason_episode_ceased"].codes]
+    assert sorted(rec) == sorted(["X1", "E11", "E12", "E2", "E3", "E4A", "E4B", "E13", "E41",
+                                  "E45", "E46", "E47", "E48", "E5", "E6", "E7", "E9", "E14",
+                                  "E15", "E16", "E17", "E8"])
+    assert [c.code for c in STATUTORY_CODELISTS["lac_legal_status"].codes] == [
+        "C1", "C2", "D1", "E1", "V2", "V3", "V4", "L1", "L2", "L3", "J1", "J2", "J3"]

@@ -2,6 +2,7 @@
 
     carepath returns cin-census --year 2026 --la 201 --out cin.xml [--db URL] [--json]
     carepath returns validate cin FILE.xml [--year 2026] [--json]
+    carepath returns validate ssda903 FOLDER [--year 2026] [--la E09000001] [--json]
     carepath returns annex-a --out annex_a.xlsx [--start DATE --end DATE] [--db URL] [--json]
 
 The returns are read in one transaction with a snapshot of the database (``REPEATABLE READ`` on
@@ -224,6 +225,53 @@ def validate_cin_command(ctx: click.Context, file: Path, year: int | None,
               f"{len(report.crashed_rules)} crashed rule(s)")
     _say(("FAILED: " if report.failed else "PASSED: ") + counts)
     ctx.exit(1 if report.failed else 0)
+
+
+@validate.command("ssda903")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--year", type=int, default=2026, show_default=True,
+              help="The collection year (the year it ends: 2026 for 2025-26).")
+@click.option("--la", default="E09000001", show_default=True, metavar="ONS_CODE",
+              help="The council's ONS upper-tier code (placements in or out of its area).")
+@click.option("--strict", is_flag=True,
+              help="Fail on the known upstream crashes (231, 233) too.")
+@_json_option
+@click.pass_context
+@handle_errors
+def validate_ssda903_command(ctx: click.Context, folder: Path, year: int, la: str,
+                             strict: bool, as_json: bool) -> None:
+    """Check an SSDA903 return (the CSV files in FOLDER) against the DfE validation rules.
+
+    Prints each failure: rule, child, table, row, fields, message. Exit 1 on any failed rule or
+    on a rule that crashed inside the validator, except the known upstream crashes (231, 233 on
+    every CSV return) and known conflicts (218 on a short-breaks episode), which are listed
+    (with --strict the known crashes fail too).
+    """
+    from carepath.returns.validate_ssda903 import KNOWN_CONFLICTS, KNOWN_CRASHES, validate_ssda903
+
+    report = validate_ssda903(folder, year, la)
+    failed = report.failed_strict if strict else report.failed
+    if as_json:
+        _say(json.dumps(report.as_json(), indent=2))
+        ctx.exit(1 if failed else 0)
+    _say(f"{folder}: SSDA903 {year - 1}-{year % 100:02d}, LA {la}, DfE rules {report.ruleset} "
+         f"({report.rules_run} rules; {len(report.skipped_rules)} skipped for tables not sent), "
+         f"files: {', '.join(report.files)}")
+    for issue in report.issues:
+        _say(issue.line())
+    for rule in report.unexpected_crashes:
+        _say(f"CRASHED  {rule}  the rule failed inside the validator and was not checked")
+    for rule in report.known_crashes:
+        _say(f"CRASHED  {rule}  known upstream crash, not counted: {KNOWN_CRASHES[rule]}")
+    for issue in report.known_conflicts:
+        _say(f"KNOWN CONFLICT  {issue.rule}  {issue.child}  {issue.table} row {issue.row}  "
+             f"not counted: {KNOWN_CONFLICTS[issue.rule]}")
+    counts = (f"{len(report.issues)} error(s) in {len(report.rules_failed)} rule(s), "
+              f"{len(report.unexpected_crashes)} crashed rule(s), "
+              f"{len(report.known_crashes)} known upstream crash(es), "
+              f"{len(report.known_conflicts)} known conflict(s)")
+    _say(("FAILED: " if failed else "PASSED: ") + counts)
+    ctx.exit(1 if failed else 0)
 
 
 @returns.command("annex-a")
