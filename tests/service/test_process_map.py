@@ -124,6 +124,18 @@ def test_the_svg_is_well_formed_accessible_and_safe(cases: CaseService) -> None:
     assert nasty in (parsed.findtext(f"{SVG}title") or "")
 
 
+def test_maps_drawn_once_per_picture_carry_each_instance_s_own_ids(cases: CaseService) -> None:
+    [s47] = cases.process_maps(enquiry_case(cases))
+    first = render_svg(s47)
+    other = render_svg(dataclasses.replace(s47, instance_id=s47.instance_id + 1000))
+    assert f"pm-{s47.instance_id}-title" in first and f"pm-{s47.instance_id + 1000}" not in first
+    assert other == first.replace(f"pm-{s47.instance_id}-", f"pm-{s47.instance_id + 1000}-")
+    # another point of the same process is another picture
+    moved = dict(s47.states, strategy_discussion="current")
+    assert render_svg(dataclasses.replace(s47, states=moved)) != first
+    assert render_svg(s47) == first
+
+
 def test_a_map_of_a_case_with_every_node_kind_renders() -> None:
     from pathlib import Path
 

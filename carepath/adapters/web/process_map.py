@@ -13,6 +13,9 @@ reached is grey with a thin border. A legend says so. Colours are GOV.UK's.
 from __future__ import annotations
 
 import re
+import secrets
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from lxml import etree
@@ -109,14 +112,38 @@ def describe(pm: ProcessMap) -> str:
     return f"{pm.title}: waiting; {steps}"
 
 
+# Drawn maps by what they show: every case at the same point of the same process has the same
+# picture but for its element ids, which carry the instance id; they are drawn with a token no
+# pack text can contain (random per process) in its place, then the token is replaced.
+_TOKEN = f"i{secrets.token_hex(8)}"
+_DRAWN: OrderedDict[tuple[Any, ...], tuple[Any, str]] = OrderedDict()
+_DRAWN_MAX = 256
+_DRAWN_LOCK = threading.Lock()
+
+
 def render_svg(pm: ProcessMap) -> str:
     """The process map as a standalone SVG document (text)."""
+    key = (id(pm.diagram), pm.title, pm.status, pm.finished, tuple(sorted(pm.states.items())))
+    with _DRAWN_LOCK:
+        drawn = _DRAWN.get(key)
+        if drawn is not None and drawn[0] is pm.diagram:
+            _DRAWN.move_to_end(key)
+            return drawn[1].replace(_TOKEN, _id_part(pm.instance_id))
+    text = _draw(pm)
+    with _DRAWN_LOCK:
+        _DRAWN[key] = (pm.diagram, text)
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return text.replace(_TOKEN, _id_part(pm.instance_id))
+
+
+def _draw(pm: ProcessMap) -> str:
     diagram = pm.diagram
     min_x, min_y, max_x, max_y = diagram.box()
     left, top = min_x - PAD, min_y - PAD - 20
     width = max(max_x - min_x + 2 * PAD, 760)
     height = max_y - min_y + 2 * PAD + 20 + LEGEND_H
-    prefix = f"pm-{_id_part(pm.instance_id)}"
+    prefix = f"pm-{_TOKEN}"
     root = etree.Element(f"{{{SVG_NS}}}svg", nsmap={None: SVG_NS})
     root.set("version", "1.1")
     root.set("viewBox", f"{_num(left)} {_num(top)} {_num(width)} {_num(height)}")
