@@ -81,10 +81,22 @@ def test_unsupported_database_is_refused() -> None:
         make_engine("mysql://u:secret@h/d")
 
 
-def test_postgresql_engine_pings_pooled_connections() -> None:
-    url = "postgresql+psycopg://u@127.0.0.1:1/d"
+def test_a_pooled_postgresql_connection_killed_while_idle_is_replaced(
+        postgres_url: str, postgres_admin: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server restart (here: the backend terminated) leaves a dead connection in the pool; the
+    next use after an idle spell tests it, drops it and connects afresh: no error reaches us."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 0.0)
+    url = f"{postgres_url}{'&' if '?' in postgres_url else '?'}application_name=carepath-ping"
+    engine = make_engine(url)
     try:
-        assert make_engine(url).pool._pre_ping
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with postgres_admin.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            admin.commit()
+        with engine.connect() as conn:
+            second = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second != first
     finally:
         dispose_engine(url)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from carepath.core.errors import CarepathError, ConflictError
@@ -93,6 +94,32 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     set_sqlite_pragmas(dbapi_connection)
 
 
+# A pooled PostgreSQL connection is tested before use (a server restart or a proxy's idle
+# timeout leaves dead ones in the pool) only when it has not been used for this long. Pinging on
+# every checkout (``pool_pre_ping``) cost a page a dozen extra round trips.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _mark_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+    connection_record.info["carepath_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, connection_record: Any,
+                  connection_proxy: Any) -> None:
+    since = connection_record.info.get("carepath_idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as exc:  # any failure: the pool drops it and connects afresh
+        raise DisconnectionError("the pooled connection is no longer usable") from exc
+
+
 def make_engine(url: str) -> Engine:
     """The engine for ``url`` (normalised), created once per process and then reused."""
     url = normalise_url(url)
@@ -115,7 +142,10 @@ def _create_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
     if backend == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
+        event.listen(engine.pool, "checkin", _mark_checkin)
+        event.listen(engine.pool, "checkout", _ping_if_idle)
+        return engine
     raise DatabaseNotReady(
         f"carepath supports SQLite and PostgreSQL databases, not {backend!r} ({mask_url(url)})"
     )
