@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from flask import Flask
 from sqlalchemy import Engine
@@ -57,6 +58,10 @@ def waiting_at_check(services: Services, n: int) -> int:
     first = services.cases.tasks(TaskFilter(case_id=case_id))
     services.cases.complete_task(first[0].id, {"nfa": True}, OPERATOR)
     return case_id
+
+
+def r_doc(r: Any) -> Any:
+    return lxml.html.fromstring(r.get_data(as_text=True))
 
 
 def state(services: Services, case_id: int) -> Any:
@@ -106,7 +111,16 @@ def test_pinning_a_version_is_kept_with_who_did_it(app: Flask, services: Service
     assert r.status_code == 302
     r = ada.get("/admin/pack-versions")
     text = check_page(r, "after pinning").text_content()
-    assert "New referrals of moves-test now use pinned to 1.1.0" in " ".join(text.split())
+    assert "New referrals of moves-test now use moves-test@1.1.0 (pinned)." in " ".join(
+        text.split())
+    # comparing with the current version: the older of the two is always 'old'
+    rows = {tr.xpath("td[1]")[0].text_content().strip(): tr.xpath("td[6]//a/@href")
+            for tr in r_doc(r).xpath("//table//tbody/tr")}
+    assert rows["moves-test@1.0.0"] == [
+        "/admin/pack-versions/diff?old=moves-test@1.0.0&new=moves-test@1.1.0"]
+    assert rows["moves-test@1.4.0"] == [
+        "/admin/pack-versions/diff?old=moves-test@1.1.0&new=moves-test@1.4.0"]
+    assert rows["moves-test@1.1.0"] == []
     assert services.cases.packs.get("moves-test").version == "1.1.0"
     assert SqlMigrationStore(db).pins() == {"moves-test": "1.1.0"}
     assert [(v, who) for v, who, _ in SqlMigrationStore(db).pin_history("moves-test")] == [

@@ -63,8 +63,18 @@ def _versions_page(errors: list[dict[str, str]] | None = None, old: str = "", ne
     for v in versions:
         by_pack.setdefault(v.name, []).append(v)
     current = {v.name: v.version for v in versions if v.current}
+    compare: dict[str, tuple[str, str]] = {}  # key -> (old, new): with the current version
+    for name, vs in by_pack.items():
+        order = [v.version for v in vs if v.source]  # newest first
+        now = current.get(name)
+        for version in order:
+            if now is None or version == now:
+                continue
+            older, newer = sorted((version, now), key=order.index, reverse=True)
+            compare[f"{name}@{version}"] = (f"{name}@{older}", f"{name}@{newer}")
     return render_template(
         "views/admin_versions.html", versions=versions, by_pack=by_pack, current=current,
+        compare=compare,
         keys=_installed_keys(versions), errors=errors or [], old=old, new=new,
         field_errors={e["href"].lstrip("#"): e["text"] for e in errors or []},
         active_nav="packs"), 400 if errors else 200
@@ -93,8 +103,8 @@ def pin() -> BaseResponse:
     except CarepathError as e:
         say_error(e)
     else:
-        how = f"pinned to {now}" if version else f"the newest version ({now}), unpinned"
-        flash(f"New referrals of {name} now use {how}.", "success")
+        how = "(pinned)" if version else "(the newest version: no pin)"
+        flash(f"New referrals of {name} now use {name}@{now} {how}.", "success")
     return redirect(url_for("moves.versions"))
 
 
