@@ -8,8 +8,9 @@ Every front end (CLI, web app, API, tests, benchmarks) gets its services here::
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from carepath.adapters.db.audit import SqlAuditLog
 from carepath.adapters.db.cases import SqlCaseRepository
@@ -19,6 +20,7 @@ from carepath.adapters.db.people import SqlPeopleRepository
 from carepath.adapters.db.record_cache import RecordCache
 from carepath.adapters.db.record_stream import SqlCaseSource
 from carepath.adapters.packs import PackRegistry
+from carepath.engine.pack import Pack
 from carepath.service.audit import AuditService
 from carepath.service.cases import CaseService
 from carepath.service.migration import MigrationService, ScratchCases
@@ -38,6 +40,7 @@ class Services:
     returns: ReturnsService
     engine: Engine
     people: PeopleService
+    migration: MigrationService
 
 
 def services_for(engine: Engine, registry: PackRegistry | None = None,
@@ -52,6 +55,7 @@ def services_for(engine: Engine, registry: PackRegistry | None = None,
         returns=ReturnsService(SqlCaseSource(engine)),
         engine=engine,
         people=PeopleService(SqlPeopleRepository(engine)),
+        migration=_migration(engine, packs, remember_checks=True),
     )
 
 
@@ -87,16 +91,40 @@ def apply_pins(engine: Engine, registry: PackRegistry) -> None:
 
 def migration_service(engine: Engine, registry: PackRegistry | None = None) -> MigrationService:
     """Pack versions and moving running cases (``carepath pack list/use``, ``migrate``)."""
+    packs = registry if registry is not None else PackRegistry()
+    apply_pins(engine, packs)
+    return _migration(engine, packs)
+
+
+def _migration(engine: Engine, packs: PackRegistry,
+               remember_checks: bool = False) -> MigrationService:
+    """The migration service over ``packs`` (pins already applied). A long-lived app
+    (``remember_checks``) runs ``pack check`` once per installed pack version: a version's
+    files are read once, when the registry loads it."""
     from carepath.adapters.db.scratch import MemoryDatabases
     from carepath.engine.check import check_pack
 
-    packs = registry if registry is not None else PackRegistry()
-    apply_pins(engine, packs)
     scratch: list[MemoryDatabases] = []
+    lock = threading.Lock()
 
     def databases() -> ScratchCases:
-        if not scratch:  # one migrated template per service, copied afresh for each case
-            scratch.append(MemoryDatabases())
-        return scratch[0]
+        with lock:  # one migrated template per service, copied afresh for each case
+            if not scratch:
+                scratch.append(MemoryDatabases())
+            return scratch[0]
 
-    return MigrationService(SqlMigrationStore(engine), packs, databases, check_pack)
+    checked: dict[int, tuple[Pack, Any]] = {}
+
+    def check(pack: Pack) -> Any:
+        if not remember_checks:
+            return check_pack(pack)
+        with lock:
+            found = checked.get(id(pack))
+        if found is not None and found[0] is pack:
+            return found[1]
+        report = check_pack(pack)
+        with lock:
+            checked[id(pack)] = (pack, report)
+        return report
+
+    return MigrationService(SqlMigrationStore(engine), packs, databases, check)

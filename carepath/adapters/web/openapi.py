@@ -161,17 +161,61 @@ SCHEMAS: dict[str, Schema] = {
         "task_id": INT, "due": _nullable(DATE),
         "explanation": {**_nullable(_ref("DueExplanation")),
                         "description": "null when the task has no timescale"}}),
+    "PackVersion": _obj(["name", "version", "title", "source", "current", "pinned", "running"], {
+        "name": STR, "version": STR, "title": STR,
+        "source": {"type": "string", "description": "Where it comes from: a distribution or "
+                                                    "a directory; empty when not installed"},
+        "current": {"type": "boolean", "description": "New referrals of the pack use it"},
+        "pinned": {"type": "boolean", "description": "Pinned for new referrals (carepath "
+                                                     "pack use)"},
+        "running": {**_nullable(INT), "description": "Running process instances on it"}}),
+    "PackVersions": _obj(["packs"], {
+        "packs": {"type": "array", "items": _ref("PackVersion"),
+                  "description": "Every installed version (newest of each pack first), then "
+                                 "versions no longer installed that cases still run on"}}),
+    "DryRun": _obj(["to"], {
+        "to": {"type": "string", "description": "The pack version to move cases to "
+                                                "(NAME@VERSION)"},
+        "all": {"type": "boolean", "const": True,
+                "description": "Every case with running work"},
+        "from": {"type": "string", "description": "The cases running on this pack (NAME or "
+                                                  "NAME@VERSION)"},
+        "case_ids": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                     "minItems": 1, "maxItems": 10000, "description": "These cases"}},
+        description="Exactly one of all, from and case_ids."),
+    "MoveTask": _obj(["title", "due", "process", "task"], {
+        "title": STR, "due": _nullable(DATE), "process": STR, "task": STR}),
+    "CaseMove": _obj(
+        ["case_id", "from", "strategy", "status", "reason", "tasks_before", "tasks_after",
+         "unrecorded"],
+        {"case_id": INT, "from": {"type": "string", "description": "name@version"},
+         "strategy": {"type": "string", "enum": ["instance", "replay"],
+                      "description": "instance: moved in place (a version of the same "
+                                     "pack); replay: rebuilt from the record (another pack)"},
+         "status": {"type": "string", "enum": ["moved", "would_move", "refused", "unchanged"]},
+         "reason": _nullable(STR),
+         "tasks_before": {"type": "array", "items": _ref("MoveTask")},
+         "tasks_after": {"type": "array", "items": _ref("MoveTask")},
+         "unrecorded": {"type": "array", "items": STR,
+                        "description": "Record items the new pack could not carry on with"}}),
+    "MigrationReport": _obj(["run_id", "to", "dry_run", "cases", "moved", "refused"], {
+        "run_id": {**_nullable(STR), "description": "null for a dry run"},
+        "to": STR, "dry_run": BOOL, "cases": {"type": "array", "items": _ref("CaseMove")},
+        "moved": {"type": "integer", "description": "Cases moved (or that would move)"},
+        "refused": INT},
+        description="The report of carepath migrate --json"),
 }
 
 PROBLEMS = {
     "400": "Bad request: not JSON, or a member missing or of the wrong type",
     "401": "No bearer token, or one not valid",
-    "403": "You may not do this (the task's role, someone else's task)",
+    "403": "You may not do this (the task's role, someone else's task, an administrator's "
+           "route)",
     "404": "No such case or task, or one you may not see",
     "409": "The case changed since you read it (the body's version is the case version "
            "now), or the task or action cannot be done now",
     "415": "The body is not application/json",
-    "422": "Answers refused: errors lists each field",
+    "422": "Answers refused, or a pack version that cannot be used: errors lists each field",
     "428": "No version: send If-Match: \"VERSION\" or \"version\" in the body",
 }
 
@@ -280,6 +324,15 @@ PATHS: dict[str, Any] = {
         parameters=[CASE_ID, {"name": "name", "in": "path", "required": True,
                               "description": "The action's name", "schema": STR}, IF_MATCH],
         requestBody=_body("TakeAction", required=False))},
+    "/packs": {"get": _op(
+        "packs", "Every installed pack version: running instances, which one new referrals "
+        "use, pins (administrators)",
+        _json(_ref("PackVersions"), "The versions"), ("401", "403"))},
+    "/migrations/dry-run": {"post": _op(
+        "migration_dry_run", "What moving cases to a pack version would do, case by case; "
+        "changes nothing (administrators)",
+        _json(_ref("MigrationReport"), "The dry run's report"),
+        ("400", "401", "403", "415", "422"), requestBody=_body("DryRun"))},
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from carepath.adapters.app import Services, services_for
 from carepath.adapters.db.people import SqlPeopleRepository
+from carepath.adapters.packs import PackRegistry
 from carepath.adapters.web.app import create_app
 from carepath.adapters.web.config import WebConfig
 from carepath.engine.time.clock import FixedClock, use_clock
@@ -40,13 +41,13 @@ DECISION = {"nfa": "no", "decision_reasons": "Zanzibar-worry-note about attendan
             "primary_need": "N1", "next_step": "assessment"}
 
 
-def make_services(db: Engine) -> Iterator[Services]:
+def make_services(db: Engine, registry: PackRegistry | None = None) -> Iterator[Services]:
     people = PeopleService(SqlPeopleRepository(db),
                            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     for name, (roles, teams) in PEOPLE.items():
         people.add_user(name, name.title(), PASSWORD, roles, teams)
     with use_clock(FixedClock(NOW)):
-        yield services_for(db)
+        yield services_for(db, registry)
 
 
 def make_app(services: Services, **config: Any) -> Flask:

@@ -102,10 +102,13 @@ def test_role_pages_are_refused_to_other_roles(app: Flask) -> None:
         assert "You cannot see this page" in r.get_data(as_text=True)
         refused.append(rule.endpoint)
     assert {"admin.packs", "admin.pack", "admin.check", "admin.process",
-            "admin.form"} <= set(refused)
+            "admin.form", "moves.versions", "moves.pin", "moves.diff", "moves.move_cases",
+            "moves.dry_run"} <= set(refused)
     ada = sign_in(app, "ada")  # an administrator cannot record a referral
     assert ada.get("/cases/new").status_code == 403
     assert ada.get("/admin/packs").status_code == 200
+    assert ada.get("/admin/pack-versions").status_code == 200
+    assert ada.get("/admin/migrations").status_code == 200
 
 
 def test_the_api_wants_a_bearer_token(app: Flask) -> None:

@@ -6,8 +6,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import admin, api, cases, inbox, tasks
+    from . import admin, api, cases, inbox, moves, tasks
 
-    for module in (inbox, cases, tasks, admin):
+    for module in (inbox, cases, tasks, admin, moves):
         app.register_blueprint(module.bp)
     api.register(app)

@@ -398,5 +398,7 @@ def act(case_id: int, name: str) -> Response:
 
 
 def register(app: Flask) -> None:
+    from . import api_moves  # noqa: F401  (its routes are on this blueprint)
+
     csrf.exempt(bp)
     app.register_blueprint(bp)
