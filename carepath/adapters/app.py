@@ -84,9 +84,9 @@ def people_service(engine: Engine) -> PeopleService:
 
 
 def apply_pins(engine: Engine, registry: PackRegistry) -> None:
-    """The versions pinned for new cases (``carepath pack use``), from the database."""
-    for name, version in SqlMigrationStore(engine).pins().items():
-        registry.pin(name, version)
+    """The versions pinned for new cases (``carepath pack use``), from the database, read
+    again when a second old (a pin made by another process applies here too)."""
+    registry.read_pins_from(SqlMigrationStore(engine).pins)
 
 
 def migration_service(engine: Engine, registry: PackRegistry | None = None) -> MigrationService:

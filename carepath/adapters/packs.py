@@ -12,7 +12,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import entry_points
@@ -80,6 +81,7 @@ def load_pack_dir(directory: Path) -> Pack:
 
 
 PACK_PATH_ENV = "CAREPATH_PACK_PATH"
+PIN_REFRESH_S = 1.0  # how old the pins read from the database may be
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")  # what a pack name may be (see engine.pack)
 
 
@@ -186,6 +188,10 @@ class PackRegistry:
         self._failed: dict[Path, CarepathError] = {}  # resolved directory -> why
         self._broken: dict[tuple[str, str], tuple[BrokenPack, CarepathError]] = {}
         self._pins: dict[str, str] = {}  # name -> the version new cases use (pack use)
+        # where the pins are kept (the database), read again when older than PIN_REFRESH_S
+        self._pin_source: Callable[[], dict[str, str]] | None = None
+        self._pins_read_at = 0.0
+        self._source_pins: dict[str, str] = {}  # the source's pins when last read
         for source_or_broken in _entry_point_sources():
             self._register(source_or_broken)
         for source_or_broken in _path_sources():
@@ -307,9 +313,38 @@ class PackRegistry:
         return sorted((b for b, _ in self._broken.values()),
                       key=lambda b: (b.name_or_path, b.origin))
 
+    def read_pins_from(self, source: Callable[[], dict[str, str]]) -> None:
+        """Take the pins from ``source`` now and again whenever they are older than
+        :data:`PIN_REFRESH_S`: a pin made by another process (``carepath pack use``, another
+        web worker) applies to new cases here within that time."""
+        with self._lock:
+            self._pin_source = source
+            self._refresh_pins(force=True)
+
+    def _refresh_pins(self, force: bool = False) -> None:
+        source = self._pin_source
+        if source is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._pins_read_at < PIN_REFRESH_S:
+            return
+        pins = source()
+        with self._lock:
+            # what changed in the source since it was last read is taken; a pin set here
+            # (:meth:`pin`) stands until the source's pin for that pack changes
+            for name in set(pins) | set(self._source_pins):
+                if force or pins.get(name) != self._source_pins.get(name):
+                    if name in pins:
+                        self._pins[name] = pins[name]
+                    else:
+                        self._pins.pop(name, None)
+            self._source_pins = dict(pins)
+            self._pins_read_at = now
+
     def _current(self, name: str) -> PackSource:
         """The source new cases of ``name`` use: the pinned version, else the newest."""
         sources = self._sources[name]
+        self._refresh_pins()
         pinned = self._pins.get(name)
         if pinned is not None:
             for source in sources:
@@ -331,6 +366,7 @@ class PackRegistry:
                 self._pins[name] = version
 
     def pinned(self, name: str) -> str | None:
+        self._refresh_pins()
         return self._pins.get(name)
 
     def current_version(self, name: str) -> str:

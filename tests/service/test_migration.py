@@ -290,3 +290,22 @@ def test_a_story_half_way_on_ics2010_moves_to_wt2023(db: Engine, story_file: Pat
     assert sorted((t.bpmn_id, t.due) for t in services.cases.tasks(TaskFilter(case_id=case_id))
                   ) == sorted((t.bpmn_id, t.due) for t in result.stopped_at)
     assert services.audit.verify(None).problems == []
+
+
+def test_a_pin_made_by_another_process_applies_to_new_cases_here(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import carepath.adapters.packs as packs_module
+
+    monkeypatch.setattr(packs_module, "PIN_REFRESH_S", 0.0)
+    here = _registry("v1", "add")
+    services_for(db, here)
+    assert here.get("moves-test").version == "1.2.0"
+    # another process (a CLI, another web worker) pins, then unpins
+    elsewhere = _registry("v1", "add")
+    migration_service(db, elsewhere).use("moves-test@1.0.0", "admin")
+    assert here.get("moves-test").version == "1.0.0"
+    migration_service(db, elsewhere).use("moves-test", "admin")
+    assert here.get("moves-test").version == "1.2.0"
+    # a pin set in this process alone stands until the database's pin changes
+    here.pin("moves-test", "1.0.0")
+    assert here.get("moves-test").version == "1.0.0"
