@@ -97,9 +97,12 @@ class CaseService:
 
     def open_case(self, pack_name: str, child: Mapping[str, Any], referral: Mapping[str, Any],
                   actor: Actor, worker: str | None = None,
-                  team: str | None = None) -> OpenedCase:
-        """Record a referral: a new case, or a new episode for a child already known."""
-        pack = self.packs.get(pack_name)
+                  team: str | None = None, version: str | None = None) -> OpenedCase:
+        """Record a referral: a new case, or a new episode for a child already known. A new
+        case starts on the pack's current version, or on ``version`` if given (the story runner
+        runs a story on the exact pack it was given)."""
+        pack = self.packs.get(pack_name) if version is None else \
+            self.packs.get_version(pack_name, version)
         ctx = ValidationContext(today=today())
         errors: list[FieldError] = []
         try:

@@ -355,7 +355,7 @@ class StoryRunner:
         return self.service.open_case(self.pack.name, child,
                                       {"date": referral["date"], "source": referral["source"]},
                                       self.acting, worker=self.worker,
-                                      team=self.team).case_id
+                                      team=self.team, version=self.pack.version).case_id
 
     def _run(self, child: Mapping[str, Any], episodes: list[Mapping[str, Any]],
              clock: FixedClock, changes: list[Mapping[str, Any]]) -> StoryResult:
