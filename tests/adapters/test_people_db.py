@@ -168,15 +168,16 @@ def _plans(engine: Engine, run: Any) -> list[str]:
 def test_the_inbox_query_uses_indexes(big: Engine, actor: Actor, query: InboxQuery) -> None:
     repo = SqlCaseRepository(big)
     plans = _plans(big, lambda: repo.inbox(inbox_scope(actor, query), query))
-    assert len(plans) == 2  # the count and the page
+    assert len(plans) == 2  # the page's ids with the count, then those tasks' rows
     for plan in plans:
         # no full scan of the tasks or the cases: each is searched through an index
         lines = plan.splitlines()
         assert not [line for line in lines if line.startswith(("SCAN tasks", "SCAN cases"))], \
             plan
-        assert any("USING" in line and "INDEX" in line for line in lines), plan
-        if query.scope == "team":  # from the team's cases, not through every ready task
-            assert "ix_cases_team" in plan, plan
+        assert any("USING" in line and ("INDEX" in line or "PRIMARY KEY" in line)
+                   for line in lines), plan
+    if query.scope == "team":  # from the team's cases, not through every ready task
+        assert "ix_cases_team" in plans[0], plans[0]
 
 
 def test_a_completed_tasks_drafts_are_deleted(db: Engine) -> None:
