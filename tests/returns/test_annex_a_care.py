@@ -34,21 +34,23 @@ from carepath.engine.record.looked_after import (
 from carepath.engine.record.model import Child
 from carepath.returns.annex_a import write_annex_a
 from carepath.returns.annex_a_care import (
-    ACCOMMODATION,
-    ACTIVITY,
     CARE_LIST_COLUMNS,
     CARE_REQUIRED,
+    CareCase,
+    CareLists,
+    care_list_rows,
+    care_rows,
+    leaving_care_category,
+)
+from carepath.returns.annex_a_groups import (
+    ACCOMMODATION,
+    ACTIVITY,
     IN_TOUCH,
     LEGAL_STATUS,
     NO_LONGER_PLACED,
     PLACEMENT_TYPE,
     PROVIDER,
     REASON_CEASED,
-    CareCase,
-    CareLists,
-    care_list_rows,
-    care_rows,
-    leaving_care_category,
 )
 from carepath.returns.ssda903 import TABLES, LookedAfterChild, ssda903_rows
 from tests.returns import ssda903_children as kids
