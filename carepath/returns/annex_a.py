@@ -1,4 +1,6 @@
-"""Ofsted's ILACS Annex A child-level lists 3 to 7, as an Excel workbook, from the case record.
+"""Ofsted's ILACS Annex A child-level lists 3 to 7, as an Excel workbook, from the case record
+(lists 8 to 10, looked-after children, care leavers and adoption: :mod:`.annex_a_care`, written
+here when :func:`write_annex_a` is given them).
 
 One sheet per list, one row per event, for the period asked (by default the six months up to
 today):
@@ -72,7 +74,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from os import PathLike
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -83,6 +85,9 @@ from carepath.engine.record.case_record import Child, Episode
 from carepath.engine.time.clock import today
 from carepath.returns import CaseData, ReturnError
 from carepath.returns.cin_census import NOT_STATED
+
+if TYPE_CHECKING:
+    from carepath.returns.annex_a_care import CareLists
 
 DATE_FORMAT = "dd/mm/yyyy"
 YES, NO, UNKNOWN = "Yes", "No", "Unknown"
@@ -158,7 +163,9 @@ LIST_COLUMNS: dict[str, list[str]] = {
                "Number of Previous Child Protection Plans", *_ALLOCATED],
 }
 LIST_TITLES = {"List 3": "referrals", "List 4": "assessments", "List 5": "section 47 enquiries",
-               "List 6": "children in need", "List 7": "child protection plans"}
+               "List 6": "children in need", "List 7": "child protection plans",
+               "List 8": "children looked after", "List 9": "care leavers",
+               "List 10": "adoption"}  # lists 8 to 10: annex_a_care, when given
 
 
 # Columns the Annex A schema does not allow to be blank, in Lists 3 to 7
@@ -221,7 +228,7 @@ def _yes_no(value: bool | None) -> str | None:
     return None if value is None else (YES if value else NO)
 
 
-def _disability(child: Child) -> str:
+def disability(child: Child) -> str:
     if not child.disabilities:
         return UNKNOWN
     return NO if child.disabilities == ["NONE"] else YES
@@ -238,10 +245,13 @@ def _within_year_before(when: date, dates: Iterable[date]) -> int:
 
 
 class _Sheets:
-    def __init__(self, workbook: Workbook) -> None:
+    def __init__(self, workbook: Workbook, lists: dict[str, list[str]],
+                 required: dict[str, frozenset[str]]) -> None:
         self.sheets: dict[str, WriteOnlyWorksheet] = {}
+        self.columns = lists
+        self.required = required
         bold = Font(bold=True)
-        for name, columns in LIST_COLUMNS.items():
+        for name, columns in lists.items():
             ws = workbook.create_sheet(name)
             for index, title in enumerate(columns):
                 letter = _column_letter(index)
@@ -258,11 +268,11 @@ class _Sheets:
     def append(self, name: str, values: Sequence[Any],
                missing: list[MissingCell] | None = None) -> None:
         ws = self.sheets[name]
-        columns = LIST_COLUMNS[name]
+        columns = self.columns[name]
         if len(values) != len(columns):  # pragma: no cover - a bug here
             raise AssertionError(f"{name}: {len(values)} values for {len(columns)}")
         if missing is not None:
-            required = REQUIRED[name]
+            required = self.required[name]
             missing.extend(MissingCell(name, str(values[0]), column)
                            for column, value in zip(columns, values, strict=True)
                            if value is None and column in required)
@@ -288,9 +298,12 @@ def write_annex_a(
     out_path: str | PathLike[str] | IO[bytes],
     start: date | None = None,
     end: date | None = None,
+    care: CareLists | None = None,
 ) -> AnnexASummary:
     """Write Annex A lists 3 to 7 for the period ``start`` to ``end`` (both included; default the
-    six months up to today) to the workbook ``out_path`` (a path or a binary file)."""
+    six months up to today) to the workbook ``out_path`` (a path or a binary file); with
+    ``care``, lists 8 to 10 too, from its looked-after children
+    (:mod:`carepath.returns.annex_a_care`), streamed after the cases."""
     if start is None or end is None:
         default_start, default_end = default_period(end)
         start = start if start is not None else default_start
@@ -298,11 +311,22 @@ def write_annex_a(
     if start > end:
         raise ReturnError(f"The period must start before it ends ({start.isoformat()} is after "
                           f"{end.isoformat()})")
+    from carepath.returns.annex_a_care import CARE_LIST_COLUMNS, CARE_REQUIRED, care_list_rows
+
     summary = AnnexASummary(start, end)
+    lists, required = dict(LIST_COLUMNS), dict(REQUIRED)
+    if care is not None:
+        lists.update(CARE_LIST_COLUMNS)
+        required.update(CARE_REQUIRED)
+        summary.rows.update(dict.fromkeys(CARE_LIST_COLUMNS, 0))
     workbook = Workbook(write_only=True)
-    sheets = _Sheets(workbook)
+    sheets = _Sheets(workbook, lists, required)
     for case in cases:
         for name, row in _rows(case, start, end):
+            sheets.append(name, row, summary.missing)
+            summary.rows[name] += 1
+    if care is not None:
+        for name, row in care_list_rows(care.children, start, end, care.council, care.locate):
             sheets.append(name, row, summary.missing)
             summary.rows[name] += 1
     workbook.save(out_path)
@@ -319,7 +343,7 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
         child.birth_date,
         age_in_years(child.birth_date, end),
     ]
-    disability = _disability(child)
+    disabled = disability(child)
     allocated = [case.team or UNALLOCATED, case.worker or UNALLOCATED]
     since = months_before(end, EPO_MONTHS)
     protected = _yes_no(any(since <= day <= end for ep in record.episodes
@@ -344,7 +368,7 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
             if a.start <= end and (a.authorised is None or a.authorised >= start):
                 authorised = _upto(a.authorised, end)
                 yield "List 4", [
-                    *person, disability, a.start, None, authorised,
+                    *person, disabled, a.start, None, authorised,
                     _yes_no(_needs_support(ep, authorised) if authorised else None), *allocated,
                 ]
 
@@ -357,7 +381,7 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
                 led_to_plan = (any(p.start == icpc for p in ep.cp_plans)
                                if icpc is not None else None)
                 yield "List 5", [
-                    *person, disability, s.start, _yes_no(unnecessary), icpc,
+                    *person, disabled, s.start, _yes_no(unnecessary), icpc,
                     _yes_no(led_to_plan),
                     _within_year_before(s.start, strategy_dates),
                     _within_year_before(s.start, icpc_dates), *allocated,
@@ -370,7 +394,7 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
             # an episode open at the end whose need is not recorded yet: "not stated" (N0)
             need = ep.primary_need or (NOT_STATED if closure is None else None)
             yield "List 6", [
-                *person, disability, ep.referral_date,
+                *person, disabled, ep.referral_date,
                 PRIMARY_NEED.get(need or "", need), None, closure,
                 CLOSURE_REASON.get(ep.closure_reason or "", ep.closure_reason) if closure else None,
                 _case_status(ep, closure or end, closed=closure is not None), *allocated,
@@ -380,7 +404,7 @@ def _rows(case: CaseData, start: date, end: date) -> Iterable[tuple[str, list[An
             if p.start <= end and (p.end is None or p.end >= start):
                 reviews = [r for r in p.reviews if r <= end]
                 yield "List 7", [
-                    *person, disability, p.start,
+                    *person, disabled, p.start,
                     ABUSE_CATEGORY.get(p.initial_category or "", p.initial_category),
                     ABUSE_CATEGORY.get(p.latest_category or "", p.latest_category),
                     None, None, reviews[-1] if reviews else None, _upto(p.end, end), protected,
