@@ -113,7 +113,8 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        return f"{self.child}: {self.table} {self.item} (DfE rule {self.rule})"
+        rule = f" (DfE rule {self.rule})" if self.rule else ""
+        return f"{self.child}: {self.table} {self.item}{rule}"
 
 
 def year_bounds(year: int) -> tuple[date, date]:
