@@ -256,6 +256,19 @@ LAC_CODE_TABLES: tuple[CodeTable, ...] = (
 )
 
 
+def _care_ceased() -> CodeTable:
+    """REC without X1: the reasons a period of care ends (what a worker records; X1 is
+    derived, never typed)."""
+    for id_, _, codes in LAC_CODE_TABLES:
+        if id_ == "lac_reason_episode_ceased":
+            return ("lac_reason_care_ceased", "Reason ceased to be looked after (REC)",
+                    tuple((code, meaning) for code, meaning in codes if code != "X1"))
+    raise KeyError("lac_reason_episode_ceased")  # pragma: no cover
+
+
+LAC_CODE_TABLES = (*LAC_CODE_TABLES, _care_ceased())
+
+
 def _codes(list_id: str) -> frozenset[str]:
     for id_, _, codes in LAC_CODE_TABLES:
         if id_ == list_id:

@@ -1,7 +1,9 @@
 """The record items a form field may fill (``record:`` in a form), with their types.
 
 ``X.start`` items open a new X in the current episode; the other ``X.*`` items update the latest
-X of the current episode (see ``carepath.engine.record.case_record.apply_values``).
+X of the current episode (see ``carepath.engine.record.case_record.apply_values``). The
+looked-after items (:data:`LOOKED_AFTER_ITEMS`) belong to the child, not to an episode: their
+opening items and rules are in ``carepath.engine.record.lac_changes``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class ItemType(Enum):
     YESNO = "yesno"
     CODE = "code"  # one code from `codelist`
     CODES = "codes"  # several codes from `codelist`
+    NUMBER = "number"  # a whole number
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,84 @@ def _item(path: str, type_: ItemType, title: str, codelist: str | None = None) -
 
 
 T, D, Y, C, CS = ItemType.TEXT, ItemType.DATE, ItemType.YESNO, ItemType.CODE, ItemType.CODES
+N = ItemType.NUMBER
+
+# The looked-after record (child-level, not per episode; see
+# carepath.engine.record.lac_changes for what each does). In the order they are applied.
+LOOKED_AFTER_ITEMS: tuple[RecordItem, ...] = (
+    _item("care.start", D, "Date started to be looked after (period of care)"),
+    _item("care.need", C, "Category of need at the start of the period of care",
+          "lac_category_of_need"),
+    _item("legal_status.start", D, "Legal status start date"),
+    _item("legal_status.code", C, "Legal status", "lac_legal_status"),
+    _item("legal_status.end", D, "Legal status end date"),
+    _item("placement.start", D, "Placement start date"),
+    _item("placement.type", C, "Placement type", "lac_placement_type"),
+    _item("placement.provider", C, "Placement provider", "lac_placement_provider"),
+    _item("placement.carer", T, "Carer or setting (identifier)"),
+    _item("placement.urn", T, "Ofsted unique reference number of the placement"),
+    _item("placement.postcode", T, "Placement postcode"),
+    _item("placement.home_postcode", T, "Child's home postcode"),
+    _item("placement.end", D, "Placement end date"),
+    _item("placement.reason_changed", C, "Reason for the change of placement",
+          "lac_reason_place_change"),
+    _item("social_worker.start", D, "Social worker allocation start date"),
+    _item("social_worker.id", T, "Social worker identifier (SW...)"),
+    _item("social_worker.reason", C, "Reason for the change of social worker",
+          "lac_sw_change_reason"),
+    _item("social_worker.end", D, "Social worker allocation end date"),
+    _item("lac_review.date", D, "Looked-after child review date"),
+    _item("lac_review.participation", C, "Child's participation in the review",
+          "lac_review_participation"),
+    _item("missing.start", D, "Missing or away from placement: start date"),
+    _item("missing.kind", C, "Missing or away from placement", "lac_missing_type"),
+    _item("missing.end", D, "Missing or away from placement: end date"),
+    _item("missing.rhi_offered", Y, "Return home interview offered"),
+    _item("missing.rhi_accepted", Y, "Return home interview accepted"),
+    _item("uasc.status", Y, "Unaccompanied asylum-seeking child"),
+    _item("uasc.ceased", D, "Date UASC status ceased"),
+    _item("mother.status", Y, "The young person is a mother"),
+    _item("mother.first_child_born", D, "Date of birth of the mother's first child"),
+    _item("adoption.decision", D, "Date of the decision that the child should be placed for "
+          "adoption"),
+    _item("adoption.placement_order", D, "Date of the placement order"),
+    _item("adoption.matched", D, "Date matched with prospective adopters"),
+    _item("adoption.adopters", N, "Number of adopters (1 or 2)"),
+    _item("adoption.adopters_sex", C, "Sex of adopter(s)", "lac_adopter_sex"),
+    _item("adoption.adopters_legal_status", C, "Legal status of adopter(s)",
+          "lac_adopter_legal_status"),
+    _item("adoption.by_foster_carer", Y, "Adopted by former foster carer(s)"),
+    _item("adoption.reversed", D, "Date of the decision that the child should no longer be "
+          "placed for adoption"),
+    _item("adoption.reversed_reason", C, "Reason the child should no longer be placed for "
+          "adoption", "lac_reason_placed_ceased"),
+    _item("previous_permanence.option", C, "Permanence before coming into care",
+          "lac_previous_permanence"),
+    _item("previous_permanence.date", T, "Date of the previous permanence order (YYYY, YYYY-MM "
+          "or YYYY-MM-DD)"),
+    _item("previous_permanence.la", T, "Council that made the previous permanence order"),
+    _item("outcomes.year", N, "Collection year of the outcomes (the year it ends: 2026 for "
+          "2025-26)"),
+    _item("outcomes.sdq_score", N, "Strengths and difficulties questionnaire score (0 to 40)"),
+    _item("outcomes.sdq_reason", C, "Reason no SDQ score", "lac_sdq_reason"),
+    _item("outcomes.convicted", Y, "Convicted or subject to a youth caution in the year"),
+    _item("outcomes.health_check", Y, "Development assessments up to date (under 5)"),
+    _item("outcomes.immunisations", Y, "Immunisations up to date"),
+    _item("outcomes.teeth_check", Y, "Teeth checked by a dentist"),
+    _item("outcomes.health_assessment", Y, "Annual health assessment up to date"),
+    _item("outcomes.substance_misuse", Y, "Identified as having a substance misuse problem"),
+    _item("outcomes.intervention_received", Y, "Received an intervention for substance misuse"),
+    _item("outcomes.intervention_offered", Y, "Offered an intervention for substance misuse"),
+    _item("care_leaver.contact", D, "Date of contact with the care leaver"),
+    _item("care_leaver.in_touch", C, "Council in touch with the care leaver", "lac_in_touch"),
+    _item("care_leaver.activity", C, "Care leaver's main activity", "lac_care_leaver_activity"),
+    _item("care_leaver.accommodation", C, "Care leaver's accommodation and its suitability",
+          "lac_care_leaver_accommodation"),
+    _item("care.end", D, "Date ceased to be looked after (period of care)"),
+    _item("care.reason_ceased", C, "Reason ceased to be looked after", "lac_reason_care_ceased"),
+)
+LOOKED_AFTER_NAMESPACES: frozenset[str] = frozenset(i.path.split(".")[0]
+                                                    for i in LOOKED_AFTER_ITEMS)
 
 RECORD_ITEMS: dict[str, RecordItem] = {
     i.path: i
@@ -64,6 +145,7 @@ RECORD_ITEMS: dict[str, RecordItem] = {
         _item("cin_plan.end", D, "Child in need plan end date"),
         _item("closure.date", D, "Case closure date"),
         _item("closure.reason", C, "Reason for closure", "closure_reason"),
+        *LOOKED_AFTER_ITEMS,
     )
 }
 

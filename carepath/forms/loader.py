@@ -74,6 +74,7 @@ _FIELD_FOR_ITEM: dict[ItemType, FieldType] = {
     ItemType.CODE: _T.CHOICE,
     ItemType.CODES: _T.MULTICHOICE,
     ItemType.TEXT: _T.TEXT,
+    ItemType.NUMBER: _T.NUMBER,
 }
 
 
@@ -105,6 +106,7 @@ def _item_text(item_type: ItemType, codelist: str | None) -> str:
         ItemType.CODE: f"one code from '{codelist}'",
         ItemType.CODES: f"codes from '{codelist}'",
         ItemType.TEXT: "text",
+        ItemType.NUMBER: "a whole number",
     }[item_type]
 
 

@@ -50,6 +50,8 @@ from typing import Protocol
 from carepath.core.errors import RecordError
 from carepath.core.looked_after_codes import (
     ADOPTED_REASONS,
+    NO_PROVIDER_PLACEMENTS,
+    NO_URN_PLACEMENTS,
     SHORT_BREAK_STATUSES,
 )
 from carepath.engine.record.lac_episodes import CareEpisode, derive_episodes, episodes_in_year
@@ -113,7 +115,8 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
-        return f"{self.child}: {self.table} {self.item} (DfE rule {self.rule})"
+        rule = f" (DfE rule {self.rule})" if self.rule else ""
+        return f"{self.child}: {self.table} {self.item}{rule}"
 
 
 def year_bounds(year: int) -> tuple[date, date]:
@@ -246,6 +249,16 @@ def _episode_row(cid: str, e: CareEpisode, uasc: bool, need: _Need) -> Row:
         need("Episodes", f"REASON_PLACE_CHANGE of the placement ending {e.end}", "225")
     short = e.legal_status in SHORT_BREAK_STATUSES  # no location at all (214, 398, 420)
     no_home = short or uasc  # no distance for a UASC or former UASC child (406)
+    what = f"of the episode starting {e.start}"
+    if e.provider is None and e.placement not in NO_PROVIDER_PLACEMENTS:
+        need("Episodes", f"PLACE_PROVIDER {what}", "213")
+    if not short:
+        if e.postcode is None:
+            need("Episodes", f"PL_POST {what}", "392a")
+        if e.home_postcode is None and not no_home:
+            need("Episodes", f"HOME_POST {what}", "392a")
+        if e.urn is None and e.placement not in NO_URN_PLACEMENTS:
+            need("Episodes", f"URN {what} (or XXXXXXX when not Ofsted-registered)", "218")
     return (cid, dmy(e.start), e.rne, e.legal_status, _text(e.need), e.placement,
             _text(e.provider), dmy(e.end), _text(e.reason_ceased),
             _text(e.reason_place_change), "" if no_home else _text(e.home_postcode),

@@ -17,6 +17,7 @@ from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.runtime import LiveInstance, Outcome, TaskRef
 from carepath.returns import CaseData
+from carepath.returns.ssda903 import LookedAfterChild
 from carepath.service.types import (
     AuditProblem,
     CaseHead,
@@ -248,6 +249,12 @@ class CaseSnapshot(Protocol):
     def count(self) -> int: ...
 
     def cases(self) -> Iterator[CaseData]: ...
+
+    def count_looked_after(self) -> int: ...
+
+    def looked_after(self) -> Iterator[LookedAfterChild]:
+        """Every child with a looked-after record (details and that record only)."""
+        ...
 
 
 class CaseSource(Protocol):

@@ -1,26 +1,31 @@
-"""Statutory returns from the database: the CIN census and Ofsted's Annex A, on one consistent
-snapshot, and the DfE-rule check of a census file."""
+"""Statutory returns from the database: the CIN census, the SSDA903 and Ofsted's Annex A, on one
+consistent snapshot, and the DfE-rule check of a census file."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
-from carepath.returns import CaseData
+from carepath.core.errors import RecordError
+from carepath.engine.record.lac_episodes import derive_episodes
+from carepath.engine.record.looked_after import check_looked_after
 from carepath.returns.annex_a import AnnexASummary, write_annex_a
 from carepath.returns.cin_census import CensusSummary, check_la, check_year, write_cin_census
+from carepath.returns.ssda903 import LookedAfterChild, Problem
+from carepath.returns.ssda903 import check_year as check_903_year
+from carepath.returns.ssda903_csv import Ssda903Summary, write_ssda903
 from carepath.returns.validate_cin import ValidationReport, validate_cin
 from carepath.service.ports import CaseSource
 
 # called with (cases done, cases in all) as a return is written
 Progress = Callable[[int, int], None]
 PROGRESS_EVERY = 500
+T = TypeVar("T")
 
 
-def _tracked(cases: Iterable[CaseData], total: int, progress: Progress | None
-             ) -> Iterator[CaseData]:
+def _tracked(cases: Iterable[T], total: int, progress: Progress | None) -> Iterator[T]:
     done = 0
     for done, case in enumerate(cases, start=1):
         yield case
@@ -52,7 +57,37 @@ class ReturnsService:
             return write_annex_a(_tracked(snapshot.cases(), total, progress), handle, first,
                                  last)
 
+    def ssda903(self, folder: Path, year: int,
+                progress: Progress | None = None) -> Ssda903Summary:
+        """Write the SSDA903 CSV files for the year ending 31 March ``year`` into ``folder``:
+        every child with a looked-after record, streamed. A child whose record cannot give its
+        episodes yet (a period of care with no placement recorded…) is left out and listed
+        among the problems, with the reason: never dropped silently."""
+        check_903_year(year)
+        with self.source.snapshot() as snapshot:
+            total = snapshot.count_looked_after()
+            unreadable: list[Problem] = []
+            children = _readable(_tracked(snapshot.looked_after(), total, progress), unreadable)
+            summary = write_ssda903(folder, children, year)
+        summary.problems[:0] = unreadable
+        return summary
+
     @staticmethod
     def validate_cin(file: Path, year: int | None = None) -> ValidationReport:
         """Check a CIN census file: the schema, then the DfE rules as COLLECT runs them."""
         return validate_cin(file, year)
+
+
+def _readable(children: Iterable[LookedAfterChild], problems: list[Problem]
+              ) -> Iterator[LookedAfterChild]:
+    """The children whose record gives its 903 episodes; the others as problems."""
+    for item in children:
+        try:
+            check_looked_after(item.record)
+            derive_episodes(item.record)
+        except RecordError as exc:
+            problems.append(Problem(item.child.la_child_id, "Episodes",
+                                    f"cannot be worked out, the child is left out: {exc.message}",
+                                    ""))
+            continue
+        yield item

@@ -127,7 +127,7 @@ def test_missing_sqlite_file_is_not_created_by_checking(tmp_path: Path) -> None:
 def test_upgrade_brings_database_to_head(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0006"
+    assert current_revision(engine) == head_revision() == "0007"
     require_current(engine)
     upgrade(engine)  # a second upgrade is a no-op
     require_current(engine)

@@ -39,6 +39,16 @@ EXPECTED_TABLES = {
     "login_failures",
     "case_access",
     "task_drafts",
+    "looked_after",
+    "lac_periods",
+    "lac_legal_statuses",
+    "lac_placements",
+    "lac_reviews",
+    "lac_missing",
+    "lac_adoptions",
+    "lac_outcomes",
+    "lac_care_leaver_contacts",
+    "lac_social_workers",
 }
 
 

@@ -23,6 +23,7 @@ EXPECTED_COUNTS = {
     "lac_placement_type": 29,
     "lac_placement_provider": 6,
     "lac_reason_episode_ceased": 22,
+    "lac_reason_care_ceased": 21,
     "lac_reason_place_change": 12,
     "lac_review_participation": 8,
     "lac_missing_type": 2,

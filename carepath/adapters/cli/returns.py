@@ -1,6 +1,7 @@
 """``carepath returns …``: statutory returns from the database, and the DfE-rule check.
 
     carepath returns cin-census --year 2026 --la 201 --out cin.xml [--db URL] [--json]
+    carepath returns ssda903 --year 2026 --la 201 --out FOLDER [--db URL] [--json]
     carepath returns validate cin FILE.xml [--year 2026] [--json]
     carepath returns validate ssda903 FOLDER [--year 2026] [--la E09000001] [--json]
     carepath returns annex-a --out annex_a.xlsx [--start DATE --end DATE] [--db URL] [--json]
@@ -12,8 +13,8 @@ target and renamed over it at the end: a failed run leaves no half-written retur
 bar is shown on a terminal, never with ``--json`` or when output is piped.
 
 Exit codes: 0 done (``validate``: no schema error, no ERROR, no crashed rule; queries are
-printed but do not fail); 1 ``validate`` found a failure, or ``cin-census`` wrote a file that
-will fail the DfE checks (items the census needs are missing or wrong in the records: listed);
+printed but do not fail); 1 ``validate`` found a failure, or ``cin-census`` / ``ssda903`` wrote a
+return that will fail the DfE checks (items it needs are missing or wrong in the records: listed);
 2 bad input (an unreadable or non-XML file, a bad option, a census year whose collection period
 has not ended, a database that is not ready), printed as one ``Error:`` line.
 """
@@ -130,7 +131,8 @@ def _say(text: str) -> None:
 
 @click.group("returns")
 def returns() -> None:
-    """Statutory returns: the CIN census and Ofsted's Annex A, and the DfE-rule check."""
+    """Statutory returns: the CIN census, the SSDA903 and Ofsted's Annex A, and the DfE-rule
+    check."""
 
 
 @returns.command("cin-census")
@@ -184,6 +186,71 @@ def cin_census(ctx: click.Context, year: int, la: str, out_path: Path, db_url: s
              "rule named). Correct the records and write the census again.")
         ctx.exit(1)
     _say(f"Check it with: carepath returns validate cin {out_path}")
+
+
+@returns.command("ssda903")
+@click.option("--year", type=int, required=True,
+              help="The year the collection ends: 2026 for 1 April 2025 to 31 March 2026.")
+@click.option("--la", required=True, metavar="CODE", help="The council's 3-digit DfE LA number.")
+@click.option("--out", "out_dir", required=True, metavar="FOLDER",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the CSV files into (made if missing; its parent must "
+                   "exist).")
+@_db_option
+@_json_option
+@click.pass_context
+@handle_errors
+def ssda903(ctx: click.Context, year: int, la: str, out_dir: Path, db_url: str | None,
+            as_json: bool) -> None:
+    """Write the SSDA903 return (children looked after) for the year ending 31 March YEAR.
+
+    One CSV file per table (header.csv, episodes.csv, reviews.csv, uasc.csv, oc2.csv, oc3.csv,
+    ad1.csv, placed_for_adoption.csv, previous_permanence.csv, missing.csv, sw_episodes.csv),
+    with the DfE's columns, from every child with a looked-after record. The year need not have
+    ended: an in-year return shows what will fail before the spring collection. Exit 1 when
+    items the return needs are missing from the records (listed: the child, the table, the
+    item and the DfE rule).
+    """
+    from carepath.returns.cin_census import check_la
+    from carepath.returns.ssda903 import check_year, year_bounds
+    from carepath.returns.ssda903_csv import FILE_NAMES
+
+    check_year(year)
+    check_la(la)
+    folder = out_dir.expanduser()
+    if not folder.is_dir():
+        if not folder.parent.is_dir():
+            raise click.BadParameter(f"the folder {folder.parent} does not exist",
+                                     param_hint="--out")
+        folder.mkdir()
+    service = _returns(db_url)
+    with _progress("SSDA903", quiet=as_json) as progress:
+        summary = service.ssda903(folder, year, progress)
+    start, end = year_bounds(year)
+    if as_json:
+        _say(json.dumps({
+            "folder": str(folder), "year": year, "la": la, "start": start.isoformat(),
+            "end": end.isoformat(), "children": summary.children, "rows": summary.rows,
+            "files": [FILE_NAMES[t] for t in summary.rows],
+            "problems": [{"child": p.child, "table": p.table, "item": p.item, "rule": p.rule}
+                         for p in summary.problems],
+        }, indent=2))
+        ctx.exit(1 if summary.problems else 0)
+    _say(f"Wrote {folder}: SSDA903 {year - 1}-{year % 100:02d} (1 April {year - 1} to 31 March "
+         f"{year}), LA {la}: {summary.children} children.")
+    for table, count in summary.rows.items():
+        _say(f"  {FILE_NAMES[table]} ({table}): {count} row(s)")
+    for problem in summary.problems[:20]:
+        _say(f"  Problem: {problem}")
+    if len(summary.problems) > 20:
+        _say(f"  … and {len(summary.problems) - 20} more (problems)")
+    if summary.problems:
+        _say(f"FAILED: {len(summary.problems)} item(s) the return needs are missing or wrong in "
+             "the records, so it will fail the DfE checks (the rule named). Correct the records "
+             "and write the return again.")
+        ctx.exit(1)
+    _say(f"Check it with: carepath returns validate ssda903 {folder} --year {year} "
+         "--la <the council's ONS code>")
 
 
 @returns.group("validate")

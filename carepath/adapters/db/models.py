@@ -390,3 +390,8 @@ class MigrationCaseRow(Base):
     version_after: Mapped[int] = mapped_column(Integer)
     snapshot: Mapped[str] = mapped_column(Text)
     undone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+# --- the looked-after record (migration 0007): in its own module, on this Base ------------------
+
+from . import models_lac as models_lac  # noqa: E402  (defines its tables on Base.metadata)

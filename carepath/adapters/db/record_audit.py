@@ -10,7 +10,8 @@ too.
 
 Covered: ``children``, ``episodes``, ``assessments``, ``section47s``, ``cp_plans`` (with the
 review summary ``review_count``/``last_review``, checked against the reviews the events give),
-``cp_reviews``, ``cin_plans``, and on ``cases``: ``la_child_id``, ``pack_name``,
+``cp_reviews``, ``cin_plans``, the looked-after record (``looked_after`` and the ``lac_*``
+tables, rows named by their place: ``looked_after.placements[1]``), and on ``cases``: ``la_child_id``, ``pack_name``,
 ``pack_version``, ``worker``, ``team``, ``restricted``; and ``case_access`` (who a case is shown
 to). Not covered (the workflow's own working state, or bookkeeping): ``cases.version`` (the
 optimistic lock counter), ``cases.created_at``, ``process_instances``, ``tasks`` and
@@ -20,7 +21,8 @@ optimistic lock counter), ``cases.created_at``, ``process_instances``, ``tasks``
 Code lists (disabilities, assessment factors) are compared as sets: their order means nothing.
 Values of the child's identifying details are never shown in a problem (personal data).
 
-Reads are batched: eight queries per batch of cases (:func:`load_stored`), however many rows.
+Reads are batched: eighteen queries per batch of cases (:func:`load_stored`), however many
+rows.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.record.replay import CHILD_FIELDS, RECORD_EVENTS, RecordReplay
 from carepath.service.types import AuditProblem
 
+from .lac_records import LIST_NAMES, LISTS, SINGLE_COLUMNS
+from .lac_records import expected_rows as lac_expected_rows
 from .models import (
     AssessmentRow,
     CaseAccessRow,
@@ -48,6 +52,7 @@ from .models import (
     EpisodeRow,
     Section47Row,
 )
+from .models_lac import LookedAfterRow
 from .records import (
     _assessment_values,
     _child_values,
@@ -67,6 +72,9 @@ Row = dict[str, Any]
 
 _CODE_LISTS = {("children", "disabilities"), ("assessments", "factors")}
 _PERSONAL = {"children"}  # tables whose values are never shown
+# columns whose values are never shown (where the child lives, who cares for them)
+_PERSONAL_COLUMNS = {("lac_placements", "postcode"), ("lac_placements", "home_postcode"),
+                     ("lac_placements", "carer")}
 _PARTS = {"children": "child", "episodes": "episode", "assessments": "assessment",
           "section47s": "s47", "cp_plans": "cp_plan", "cin_plans": "cin_plan",
           "cp_reviews": "review"}
@@ -87,6 +95,10 @@ def _place(table: str, key: tuple[Any, ...]) -> str:
         return f"episodes[{key[0]}]"
     if table == "cp_reviews":
         return f"episodes[{key[0]}].cp_plans[{key[1]}].reviews[{key[2]}]"
+    if table == "looked_after":
+        return "the looked-after row"
+    if table in LIST_NAMES:
+        return f"looked_after.{LIST_NAMES[table]}[{key[0]}]"
     return f"episodes[{key[0]}].{_LISTS[table]}[{key[1]}]"
 
 
@@ -112,6 +124,7 @@ _ITEM_TABLES: tuple[tuple[Table, tuple[str, ...]], ...] = (
 _plans = cast(Table, CPPlanRow.__table__)
 _reviews = cast(Table, CPReviewRow.__table__)
 _access = cast(Table, CaseAccessRow.__table__)
+_lac = cast(Table, LookedAfterRow.__table__)
 _CHILD_COLUMNS = ("upn", "upn_unknown", "birth_date", "expected_birth_date", "sex", "ethnicity",
                   "disabilities")
 _EPISODE_COLUMNS = ("referral_date", "referral_source", "referral_nfa", "primary_need",
@@ -160,6 +173,14 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
     for row in conn.execute(select(_access.c.case_id, _access.c.user_name)
                             .where(_access.c.case_id >= first, _access.c.case_id <= last)):
         add(row.case_id, ("case_access", (row.user_name,)), {})
+    for row in conn.execute(select(_lac.c.case_id, *(_lac.c[c] for c in SINGLE_COLUMNS))
+                            .where(_lac.c.case_id >= first, _lac.c.case_id <= last)):
+        add(row.case_id, ("looked_after", ()), {c: getattr(row, c) for c in SINGLE_COLUMNS})
+    for spec in LISTS:
+        t, lac_columns = spec.table, [c for c, _ in spec.columns]
+        for row in conn.execute(select(t.c.case_id, t.c.seq, *(t.c[c] for c in lac_columns))
+                                .where(t.c.case_id >= first, t.c.case_id <= last)):
+            add(row.case_id, (spec.name, (row.seq,)), {c: getattr(row, c) for c in lac_columns})
     return stored
 
 
@@ -181,7 +202,19 @@ def expected_rows(record: CaseRecord) -> dict[Key, Row]:
                 rows[("cp_reviews", (e, i, r))] = {"review_date": day}
         for i, c in enumerate(ep.cin_plans):
             rows[("cin_plans", (e, i))] = _cin_plan_values(c)
+    rows.update(lac_expected_rows(record.looked_after))
     return rows
+
+
+def _part(table: str, key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The part of the record (as the replay names it) a row holds."""
+    if table == "children":
+        return ("child",)
+    if table == "looked_after":
+        return ("lac",)
+    if table in LIST_NAMES:
+        return ("lac", LIST_NAMES[table], *key)
+    return (_PARTS[table], *key)
 
 
 class CaseReplay:
@@ -261,8 +294,7 @@ class CaseReplay:
         if record is not None:
             expected = expected_rows(record)
             for (table, key) in expected:
-                part = (_PARTS[table], *key) if table != "children" else ("child",)
-                seq = self.record.written.get(part)
+                seq = self.record.written.get(_part(table, key))
                 if seq is not None:
                     written[(table, key)] = seq
             unknown = self.record.unknown_child
@@ -316,7 +348,8 @@ class CaseReplay:
                 seq = (self.case_written.get(column) if table == "cases"
                        else written.get(key)) or None
                 by = f" (event {seq})" if seq else ""
-                if table in _PERSONAL or (table, column) == ("cases", "la_child_id"):
+                if table in _PERSONAL or (table, column) in _PERSONAL_COLUMNS \
+                        or (table, column) == ("cases", "la_child_id"):
                     what = f"{column} differs from the events{by} (values not shown: personal data)"
                 else:
                     what = (f"{column} is {_show(stored_value)} in the table but "
@@ -327,7 +360,8 @@ class CaseReplay:
 
 _TABLE_ORDER = {t: i for i, t in enumerate(("cases", "case_access", "children", "episodes",
                                             "assessments", "section47s", "cp_plans",
-                                            "cp_reviews", "cin_plans"))}
+                                            "cp_reviews", "cin_plans", "looked_after",
+                                            *LIST_NAMES))}
 
 
 def _order(key: Key) -> tuple[Any, ...]:

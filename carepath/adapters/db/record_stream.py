@@ -1,5 +1,8 @@
 """Every case's record, streamed in batches for the statutory returns.
 
+:func:`iter_looked_after` streams only the children with a looked-after record, with only their
+details and that record (the SSDA903's input), in the same way.
+
 :func:`iter_cases` reads cases in order of id, ``batch`` at a time, with eight queries per batch
 (cases with their child row, episodes, assessments, section 47 enquiries, child protection plans,
 their reviews, child in need plans): the number of queries does not grow with the number of cases
@@ -31,7 +34,9 @@ from carepath.engine.record.case_record import (
     Section47,
 )
 from carepath.returns import CaseData
+from carepath.returns.ssda903 import LookedAfterChild
 
+from .lac_records import load_batch
 from .models import (
     AssessmentRow,
     CaseRow,
@@ -42,9 +47,10 @@ from .models import (
     EpisodeRow,
     Section47Row,
 )
+from .models_lac import LookedAfterRow
 from .records import split_dates
 
-__all__ = ["CaseData", "iter_cases", "count_cases"]
+__all__ = ["CaseData", "iter_cases", "count_cases", "iter_looked_after", "count_looked_after"]
 
 
 def count_cases(session: Session) -> int:
@@ -74,8 +80,10 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
                 ChildRow.sex,
                 ChildRow.ethnicity,
                 ChildRow.disabilities,
+                LookedAfterRow.case_id,
             )
             .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
+            .outerjoin(LookedAfterRow, LookedAfterRow.case_id == CaseRow.id)
             .where(CaseRow.id > after)
             .order_by(CaseRow.id)
             .limit(batch)
@@ -101,8 +109,10 @@ def _load_batch(
 ) -> Iterator[CaseData]:
     records: dict[int, CaseRecord] = {}
     cases: list[CaseData] = []
+    looked_after = False
     for (case_id, la_child_id, worker, team, upn, upn_unknown, birth_date, expected_birth_date,
-         sex, ethnicity, disabilities) in heads:
+         sex, ethnicity, disabilities, lac_case) in heads:
+        looked_after = looked_after or lac_case is not None
         record = CaseRecord(
             child=Child(
                 la_child_id=la_child_id,
@@ -154,7 +164,50 @@ def _load_batch(
 
     if episodes:
         _load_items(connection, in_batch, episodes)
+    if looked_after:
+        for case_id, lac in load_batch(connection, first, last).items():
+            records[case_id].looked_after = lac
     yield from cases
+
+
+def count_looked_after(session: Session) -> int:
+    """How many cases :func:`iter_looked_after` will yield."""
+    return int(session.execute(select(func.count()).select_from(LookedAfterRow)).scalar_one())
+
+
+def iter_looked_after(session: Session, batch: int = 1000) -> Iterator[LookedAfterChild]:
+    """Every child with a looked-after record, in order of case id, with the child's details
+    and that record only (what the SSDA903 reads): one query for the batch's children and one
+    per looked-after table, ``batch`` children at a time (bounded memory)."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    connection = session.connection()
+    after = 0
+    while True:
+        heads = connection.execute(
+            select(CaseRow.id, CaseRow.la_child_id, ChildRow.upn, ChildRow.upn_unknown,
+                   ChildRow.birth_date, ChildRow.expected_birth_date, ChildRow.sex,
+                   ChildRow.ethnicity, ChildRow.disabilities)
+            .join(LookedAfterRow, LookedAfterRow.case_id == CaseRow.id)
+            .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
+            .where(CaseRow.id > after)
+            .order_by(CaseRow.id)
+            .limit(batch)
+        ).all()
+        if not heads:
+            return
+        first, last = heads[0][0], heads[-1][0]
+        records = load_batch(connection, first, last, (h[0] for h in heads))
+        for (case_id, la_child_id, upn, upn_unknown, birth_date, expected_birth_date, sex,
+             ethnicity, disabilities) in heads:
+            child = Child(la_child_id=la_child_id, upn=upn, upn_unknown=upn_unknown,
+                          birth_date=birth_date, expected_birth_date=expected_birth_date,
+                          sex=sex, ethnicity=ethnicity,
+                          disabilities=disabilities.split(",") if disabilities else [])
+            yield LookedAfterChild(child, records[case_id])
+        after = last
+        if len(heads) < batch:
+            return
 
 
 def _load_items(
@@ -230,6 +283,12 @@ class _Snapshot:
 
     def cases(self) -> Iterator[CaseData]:
         return iter_cases(self.session)
+
+    def count_looked_after(self) -> int:
+        return count_looked_after(self.session)
+
+    def looked_after(self) -> Iterator[LookedAfterChild]:
+        return iter_looked_after(self.session)
 
 
 class SqlCaseSource:

@@ -46,9 +46,11 @@ from carepath.engine.record.case_record import (
     Episode,
     Section47,
 )
+from carepath.engine.record.looked_after import LookedAfter
 from carepath.engine.record.model import ReviewDates, StoredReviews
 
 from .fastexec import FastStatement
+from .lac_records import load_looked_after, save_looked_after
 from .models import (
     AssessmentRow,
     CaseRow,
@@ -59,6 +61,7 @@ from .models import (
     EpisodeRow,
     Section47Row,
 )
+from .models_lac import LookedAfterRow
 
 T = TypeVar("T")
 Values = dict[str, Any]
@@ -174,6 +177,7 @@ _s47s = cast(Table, Section47Row.__table__)
 _plans = cast(Table, CPPlanRow.__table__)
 _reviews = cast(Table, CPReviewRow.__table__)
 _cin_plans = cast(Table, CINPlanRow.__table__)
+_looked_after = cast(Table, LookedAfterRow.__table__)
 
 _CASE: Any = bindparam("b_case")
 
@@ -188,8 +192,10 @@ _LOAD_CHILD = (
         _children.c.sex,
         _children.c.ethnicity,
         _children.c.disabilities,
+        _looked_after.c.case_id.label("lac_case"),  # has a looked-after record
     )
-    .select_from(_cases.outerjoin(_children, _children.c.case_id == _cases.c.id))
+    .select_from(_cases.outerjoin(_children, _children.c.case_id == _cases.c.id)
+                 .outerjoin(_looked_after, _looked_after.c.case_id == _cases.c.id))
     .where(_cases.c.id == _CASE)
 )
 _LOAD_EPISODES = (
@@ -244,7 +250,8 @@ _LOAD_PLAN_REVIEWS = (
 
 def load_record(db: Db, case_id: int) -> CaseRecord:
     """The case's record: at most 7 queries (case and child, episodes, one per item table, and
-    the reviews of short plans), however long its history. A plan with more than
+    the reviews of short plans), however long its history, and for a child with a looked-after
+    record 10 more (:func:`lac_records.load_looked_after`). A plan with more than
     :data:`EAGER_REVIEWS` reviews reads its review rows only when every date is asked for (see
     :class:`ReviewDates`): through ``db`` if it is still in the same transaction on the same
     thread, else through a new connection of the same engine."""
@@ -265,6 +272,8 @@ def load_record(db: Db, case_id: int) -> CaseRecord:
             disabilities=split_codes(found.disabilities),
         )
     record = CaseRecord(child=child)
+    if found.lac_case is not None:
+        record.looked_after = load_looked_after(conn, case_id)
     params = {"b_case": case_id}
 
     episodes: dict[int, Episode] = {}  # by episode row id
@@ -652,4 +661,7 @@ def save_record(db: Db, case_id: int, before: CaseRecord | None, after: CaseReco
     writer = _Writer(_connection(db), case_id, session)
     writer.child(before.child if before is not None else None, after.child)
     writer.episodes(before.episodes if before is not None else [], after.episodes)
+    writer.rows += save_looked_after(
+        writer.conn, case_id, before.looked_after if before is not None else LookedAfter(),
+        after.looked_after)
     return writer.rows

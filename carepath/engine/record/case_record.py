@@ -26,6 +26,7 @@ from carepath.engine.record.changes import (
     new_episode,
 )
 from carepath.engine.record.context import current_episode, record_context
+from carepath.engine.record.looked_after import looked_after_from_json
 from carepath.engine.record.model import (
     ICPC_WORKING_DAYS,
     Assessment,
@@ -301,4 +302,5 @@ def record_from_json(data: Mapping[str, Any]) -> CaseRecord:
         )
         for e in data.get("episodes") or []
     ]
-    return CaseRecord(child=child, episodes=episodes)
+    return CaseRecord(child=child, episodes=episodes,
+                      looked_after=looked_after_from_json(data.get("looked_after")))

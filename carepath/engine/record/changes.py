@@ -16,6 +16,7 @@ from carepath.core.codes import STATUTORY_CODELISTS
 from carepath.core.errors import RecordError
 from carepath.core.record_items import RECORD_ITEMS, ItemType, RecordItem
 from carepath.engine.record.context import current_episode
+from carepath.engine.record.lac_changes import apply_looked_after, is_looked_after_item
 from carepath.engine.record.model import (
     Assessment,
     CaseRecord,
@@ -78,7 +79,8 @@ def apply_values(record: CaseRecord, values: Mapping[str, Any]) -> list[RecordCh
     """Apply ``{record item: value}`` (a form's ``record:`` mappings) to the current episode.
 
     ``X.start`` items come first, each opening a new X; the other items follow in the order of
-    ``RECORD_ITEMS`` and update the latest X. None (and empty text) means "not given" and is
+    ``RECORD_ITEMS`` and update the latest X. The looked-after items are the child's, not the
+    episode's (:mod:`carepath.engine.record.lac_changes`), and need no open episode. None (and empty text) means "not given" and is
     skipped. Either every value is applied or, on a :class:`RecordError`, none is.
     """
     unknown = sorted(k for k in values if k not in RECORD_ITEMS)
@@ -93,7 +95,9 @@ def apply_values(record: CaseRecord, values: Mapping[str, Any]) -> list[RecordCh
     if coerced.get("child.birth_date") and coerced.get("child.expected_birth_date"):
         raise RecordError("Give either the date of birth or the expected date of birth, not both")
 
-    episode_items = [k for k in order if not k.startswith("child.")]
+    lac_items = {k: coerced[k] for k in order if is_looked_after_item(k)}
+    episode_items = [k for k in order
+                     if not k.startswith("child.") and not is_looked_after_item(k)]
     ep = current_episode(record)
     if episode_items:
         if ep is None:
@@ -111,12 +115,18 @@ def apply_values(record: CaseRecord, values: Mapping[str, Any]) -> list[RecordCh
     changes: list[RecordChange] = []
     try:
         for item in order:
-            _apply_one(record, item, coerced[item], changes)
+            if item not in lac_items:
+                _apply_one(record, item, coerced[item], changes)
         if ep is not None and episode_items:
             _check_episode(ep)
+        if lac_items:
+            apply_looked_after(record.looked_after, lac_items,
+                               lambda path, new, before: changes.append(
+                                   RecordChange(path, new, before)))
     except RecordError:
         record.child = snapshot.child
         record.episodes = snapshot.episodes
+        record.looked_after = snapshot.looked_after
         raise
     return changes
 
@@ -138,6 +148,16 @@ def _coerce_code(item: RecordItem, value: Any) -> str:
     return code
 
 
+def _coerce_number(item: RecordItem, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{item.title} must be a whole number (not {value!r})")
+    return value
+
+
 def _coerce(path: str, value: Any) -> Any:
     item = RECORD_ITEMS[path]
     if item.type is ItemType.DATE:
@@ -153,6 +173,8 @@ def _coerce(path: str, value: Any) -> Any:
         raise RecordError(f"{item.title} must be yes or no (not {value!r})")
     if item.type is ItemType.CODE:
         return _coerce_code(item, value)
+    if item.type is ItemType.NUMBER:
+        return _coerce_number(item, value)
     if item.type is ItemType.CODES:
         if isinstance(value, str | int) and not isinstance(value, bool):
             value = [value]

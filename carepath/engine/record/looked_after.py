@@ -15,12 +15,15 @@ record does not hold yet (a missing code) is the return's to report, not an erro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any, TypeVar
 
 from carepath.core import looked_after_codes as codes
 from carepath.core.errors import RecordError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -288,3 +291,72 @@ def short_breaks_only(record: LookedAfter, period: PeriodOfCare) -> bool:
 
 def in_period(period: PeriodOfCare, day: date) -> bool:
     return period.start <= day and (period.end is None or day < period.end)
+
+
+def clone_looked_after(record: LookedAfter) -> LookedAfter:
+    """An independent copy (every leaf value is immutable: copying the dataclasses is enough)."""
+    if record == _EMPTY:
+        return LookedAfter()
+    return LookedAfter(
+        periods=[replace(p) for p in record.periods],
+        legal_statuses=[replace(s) for s in record.legal_statuses],
+        placements=[replace(p) for p in record.placements],
+        reviews=[replace(r) for r in record.reviews],
+        missing=[replace(m) for m in record.missing],
+        uasc=record.uasc,
+        uasc_ceased=record.uasc_ceased,
+        adoptions=[replace(a) for a in record.adoptions],
+        previous_permanence=(None if record.previous_permanence is None
+                             else replace(record.previous_permanence)),
+        outcomes=[replace(o) for o in record.outcomes],
+        care_leaver_contacts=[replace(c) for c in record.care_leaver_contacts],
+        social_workers=[replace(s) for s in record.social_workers],
+        mother=record.mother,
+        first_child_born=record.first_child_born,
+    )
+
+
+def is_empty(record: LookedAfter) -> bool:
+    """True when nothing is recorded (a child never looked after)."""
+    return record == _EMPTY
+
+
+_EMPTY = LookedAfter()
+
+
+_DATE_FIELDS = frozenset({"start", "end", "held", "decision", "reversed", "placement_order",
+                          "matched", "contacted", "uasc_ceased", "first_child_born"})
+
+
+def _from_json(cls: type[T], data: Mapping[str, Any]) -> T:
+    return cls(**{k: date.fromisoformat(v) if k in _DATE_FIELDS and isinstance(v, str) else v
+                  for k, v in data.items()})
+
+
+def looked_after_from_json(data: Mapping[str, Any] | None) -> LookedAfter:
+    """The inverse of ``dataclasses.asdict`` with dates as ISO text (``record_to_json``)."""
+    if not data:
+        return LookedAfter()
+    pp = data.get("previous_permanence")
+    return LookedAfter(
+        periods=[_from_json(PeriodOfCare, p) for p in data.get("periods") or []],
+        legal_statuses=[_from_json(LegalStatus, s) for s in data.get("legal_statuses") or []],
+        placements=[_from_json(Placement, p) for p in data.get("placements") or []],
+        reviews=[_from_json(LACReview, r) for r in data.get("reviews") or []],
+        missing=[_from_json(MissingEpisode, m) for m in data.get("missing") or []],
+        uasc=bool(data.get("uasc", False)),
+        uasc_ceased=_optional_day(data.get("uasc_ceased")),
+        adoptions=[_from_json(Adoption, a) for a in data.get("adoptions") or []],
+        previous_permanence=None if pp is None else _from_json(PreviousPermanence, pp),
+        outcomes=[_from_json(HealthOutcomes, o) for o in data.get("outcomes") or []],
+        care_leaver_contacts=[_from_json(CareLeaverContact, c)
+                              for c in data.get("care_leaver_contacts") or []],
+        social_workers=[_from_json(SocialWorkerPeriod, s)
+                        for s in data.get("social_workers") or []],
+        mother=data.get("mother"),
+        first_child_born=_optional_day(data.get("first_child_born")),
+    )
+
+
+def _optional_day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value

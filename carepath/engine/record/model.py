@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from carepath.core.codes import STATUTORY_CODELISTS
 from carepath.core.errors import RecordError
+from carepath.engine.record.looked_after import LookedAfter, clone_looked_after
 
 if TYPE_CHECKING:
     from carepath.engine.time.working_days import WorkingDayCalendar
@@ -299,6 +300,9 @@ class Episode:
 class CaseRecord:
     child: Child
     episodes: list[Episode] = field(default_factory=list)
+    # the child's looked-after record (empty when never looked after): the child's, across
+    # episodes
+    looked_after: LookedAfter = field(default_factory=LookedAfter)
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,6 +342,7 @@ def clone_record(record: CaseRecord) -> CaseRecord:
             )
             for e in record.episodes
         ],
+        looked_after=clone_looked_after(record.looked_after),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from carepath.core.errors import RecordError
 from carepath.core.record_items import RECORD_ITEMS, ItemType
+from carepath.engine.record.lac_changes import is_looked_after_item, set_item
 from carepath.engine.record.model import (
     Assessment,
     CaseRecord,
@@ -41,7 +42,8 @@ CHILD_FIELDS = ("la_child_id", "upn", "upn_unknown", "birth_date", "expected_bir
                 "ethnicity", "disabilities")
 
 # A part of the record: ("child",), ("episode", e), ("assessment", e, i), ("s47", e, i),
-# ("cp_plan", e, i), ("review", e, i, r), ("cin_plan", e, i); e, i, r positions from 0.
+# ("cp_plan", e, i), ("review", e, i, r), ("cin_plan", e, i); e, i, r positions from 0; and the
+# looked-after record's ("lac",) (its single items) and ("lac", list, i) (an entry of a list).
 Part = tuple[Any, ...]
 
 
@@ -79,6 +81,10 @@ def _value(item: str, value: Any) -> Any:
         return bool(value)
     if kind is ItemType.CODES:
         return [str(v) for v in value]
+    if kind is ItemType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError(f"{item} holds a number, not {value!r}")
+        return int(value)
     return str(value)
 
 
@@ -151,6 +157,9 @@ class RecordReplay:
             setattr(record.child, name, list(value) if isinstance(value, list) else value)
             self.unknown_child.discard(name)
             self.written[("child",)] = seq
+            return
+        if is_looked_after_item(item):  # the child's looked-after record: no episode needed
+            self.written[set_item(record.looked_after, item, value)] = seq
             return
         if not record.episodes:
             raise RecordError(f"event {seq} changes '{item}' but the case has no episode")
