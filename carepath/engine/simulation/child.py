@@ -30,10 +30,10 @@ from carepath.engine.simulation.rates import (
     CIN_AFTER_S47,
     CIN_ESCALATES,
     CLOSURE_REASONS,
+    CP_LEAD_MONTHS,
     CP_PLAN_FIT,
     CP_PLAN_MONTHS,
     CP_PLAN_RATE,
-    CP_LEAD_MONTHS,
     DISABILITIES,
     DISABLED,
     ETHNICITIES,
@@ -63,7 +63,6 @@ from carepath.engine.simulation.rates import (
     UPN_UNKNOWN_AT_SCHOOL_AGE,
 )
 from carepath.engine.time.working_days import WorkingDayCalendar
-
 
 # Plan lengths are drawn with the published shares of plans *ending in the year* (DfE table D7)
 # weighted by the window a plan of that length is placed in (``SimChild.first_referral``): a
