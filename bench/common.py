@@ -52,6 +52,8 @@ class Settings:
     web_warmup_s: float = 5.0
     web_seconds: float = 60.0  # the paced phase (the figure)
     web_saturation_s: float = 20.0
+    # figure 7: carepath simulate (children per mode)
+    simulate_children: int = 300
     # where PostgreSQL is (None: not configured)
     postgres_url: str | None = None
     only: set[str] = field(default_factory=set)
@@ -72,6 +74,7 @@ class Settings:
             throughput_repeats=1,
             commit_sample_s=0.1,
             census_children=300,
+            simulate_children=4,
             census_repeats=1,
             check_repeats=1,
             web_cases=200,

@@ -19,7 +19,8 @@ REQUIRED = [
     "completion_p50_ms", "completion_ratio_1000_vs_10", "raw_spiff_p50_ms_at_1000",
     "speedup_vs_raw_spiff_at_1000", "throughput_per_s", "raw_commit_per_s",
     "throughput_vs_commit_ratio", "cin_census_100k_s", "cin_census_100k_peak_mb",
-    "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "machine",
+    "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "simulate_children_per_s",
+    "simulate_baseline_children_per_s", "simulate_speedup_vs_durable", "machine",
 ]
 
 

@@ -44,8 +44,13 @@ ALONGSIDE_LATER = 0.35
 # 87% of conferences to a child protection plan.
 ICPC_RATE = 0.38
 CP_PLAN_RATE = 0.87
-# Conferences held within 15 working days of the strategy discussion (~78%).
-ICPC_ON_TIME = 0.78
+# Working days from the strategy discussion (start of the section 47 enquiry) to the initial
+# conference: DfE Characteristics of children in need 2025, table C4 (England): 0-10 days 8.7%,
+# 11-15 days 72.7%, 16-20 days 8.9%, 21 days or more 9.7%; quartiles 13, 14, 15 days.
+ICPC_DAYS: dict[tuple[int, int], float] = {(2, 10): 8.7, (11, 15): 72.7, (16, 20): 8.9,
+                                          (21, 35): 9.7}
+# Within 11-15 working days (so that the quartiles are 13, 14 and 15 days).
+ICPC_DAYS_11_15: dict[int, float] = {11: 6.0, 12: 8.0, 13: 18.0, 14: 30.0, 15: 38.0}
 # After an enquiry without a plan, outside a child in need plan: a child in need plan or closure.
 CIN_AFTER_S47 = 0.45
 # Initial category of abuse of child protection plans: neglect about half, emotional abuse about
@@ -53,18 +58,37 @@ CIN_AFTER_S47 = 0.45
 ABUSE_CATEGORIES: dict[str, float] = {"NEG": 48.0, "EMO": 37.0, "PHY": 7.0, "SAB": 4.0,
                                       "MUL": 4.0}
 LATEST_SAME_CATEGORY = 0.8
-# Reviews held before a plan ends: 0 (ended within 3 months), 1 (3-6 months), 2 (6-12 months),
-# 3-4 (1-2 years), 5+ (2 years or more).
-REVIEWS_BEFORE_END: dict[int, float] = {0: 16.0, 1: 15.0, 2: 38.0, 3: 16.0, 4: 11.0, 5: 2.5,
-                                        6: 1.5}
+# How long child protection plans last (months, from start to end): DfE Characteristics of
+# children in need 2025, table D7 (plans ended in the year, England): 3 months or less 15.9%,
+# more than 3 up to 6 months 11.0%, more than 6 months up to 1 year 43.5%, 1 up to 2 years
+# 25.2%, 2 years or more 4.4%.
+CP_PLAN_MONTHS: dict[tuple[int, int], float] = {(0, 3): 15.9, (3, 6): 11.0, (6, 12): 43.5,
+                                               (12, 24): 25.2, (24, 36): 4.4}
+# Drawn lengths corrected so that the plans ending in the year come out with the shares above
+# (fitted on 30,000 children, seeds 1 and 7).
+CP_PLAN_FIT: dict[tuple[int, int], float] = {(0, 3): 1.15, (3, 6): 1.0, (6, 12): 0.98,
+                                            (12, 24): 0.92, (24, 36): 0.85}
 REVIEWS_ON_TIME = 0.9
-PLAN_ENDS_AT_REVIEW = 0.85
+# A plan ends at a review conference (one falling in the length drawn), otherwise between reviews.
+PLAN_ENDS_AT_REVIEW = 0.8
+# A child who gets a child protection plan of some length is first referred at an even rate from
+# the year's start less that length less this many months, so that the plans ending in the year
+# have the lengths plans are drawn with (not only short ones).
+CP_LEAD_MONTHS = 2
+# A child whose episode leads to a plan had an earlier plan (an episode 1-5 years before):
+# DfE Characteristics of children in need 2025 (table D3): about 23% of the plans that start in
+# the year are second or later plans. Re-referrals within the simulation add a few more.
+EARLIER_PLAN = 0.27
 # When a child protection plan ends: step down to a child in need plan, or close.
 STEP_DOWN = 0.55
 # A child in need plan escalates to a strategy discussion.
 CIN_ESCALATES = 0.05
-# Assessments authorised within 45 working days of their start (~83%).
-ASSESSMENT_ON_TIME = 0.83
+# Working days from the start of an assessment to its authorisation: DfE Characteristics of
+# children in need 2025, table C2 (England): same day 1.8%, 1-10 days 11.7%, 11-20 17.3%,
+# 21-30 15.8%, 31-40 20.2%, 41-45 18.9%, 46-50 5.8%, 51-60 4.3%, 61 or more 4.2%.
+ASSESSMENT_DAYS: dict[tuple[int, int], float] = {
+    (0, 0): 1.8, (1, 10): 11.7, (11, 20): 17.3, (21, 30): 15.8, (31, 40): 20.2, (41, 45): 18.9,
+    (46, 50): 5.8, (51, 60): 4.3, (61, 90): 4.2}
 # Primary need at assessment: abuse or neglect ~57%, family dysfunction ~14%, disability ~9%.
 PRIMARY_NEEDS: dict[str, float] = {
     "N1": 57.0, "N5": 14.0, "N2": 9.0, "N4": 7.0, "N8": 4.0, "N3": 3.5, "N6": 3.0, "N9": 2.0,
@@ -109,4 +133,11 @@ UN7_WHEN_ALL_NFA = 0.5
 # Share of children first referred within the collection year (the rest up to 18 months before).
 IN_YEAR = 0.78
 MONTHS_BEFORE = 18
-REFERRAL_ON_WORKING_DAY = 0.93
+# Day of the week of referrals, Monday first (relative weights): referrals come in every day,
+# far fewer at weekends and on bank holidays (out-of-hours services, mostly the police). The DfE
+# does not publish referrals by day: an assumption, about 6% at weekends and holidays.
+REFERRAL_WEEKDAY: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.95, 0.18, 0.14)
+REFERRAL_HOLIDAY = 0.16  # a bank holiday (or council closure day) that falls on a weekday
+# A referral on a weekend or holiday that needs a strategy discussion at once has it out of hours
+# (that day) with this chance; every other piece of work starts on a working day.
+OUT_OF_HOURS_S47 = 0.3
