@@ -107,6 +107,7 @@ LOOKED_AFTER_ITEMS: tuple[RecordItem, ...] = (
     _item("care_leaver.activity", C, "Care leaver's main activity", "lac_care_leaver_activity"),
     _item("care_leaver.accommodation", C, "Care leaver's accommodation and its suitability",
           "lac_care_leaver_accommodation"),
+    _item("care_leaver.personal_adviser", T, "Care leaver's personal adviser"),
     _item("care.end", D, "Date ceased to be looked after (period of care)"),
     _item("care.reason_ceased", C, "Reason ceased to be looked after", "lac_reason_care_ceased"),
 )

@@ -34,6 +34,7 @@ from carepath.engine.record.case_record import (
     Section47,
 )
 from carepath.returns import CaseData
+from carepath.returns.annex_a_care import CareCase
 from carepath.returns.ssda903 import LookedAfterChild
 
 from .lac_records import load_batch
@@ -179,6 +180,18 @@ def iter_looked_after(session: Session, batch: int = 1000) -> Iterator[LookedAft
     """Every child with a looked-after record, in order of case id, with the child's details
     and that record only (what the SSDA903 reads): one query for the batch's children and one
     per looked-after table, ``batch`` children at a time (bounded memory)."""
+    for child, _worker, _team in _looked_after(session, batch):
+        yield child
+
+
+def iter_care_cases(session: Session, batch: int = 1000) -> Iterator[CareCase]:
+    """As :func:`iter_looked_after`, with the worker and team holding each case (Annex A)."""
+    for child, worker, team in _looked_after(session, batch):
+        yield CareCase(child, team=team, worker=worker)
+
+
+def _looked_after(session: Session, batch: int
+                  ) -> Iterator[tuple[LookedAfterChild, str | None, str | None]]:
     if batch < 1:
         raise ValueError("batch must be at least 1")
     connection = session.connection()
@@ -187,7 +200,7 @@ def iter_looked_after(session: Session, batch: int = 1000) -> Iterator[LookedAft
         heads = connection.execute(
             select(CaseRow.id, CaseRow.la_child_id, ChildRow.upn, ChildRow.upn_unknown,
                    ChildRow.birth_date, ChildRow.expected_birth_date, ChildRow.sex,
-                   ChildRow.ethnicity, ChildRow.disabilities)
+                   ChildRow.ethnicity, ChildRow.disabilities, CaseRow.worker, CaseRow.team)
             .join(LookedAfterRow, LookedAfterRow.case_id == CaseRow.id)
             .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
             .where(CaseRow.id > after)
@@ -199,12 +212,12 @@ def iter_looked_after(session: Session, batch: int = 1000) -> Iterator[LookedAft
         first, last = heads[0][0], heads[-1][0]
         records = load_batch(connection, first, last, (h[0] for h in heads))
         for (case_id, la_child_id, upn, upn_unknown, birth_date, expected_birth_date, sex,
-             ethnicity, disabilities) in heads:
+             ethnicity, disabilities, worker, team) in heads:
             child = Child(la_child_id=la_child_id, upn=upn, upn_unknown=upn_unknown,
                           birth_date=birth_date, expected_birth_date=expected_birth_date,
                           sex=sex, ethnicity=ethnicity,
                           disabilities=disabilities.split(",") if disabilities else [])
-            yield LookedAfterChild(child, records[case_id])
+            yield LookedAfterChild(child, records[case_id]), worker, team
         after = last
         if len(heads) < batch:
             return
@@ -289,6 +302,9 @@ class _Snapshot:
 
     def looked_after(self) -> Iterator[LookedAfterChild]:
         return iter_looked_after(self.session)
+
+    def care_cases(self) -> Iterator[CareCase]:
+        return iter_care_cases(self.session)
 
 
 class SqlCaseSource:

@@ -122,6 +122,7 @@ class CareLeaverContact:
     in_touch: str  # YES NO DIED REFU NREQ RHOM
     activity: str | None = None  # ACTIV
     accommodation: str | None = None  # ACCOM
+    personal_adviser: str | None = None  # who the care leaver's personal adviser is (Annex A)
 
 
 @dataclass
