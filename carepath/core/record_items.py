@@ -186,6 +186,13 @@ RECORD_CONTEXT_KEYS: dict[str, frozenset[str]] = {
                           "reviews", "previous_plans", "open"}),
     "cin_plan": frozenset({"start", "end", "open"}),
     "closure": frozenset({"date", "reason"}),
+    "care": frozenset({"start", "need", "end", "reason_ceased", "periods", "open"}),
+    "legal_status": frozenset({"code", "start"}),
+    "placement": frozenset({"type", "provider", "start", "open"}),
+    "lac_review": frozenset({"last", "count"}),
+    "missing": frozenset({"start", "kind", "open"}),
+    "adoption": frozenset({"decision", "matched", "open"}),
+    "care_leaver": frozenset({"last_contact", "uasc"}),
 }
 RECORD_NAMESPACES: frozenset[str] = frozenset(RECORD_CONTEXT_KEYS)
 RECORD_NAMES: frozenset[str] = RECORD_NAMESPACES | frozenset(
