@@ -51,6 +51,8 @@ class Settings:
     web_warmup_s: float = 5.0
     web_seconds: float = 60.0  # the paced phase (the figure)
     web_saturation_s: float = 20.0
+    # figure 7: moving open cases to a new pack version, and to another pack
+    migrate_cases: int = 10_000
     # where PostgreSQL is (None: not configured)
     postgres_url: str | None = None
     only: set[str] = field(default_factory=set)
@@ -79,6 +81,7 @@ class Settings:
             web_warmup_s=0.5,
             web_seconds=3.0,
             web_saturation_s=1.0,
+            migrate_cases=20,
         )
 
     def wants(self, figure: str) -> bool:

@@ -99,14 +99,27 @@ class SqlMigrationStore:
     # -- reading a case's work -------------------------------------------------------------
 
     def running_cases(self, pack_name: str | None, pack_version: str | None) -> list[int]:
+        with self._session() as session:
+            return sorted(int(c) for c in session.scalars(
+                self._running_query(pack_name, pack_version)))
+
+    def running_cases_after(self, pack_name: str | None, pack_version: str | None,
+                            after: int, limit: int) -> list[int]:
+        i = m.ProcessInstanceRow
+        query = (self._running_query(pack_name, pack_version).where(i.case_id > after)
+                 .order_by(i.case_id).limit(limit))
+        with self._session() as session:
+            return [int(c) for c in session.scalars(query)]
+
+    @staticmethod
+    def _running_query(pack_name: str | None, pack_version: str | None) -> Any:
         i = m.ProcessInstanceRow
         query = select(i.case_id).where(i.status == m.INSTANCE_RUNNING).distinct()
         if pack_name is not None:
             query = query.where(i.pack_name == pack_name)
         if pack_version is not None:
             query = query.where(i.pack_version == pack_version)
-        with self._session() as session:
-            return sorted(int(c) for c in session.scalars(query))
+        return query
 
     def case_work(self, case_id: int) -> CaseWork:
         i, t = m.ProcessInstanceRow, m.TaskRow
