@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 from rich.markup import escape
@@ -43,6 +44,8 @@ def _print_run(run: MigrationRun) -> tuple[int, int]:
     cases is not held in memory); then the totals. Returns (moved, refused)."""
     moved = refused = 0
     page: list[CaseReport] = []
+    if run.run_id:  # first, so that a run stopped half-way can still be undone by its id
+        out.print(f"Run {run.run_id}: moving cases to {run.to}")
     for case in run.cases:
         moved += case.status in ("moved", "would_move")
         refused += case.status == "refused"
@@ -66,11 +69,13 @@ def _write_json(run: MigrationRun) -> tuple[int, int]:
     head = {"run_id": run.run_id, "to": run.to, "dry_run": run.dry_run}
     echo = click.echo
     echo(json.dumps(head, indent=2)[:-2] + ',\n  "cases": [', nl=False)
-    for n, case in enumerate(run.cases):
+    sys.stdout.flush()  # the run id out first, and each case as it is done: a run stopped
+    for n, case in enumerate(run.cases):  # half-way says how far it got, and can be undone
         moved += case.status in ("moved", "would_move")
         refused += case.status == "refused"
         body = json.dumps(case.as_json(), indent=2, default=str).replace("\n", "\n    ")
         echo(("," if n else "") + "\n    " + body, nl=False)
+        sys.stdout.flush()
     echo(("\n  " if moved + refused else "") + "],\n"
          + f'  "moved": {moved},\n  "refused": {refused}\n}}')
     return moved, refused
