@@ -488,8 +488,8 @@ class MigrationService:
             if moved.state is None:
                 report.reason = moved.refused
                 return None
-            workflow = WorkflowInstance.restore(moved.state, target.specs(inst.process_id),
-                                                new_functions)
+            workflow = moved.workflow or WorkflowInstance.restore(
+                moved.state, target.specs(inst.process_id), new_functions)
             if workflow.is_completed():
                 report.reason = (f"moving it would finish its process '{inst.process_id}' "
                                  "without its remaining tasks")

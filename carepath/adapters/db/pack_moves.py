@@ -162,6 +162,12 @@ class SqlMigrationStore:
             snapshot: dict[str, Any] = {
                 "case": {"pack_name": case.pack_name, "pack_version": case.pack_version},
                 "instances": {}, "tasks": {}, "created_instances": [], "created_tasks": []}
+            # the rows touched, read in one statement each and held here (the session's
+            # identity map holds them only weakly), so that session.get finds them
+            held = [*session.scalars(select(m.ProcessInstanceRow).where(
+                m.ProcessInstanceRow.id.in_(sorted(touched_instances)))),
+                *session.scalars(select(m.TaskRow).where(
+                    m.TaskRow.id.in_(sorted(touched_tasks))))]
             for instance_id in sorted(touched_instances):
                 row = session.get(m.ProcessInstanceRow, instance_id)
                 if row is None or row.case_id != case.id:
@@ -208,21 +214,21 @@ class SqlMigrationStore:
                     session.flush()
                     instance_id = inst.id
                     snapshot["created_instances"].append(instance_id)
-                for nt in new.tasks:
-                    task = m.TaskRow(case_id=case.id, instance_id=instance_id,
-                                     spiff_task_id=nt.spiff_task_id, bpmn_id=nt.bpmn_id,
-                                     title=nt.title, form=nt.form, role=nt.role,
-                                     assignee=nt.assignee, due=nt.due, status=m.TASK_READY,
-                                     created_at=now)
-                    session.add(task)
-                    session.flush()
-                    snapshot["created_tasks"].append(task.id)
+                added = [m.TaskRow(case_id=case.id, instance_id=instance_id,
+                                   spiff_task_id=nt.spiff_task_id, bpmn_id=nt.bpmn_id,
+                                   title=nt.title, form=nt.form, role=nt.role,
+                                   assignee=nt.assignee, due=nt.due, status=m.TASK_READY,
+                                   created_at=now) for nt in new.tasks]
+                session.add_all(added)
+                session.flush()
+                snapshot["created_tasks"].extend(task.id for task in added)
             case.pack_name, case.pack_version = plan.pack
             append_event(session, case, actor, "case.migrated", plan.event, now)
             session.flush()
             session.add(m.MigrationCaseRow(run_id=run_id, case_id=case.id,
                                            strategy=plan.strategy, version_after=case.version,
                                            snapshot=json.dumps(snapshot, sort_keys=True)))
+            del held
 
     def undo(self, run_id: str, actor: str) -> list[UndoResult]:
         with self._session() as session:
