@@ -5,7 +5,7 @@ migration tests and the migration benchmark)."""
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +38,41 @@ def cut(story: dict[str, Any], day: date) -> dict[str, Any]:
     return cut
 
 
+def awaiting_decision(story: dict[str, Any]) -> dict[str, Any]:
+    """The story on its first day, before anything was decided: the first referral received,
+    waiting for its decision (the one point a story whose every event falls on one day, like a
+    referral decided with no further action and closed the same day, has). A UPN-unknown reason
+    of UN7 ("referral with no further action") cannot have been given before that decision
+    (DfE rule 8772): until then the UPN is simply not obtained, UN5."""
+    early = copy.deepcopy(story)
+    referral = early["episodes"][0]["referral"]
+    early["episodes"] = [{"referral": {"date": referral["date"], "source": referral["source"]}}]
+    if early["child"].get("upn_unknown") == "UN7":
+        early["child"]["upn_unknown"] = "UN5"
+    return early
+
+
 def half_way(path: Path) -> dict[str, Any] | None:
+    """The story stopped at a day in its middle, with the child's work still open: the valid
+    cut nearest the middle (of the days something happened and the days before them) whose
+    last episode is not closed (the middle day itself may fall between two episodes, or after
+    a closure); failing that, the first referral waiting for
+    its decision; failing that, any valid cut. None if no cut is a valid story."""
     story = parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
     first = story["episodes"][0]["referral"]["date"]
-    dates = sorted(d for d in _dates(story) if d > first)
-    for day in dates[len(dates) // 2:] + dates[: len(dates) // 2][::-1]:
+    events = {d for d in _dates(story) if d > first}
+    # each day something happened, and the day before it (an assessment started the day it
+    # was referred and finished the day the case closed is open only in between)
+    dates = sorted(events | {d - timedelta(days=1) for d in events})
+    middle_out = dates[len(dates) // 2:] + dates[: len(dates) // 2][::-1]
+    valid = []
+    for candidate in [*(cut(story, day) for day in middle_out), awaiting_decision(story)]:
         try:
-            return parse_story(cut(story, day), str(path))
+            valid.append(parse_story(candidate, str(path)))
         except CarepathError:
             continue
-    return None
+    still_open = [s for s in valid if "closure" not in s["episodes"][-1]]
+    return (still_open or valid or [None])[0]
 
 
 def _dates(value: Any) -> list[date]:

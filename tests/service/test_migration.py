@@ -196,9 +196,8 @@ def test_the_mapping_is_checked_when_the_pack_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("story_file", STORIES, ids=lambda p: p.stem)
 def test_a_story_half_way_on_ics2010_moves_to_wt2023(db: Engine, story_file: Path) -> None:
-    story = half_way(story_file)
-    if story is None:
-        pytest.skip("no half-way point of this story is a valid story")
+    story = half_way(story_file)  # with the child's work still open (tests/halfway.py)
+    assert story is not None, "no half-way point of this story is a valid story"
     registry = PackRegistry()
     services = services_for(db, registry)
     result = StoryRunner(services.cases, registry.get("ics2010")).run(story)
@@ -207,9 +206,7 @@ def test_a_story_half_way_on_ics2010_moves_to_wt2023(db: Engine, story_file: Pat
     moves = migration_service(db, registry)
     dry = moves.migrate("wt2023@1.0.0", "admin", case_ids=[case_id], dry_run=True)
     (planned,) = dry.cases
-    if planned.status == "unchanged":
-        assert not _open(services, case_id)
-        return
+    assert _open(services, case_id)
     assert planned.status == "would_move", planned.reason
     assert services.cases.head(case_id).pack.startswith("ics2010@")
 
