@@ -167,3 +167,15 @@ def test_cursor_follows_a_looked_after_career() -> None:
     apply_values(record, {k: v.value for k, v in leave.items()})
     done = story_values(story["child"], story["episodes"][0], record, LEAVE, la)
     assert not done["care.end"].pending and not done["care.reason_ceased"].pending
+
+
+def test_the_documented_example_parses_and_round_trips() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "stories.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S)
+                 if b.startswith("looked_after"))
+    story = parse(HEAD + block)
+    assert story["looked_after"]["care_leaver_contacts"][0]["in_touch"] == "YES"
+    assert record_to_story(story_to_record(story)) == story
