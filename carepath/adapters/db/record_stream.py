@@ -74,13 +74,7 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
                 CaseRow.la_child_id,
                 CaseRow.worker,
                 CaseRow.team,
-                ChildRow.upn,
-                ChildRow.upn_unknown,
-                ChildRow.birth_date,
-                ChildRow.expected_birth_date,
-                ChildRow.sex,
-                ChildRow.ethnicity,
-                ChildRow.disabilities,
+                *_CHILD_COLUMNS,
                 LookedAfterRow.case_id,
             )
             .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
@@ -98,6 +92,21 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
             return
 
 
+# The child's columns as every stream reads them, after the case's own (id, LA child ID, worker,
+# team), and the Child they make.
+_CHILD_COLUMNS = (ChildRow.upn, ChildRow.upn_unknown, ChildRow.birth_date,
+                  ChildRow.expected_birth_date, ChildRow.sex, ChildRow.ethnicity,
+                  ChildRow.disabilities)
+
+
+def _child(la_child_id: str, upn: str | None, upn_unknown: str | None, birth_date: Any,
+           expected_birth_date: Any, sex: str | None, ethnicity: str | None,
+           disabilities: str | None) -> Child:
+    return Child(la_child_id=la_child_id, upn=upn, upn_unknown=upn_unknown,
+                 birth_date=birth_date, expected_birth_date=expected_birth_date, sex=sex,
+                 ethnicity=ethnicity, disabilities=disabilities.split(",") if disabilities else [])
+
+
 def _inconsistent(case_id: int, what: str, seq: int, before: int) -> RecordError:
     return RecordError(
         f"The stored record of case {case_id} is inconsistent: "
@@ -111,21 +120,9 @@ def _load_batch(
     records: dict[int, CaseRecord] = {}
     cases: list[CaseData] = []
     looked_after = False
-    for (case_id, la_child_id, worker, team, upn, upn_unknown, birth_date, expected_birth_date,
-         sex, ethnicity, disabilities, lac_case) in heads:
+    for case_id, la_child_id, worker, team, *child, lac_case in heads:
         looked_after = looked_after or lac_case is not None
-        record = CaseRecord(
-            child=Child(
-                la_child_id=la_child_id,
-                upn=upn,
-                upn_unknown=upn_unknown,
-                birth_date=birth_date,
-                expected_birth_date=expected_birth_date,
-                sex=sex,
-                ethnicity=ethnicity,
-                disabilities=disabilities.split(",") if disabilities else [],
-            )
-        )
+        record = CaseRecord(child=_child(la_child_id, *child))
         records[case_id] = record
         cases.append(CaseData(case_id, la_child_id, worker, team, record))
 
@@ -198,9 +195,8 @@ def _looked_after(session: Session, batch: int
     after = 0
     while True:
         heads = connection.execute(
-            select(CaseRow.id, CaseRow.la_child_id, ChildRow.upn, ChildRow.upn_unknown,
-                   ChildRow.birth_date, ChildRow.expected_birth_date, ChildRow.sex,
-                   ChildRow.ethnicity, ChildRow.disabilities, CaseRow.worker, CaseRow.team)
+            select(CaseRow.id, CaseRow.la_child_id, CaseRow.worker, CaseRow.team,
+                   *_CHILD_COLUMNS)
             .join(LookedAfterRow, LookedAfterRow.case_id == CaseRow.id)
             .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
             .where(CaseRow.id > after)
@@ -211,13 +207,8 @@ def _looked_after(session: Session, batch: int
             return
         first, last = heads[0][0], heads[-1][0]
         records = load_batch(connection, first, last, (h[0] for h in heads))
-        for (case_id, la_child_id, upn, upn_unknown, birth_date, expected_birth_date, sex,
-             ethnicity, disabilities, worker, team) in heads:
-            child = Child(la_child_id=la_child_id, upn=upn, upn_unknown=upn_unknown,
-                          birth_date=birth_date, expected_birth_date=expected_birth_date,
-                          sex=sex, ethnicity=ethnicity,
-                          disabilities=disabilities.split(",") if disabilities else [])
-            yield LookedAfterChild(child, records[case_id]), worker, team
+        for case_id, la_child_id, worker, team, *child in heads:
+            yield LookedAfterChild(_child(la_child_id, *child), records[case_id]), worker, team
         after = last
         if len(heads) < batch:
             return
