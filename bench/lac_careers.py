@@ -211,7 +211,10 @@ def _s20_to_care_order(c: _Career) -> date:
                           c.first + timedelta(days=60))
     c.place("U6", start, first_move, reason=c.rng.choice(MOVE_REASONS))
     carer = c.carer()
-    hospital = c.day_in(first_move + timedelta(days=20), c.last - timedelta(days=30))
+    # in the year (the year's first episode is never the temporary one, rule 380) and after
+    # the full care order (the return from hospital is a move only, RNE P: rule 383)
+    hospital = c.day_in(max(first_move + timedelta(days=20), c.first + timedelta(days=10),
+                            full + timedelta(days=1)), c.last - timedelta(days=30))
     back = hospital + timedelta(days=c.rng.randint(1, 6))
     postcode = c.rng.choice(PLACES)
     c.place("U4", first_move, hospital, carer=carer, postcode=postcode)

@@ -8,6 +8,7 @@ number (or object of numbers) or null with a ``<key>_reason``. PostgreSQL is inc
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +21,8 @@ REQUIRED = [
     "speedup_vs_raw_spiff_at_1000", "throughput_per_s", "raw_commit_per_s",
     "throughput_vs_commit_ratio", "cin_census_100k_s", "cin_census_100k_peak_mb",
     "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "simulate_children_per_s",
-    "simulate_baseline_children_per_s", "simulate_speedup_vs_durable", "machine",
+    "simulate_baseline_children_per_s", "simulate_speedup_vs_durable", "ssda903_100k_s",
+    "ssda903_100k_rss_mb", "machine",
 ]
 
 
@@ -70,5 +72,13 @@ def test_smoke_run_writes_every_required_key(tmp_path: Path) -> None:
                 (phase, kind, web[phase][kind])
     assert web["case_viewed_events_written"] > 0
     assert results["web_case_p95_ms"] is not None and results["web_cases"] == web["cases"]
+    # figure 8 wrote the SSDA903 of every synthetic child through the service, on each database,
+    # and (where the DfE rules are installed) the rules found no error in it
+    lac = results["details"]["ssda903"]["per_db"]
+    for db, figure in lac.items():
+        assert figure["rows"]["Header"] == results["ssda903_children"], db
+        assert figure["validation"]["errors"] in (0, None), (db, figure["validation"])
+    if importlib.util.find_spec("lac_validator") is not None:
+        assert results["ssda903_dfe_rule_errors"] == 0
     # the table printed at the end
     assert "carepath benchmarks" in done.stdout
