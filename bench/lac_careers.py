@@ -286,7 +286,7 @@ def _adoption(c: _Career) -> date:
     matched = placed - timedelta(days=c.rng.randint(10, 60))
     adopted = max(placed + timedelta(days=c.rng.randint(100, 300)),
                   c.first + timedelta(days=c.rng.randint(5, 60)))  # in the year, or later
-    done = adopted <= c.last and c.rng.random() < 0.8
+    done = adopted < c.last and c.rng.random() < 0.8  # on 31 March: looked after 12 months
     reason = c.rng.choice(("E11", "E12")) if done else None
     c.period(start, adopted if done else None, reason)
     c.status("C1", start, full)
