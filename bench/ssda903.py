@@ -142,9 +142,12 @@ def run(settings: Settings, kinds: list[str], workdir: Path,
                 **built, "seconds": round(median([s["seconds"] for s in samples]), 2),
                 "peak_rss_mb": round(median([s["peak_rss_mb"] for s in samples]), 1),
                 "samples_s": [round(s["seconds"], 2) for s in samples],
+                # the process's own CPU time: what neighbours on a shared machine do not change
+                "cpu_s": round(median([s["cpu_s"] for s in samples]), 2),
                 "peak_rss_after_imports_mb": round(samples[-1]["peak_rss_after_imports_mb"], 1),
                 "rows": summary["rows"]}
-            log(f"  {kind}: {result['seconds']} s, peak {result['peak_rss_mb']} MB")
+            log(f"  {kind}: {result['seconds']} s ({result['cpu_s']} s CPU), peak "
+                f"{result['peak_rss_mb']} MB")
             if settings.smoke:
                 result["validation"] = checked = validate(folder, year)
                 if checked.get("errors") or checked.get("unexpected_crashes"):
