@@ -24,7 +24,8 @@ from typing import Any
 
 from bench.common import ROOT, Settings, configured_postgres, log, machine
 
-FIGURES = ("history", "throughput", "returns", "packcheck", "web", "migrate", "simulate")
+FIGURES = ("history", "throughput", "returns", "packcheck", "web", "migrate", "simulate",
+           "ssda903")
 RESULTS = ROOT / "results.json"
 MARKDOWN = ROOT.parent / "BENCHMARKS.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
@@ -140,6 +141,10 @@ def _run_figure(figure: str, settings: Settings, script: Any, kinds: list[str],
         from bench import simulate
 
         return simulate.run(settings, workdir)
+    if figure == "ssda903":
+        from bench import ssda903
+
+        return ssda903.run(settings, kinds, workdir, settings.postgres_url)
     from bench import packcheck
 
     return packcheck.run(settings)
@@ -313,6 +318,22 @@ def assemble(figures: dict[str, Any], errors: dict[str, str], settings: Settings
                     "simulate_speedup_vs_durable"):
             r[key] = sim[key]
         r["simulate_children_per_s_by_mode"] = sim["children_per_s_by_mode"]
+    # figure 9: the SSDA903 (issue 11)
+    lac = figures.get("ssda903")
+    if lac is None or not lac.get("per_db"):
+        reason = _why_missing("ssda903", errors, settings)
+        for key in ("ssda903_100k_s", "ssda903_100k_rss_mb"):
+            null(key, reason)
+    else:
+        per_db = lac["per_db"]
+        for key, src in (("ssda903_100k_s", "seconds"), ("ssda903_100k_rss_mb", "peak_rss_mb")):
+            r[key] = per_db["sqlite"][src]
+            r[f"{key}_by_db"] = {k: v[src] for k, v in per_db.items()}
+        r["ssda903_children"] = lac["children"]
+        checked = per_db["sqlite"].get("validation") or {}
+        r["ssda903_dfe_rule_errors"] = checked.get("errors")
+        if checked.get("reason"):
+            r["ssda903_dfe_rule_errors_reason"] = checked["reason"]
     # figure 6
     null("bpmn_engine_step_ratio", STRETCH_REASON)
     r["machine"] = info
@@ -348,6 +369,8 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("throughput_vs_commit_ratio", "throughput / raw commit rate (SQLite)", ">=", 0.25),
     ("cin_census_100k_s", "CIN census, 100k children, seconds", "<=", 10.0),
     ("cin_census_100k_peak_mb", "CIN census, 100k children, peak RSS MB", "<=", 500.0),
+    ("ssda903_100k_s", "SSDA903, 100k looked-after children, seconds", "<=", 15.0),
+    ("ssda903_100k_rss_mb", "SSDA903, 100k looked-after children, peak RSS MB", "<=", 500.0),
     ("web_inbox_p95_ms", "web inbox p95 ms (50 clients, paced)", "<=", 100.0),
     ("web_case_p95_ms", "web case file p95 ms (50 clients, paced)", "<=", 100.0),
     ("migrate_10k_version_s", "migrate 10k open cases to a new pack version, seconds", "<=",
@@ -538,6 +561,20 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 f"{_fmt(r.get('annex_a_100k_peak_mb'), ' MB')}", "", "",
                 "" if r.get("annex_a_100k_s") is not None
                 else r.get("annex_a_100k_s_reason", "")[:60]))
+    n = r.get("ssda903_children")
+    label = f"{n:,}" if isinstance(n, int) else "100,000"
+    lac_s = r.get("ssda903_100k_s_by_db") or {}
+    lac_mb = r.get("ssda903_100k_rss_mb_by_db") or {}
+    for db in lac_s:
+        out.append((f"SSDA903 ({db})", f"{label} looked-after children: seconds / peak RSS",
+                    f"{_fmt(lac_s[db], ' s')} / {_fmt(lac_mb.get(db), ' MB')}", "",
+                    "<= 15 s, <= 500 MB",
+                    "yes" if met("ssda903_100k_s", db) == met("ssda903_100k_rss_mb", db) == "yes"
+                    else ("NO" if "NO" in (met("ssda903_100k_s", db),
+                                           met("ssda903_100k_rss_mb", db)) else "—")))
+    if not lac_s:
+        out.append(("SSDA903", f"{label} looked-after children: seconds / peak RSS", "—", "",
+                    "<= 15 s, <= 500 MB", (r.get("ssda903_100k_s_reason") or "")[:60]))
     checks = r.get("pack_check_s")
     loads = r.get("pack_load_s") or {}
     if isinstance(checks, dict):

@@ -42,6 +42,9 @@ class Settings:
     census_children: int = 100_000
     census_repeats: int = 3
     census_year: int = 2026
+    # figure 9: the SSDA903 for looked-after children
+    ssda903_children: int = 100_000
+    ssda903_repeats: int = 3
     # figure 4: pack check
     check_repeats: int = 3
     # figure 5: the web app under load
@@ -76,6 +79,8 @@ class Settings:
             throughput_repeats=1,
             commit_sample_s=0.1,
             census_children=300,
+            ssda903_children=300,
+            ssda903_repeats=1,
             simulate_children=4,
             census_repeats=1,
             check_repeats=1,

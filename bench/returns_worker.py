@@ -1,12 +1,16 @@
 """One returns step in a process of its own, so that its peak RSS is its own.
 
     python -m bench.returns_worker {census|annex_a|stream|idle|census-profile} DB_URL YEAR OUT
+    python -m bench.returns_worker {ssda903|ssda903-profile} DB_URL YEAR FOLDER [PROFILE]
 
 Prints one JSON line: the seconds of the step (reading every record from the database through
 ``iter_cases`` and writing the return), the process's peak RSS after imports and at the end, and
 what the return summarised. ``stream`` reads the records and writes nothing (the baseline);
 ``idle`` only imports (the interpreter's own footprint); ``census-profile`` runs the census under
-cProfile and writes the profile text to OUT.
+cProfile and writes the profile text to OUT. ``ssda903`` runs the SSDA903 exactly as
+``carepath returns ssda903`` does (``ReturnsService.ssda903`` over ``SqlCaseSource``: one
+snapshot, the children with a looked-after record streamed, the CSV files written into FOLDER);
+``ssda903-profile`` the same under cProfile, the profile text to PROFILE.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ def _peak_mb() -> float:
 
 
 def main(argv: list[str]) -> int:
+    if argv[0].startswith("ssda903"):
+        return _ssda903(argv)
     mode, url, year_text, out = argv
     year = int(year_text)
     from sqlalchemy.orm import Session
@@ -91,13 +97,47 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _write_profile(profiler: Any, path: str, seconds: float, summary: Any) -> None:
+def _ssda903(argv: list[str]) -> int:
+    mode, url, year_text, folder = argv[:4]
+    from pathlib import Path
+
+    from carepath.adapters.db.database import make_engine
+    from carepath.adapters.db.record_stream import SqlCaseSource
+    from carepath.service.returns import ReturnsService
+
+    engine = make_engine(url)
+    service = ReturnsService(SqlCaseSource(engine))
+    peak_after_imports = _peak_mb()
+    profiler = None
+    if mode == "ssda903-profile":
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    start, cpu = time.perf_counter(), time.process_time()
+    result = service.ssda903(Path(folder), int(year_text))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if profiler is not None:
+        profiler.disable()
+    engine.dispose()
+    summary = {"children": result.children, "rows": dict(result.rows),
+               "problems": len(result.problems),
+               "first_problems": [str(p) for p in result.problems[:5]]}
+    if profiler is not None:
+        _write_profile(profiler, argv[4], seconds, summary, "SSDA903 via ReturnsService")
+    print(json.dumps({"mode": mode, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": _peak_mb(),
+                      "peak_rss_after_imports_mb": peak_after_imports, "summary": summary}))
+    return 0
+
+
+def _write_profile(profiler: Any, path: str, seconds: float, summary: Any,
+                   what: str = "CIN census over iter_cases") -> None:
     import io
     import pstats
     import re
 
     out = io.StringIO()
-    out.write(f"# cProfile: CIN census over iter_cases (SQLite), {summary}, "
+    out.write(f"# cProfile: {what} (SQLite), {summary}, "
               f"{seconds:.1f} s under the profiler (profiling adds overhead)\n\n")
     for title, sort, limit in (("by cumulative time", "cumulative", 50),
                                ("by own time", "tottime", 40)):

@@ -156,25 +156,45 @@ def age_on(born: date, day: date) -> int:
 
 
 def ssda903_rows(children: Iterable[LookedAfterChild], year: int,
-                 problems: list[Problem] | None = None) -> Iterator[tuple[str, Row]]:
+                 problems: list[Problem] | None = None,
+                 unreadable: list[Problem] | None = None) -> Iterator[tuple[str, Row]]:
     """Every row of the year's return, child by child, as ``(table, row)``. Problems found are
-    appended to ``problems`` (when given). RecordError from a child's record is raised with the
-    child's id in the message."""
+    appended to ``problems`` (when given). A child whose record cannot give its 903 episodes
+    (RecordError) is, when ``unreadable`` is given, left out and listed there with the reason;
+    otherwise the RecordError is raised with the child's id in the message."""
     check_year(year)
     sink: list[Problem] = problems if problems is not None else []
     for item in children:
-        yield from child_rows(item, year, sink)
+        if unreadable is None:
+            yield from child_rows(item, year, sink)
+            continue
+        try:
+            episodes = checked_episodes(item.record)
+        except RecordError as exc:
+            unreadable.append(Problem(
+                item.child.la_child_id, "Episodes",
+                f"cannot be worked out, the child is left out: {exc.message}", ""))
+            continue
+        yield from child_rows(item, year, sink, episodes)
 
 
-def child_rows(item: LookedAfterChild, year: int, problems: list[Problem]) -> list[tuple[str, Row]]:
-    """One child's rows (empty when the child is in no table of the year)."""
+def checked_episodes(record: LookedAfter) -> list[CareEpisode]:
+    """The record checked and its 903 episodes derived (RecordError when it cannot give them)."""
+    check_looked_after(record)
+    return derive_episodes(record)
+
+
+def child_rows(item: LookedAfterChild, year: int, problems: list[Problem],
+               all_episodes: list[CareEpisode] | None = None) -> list[tuple[str, Row]]:
+    """One child's rows (empty when the child is in no table of the year). ``all_episodes``:
+    the record's episodes when already derived by :func:`checked_episodes` (not again)."""
     child, record = item.child, item.record
     cid = child.la_child_id
-    try:
-        check_looked_after(record)
-        all_episodes = derive_episodes(record)
-    except RecordError as exc:
-        raise RecordError(f"Child {cid}: {exc.message}") from None
+    if all_episodes is None:
+        try:
+            all_episodes = checked_episodes(record)
+        except RecordError as exc:
+            raise RecordError(f"Child {cid}: {exc.message}") from None
     first, last = year_bounds(year)
     episodes = episodes_in_year(all_episodes, first, last)
     dob = child.birth_date

@@ -48,9 +48,11 @@ class Ssda903Summary:
 
 
 def write_ssda903(folder: Path | str, children: Iterable[LookedAfterChild],
-                  year: int) -> Ssda903Summary:
+                  year: int, unreadable: list[Problem] | None = None) -> Ssda903Summary:
     """Write the return for the year ending 31 March ``year`` into ``folder`` (which must
-    exist). Returns the rows written per table and the problems found."""
+    exist). Returns the rows written per table and the problems found. With ``unreadable``, a
+    child whose record cannot give its episodes is left out and listed there (see
+    :func:`ssda903_rows`) instead of failing the return."""
     directory = Path(folder)
     if not directory.is_dir():
         raise ReturnError(f"The folder {directory} does not exist")
@@ -65,7 +67,8 @@ def write_ssda903(folder: Path | str, children: Iterable[LookedAfterChild],
                 handles[table] = handle
                 writers[table] = csv.writer(handle)
                 writers[table].writerow(TABLES[table])
-            for table, row in ssda903_rows(children, year, summary.problems):
+            for table, row in ssda903_rows(children, year, summary.problems,
+                                           unreadable):
                 writers[table].writerow(row)
                 summary.rows[table] += 1
             for handle in handles.values():

@@ -8,13 +8,10 @@ from datetime import date
 from pathlib import Path
 from typing import IO, TypeVar
 
-from carepath.core.errors import RecordError
-from carepath.engine.record.lac_episodes import derive_episodes
-from carepath.engine.record.looked_after import check_looked_after
 from carepath.returns.annex_a import AnnexASummary, write_annex_a
 from carepath.returns.annex_a_care import CareLists, Locate
 from carepath.returns.cin_census import CensusSummary, check_la, check_year, write_cin_census
-from carepath.returns.ssda903 import LookedAfterChild, Problem
+from carepath.returns.ssda903 import Problem
 from carepath.returns.ssda903 import check_year as check_903_year
 from carepath.returns.ssda903_csv import Ssda903Summary, write_ssda903
 from carepath.returns.validate_cin import ValidationReport, validate_cin
@@ -73,8 +70,10 @@ class ReturnsService:
         with self.source.snapshot() as snapshot:
             total = snapshot.count_looked_after()
             unreadable: list[Problem] = []
-            children = _readable(_tracked(snapshot.looked_after(), total, progress), unreadable)
-            summary = write_ssda903(folder, children, year)
+            # the builder leaves out (and lists) a child whose record cannot give its episodes,
+            # deriving them once
+            summary = write_ssda903(folder, _tracked(snapshot.looked_after(), total, progress),
+                                    year, unreadable)
         summary.problems[:0] = unreadable
         return summary
 
@@ -83,17 +82,3 @@ class ReturnsService:
         """Check a CIN census file: the schema, then the DfE rules as COLLECT runs them."""
         return validate_cin(file, year)
 
-
-def _readable(children: Iterable[LookedAfterChild], problems: list[Problem]
-              ) -> Iterator[LookedAfterChild]:
-    """The children whose record gives its 903 episodes; the others as problems."""
-    for item in children:
-        try:
-            check_looked_after(item.record)
-            derive_episodes(item.record)
-        except RecordError as exc:
-            problems.append(Problem(item.child.la_child_id, "Episodes",
-                                    f"cannot be worked out, the child is left out: {exc.message}",
-                                    ""))
-            continue
-        yield item

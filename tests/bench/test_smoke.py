@@ -8,6 +8,7 @@ number (or object of numbers) or null with a ``<key>_reason``. PostgreSQL is inc
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ REQUIRED = [
     "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "migrate_10k_version_s",
     "migrate_10k_version_peak_mb", "migrate_10k_replay_s", "migrate_10k_replay_peak_mb",
     "simulate_children_per_s", "simulate_baseline_children_per_s", "simulate_speedup_vs_durable",
-    "machine",
+    "ssda903_100k_s", "ssda903_100k_rss_mb", "machine",
 ]
 
 
@@ -79,5 +80,13 @@ def test_smoke_run_writes_every_required_key(tmp_path: Path) -> None:
         assert run["strategy"] == strategy
         assert run["statuses"] == {"moved": run["cases"]} and run["cases"] > 0, run
         assert run["migrated_events"] == run["cases"]
+    # figure 9 wrote the SSDA903 of every synthetic child through the service, on each database,
+    # and (where the DfE rules are installed) the rules found no error in it
+    lac = results["details"]["ssda903"]["per_db"]
+    for db, figure in lac.items():
+        assert figure["rows"]["Header"] == results["ssda903_children"], db
+        assert figure["validation"]["errors"] in (0, None), (db, figure["validation"])
+    if importlib.util.find_spec("lac_validator") is not None:
+        assert results["ssda903_dfe_rule_errors"] == 0
     # the table printed at the end
     assert "carepath benchmarks" in done.stdout
