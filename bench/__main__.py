@@ -24,7 +24,8 @@ from typing import Any
 
 from bench.common import ROOT, Settings, configured_postgres, log, machine
 
-FIGURES = ("history", "throughput", "returns", "packcheck", "web", "simulate", "ssda903")
+FIGURES = ("history", "throughput", "returns", "packcheck", "web", "migrate", "simulate",
+           "ssda903")
 RESULTS = ROOT / "results.json"
 MARKDOWN = ROOT.parent / "BENCHMARKS.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         info = machine(postgres, workdir)
         script = None
         if settings.wants("history") or settings.wants("throughput") or settings.wants("web") \
-                or args.profiles:
+                or settings.wants("migrate") or args.profiles:
             from bench.cases import record_script
 
             script = record_script()
@@ -132,6 +133,10 @@ def _run_figure(figure: str, settings: Settings, script: Any, kinds: list[str],
         from bench import web
 
         return web.run(settings, script, kinds, workdir, settings.postgres_url)
+    if figure == "migrate":
+        from bench import migrate
+
+        return migrate.run(settings, script, kinds, workdir, settings.postgres_url)
     if figure == "simulate":
         from bench import simulate
 
@@ -284,7 +289,24 @@ def assemble(figures: dict[str, Any], errors: dict[str, str], settings: Settings
             r["web_postgresql_reason"] = "smoke run: SQLite only"
         elif pg_reason:
             r["web_postgresql_reason"] = pg_reason
-    # figure 7: carepath simulate (issue 11 point 7)
+    # figure 7
+    mig = figures.get("migrate")
+    if mig is None or not mig.get("per_db"):
+        reason = _why_missing("migrate", errors, settings)
+        for key in MIGRATE_KEYS:
+            null(key, reason)
+    else:
+        per_db = mig["per_db"]
+        for key, (what, stat) in MIGRATE_KEYS.items():
+            by_db = {db: v[what][stat] for db, v in per_db.items()}
+            r[key] = by_db.get("sqlite")
+            r[f"{key}_by_db"] = by_db
+        r["migrate_cases"] = mig["cases"]
+        if settings.smoke:
+            r["migrate_postgresql_reason"] = "smoke run: SQLite only"
+        elif pg_reason:
+            r["migrate_postgresql_reason"] = pg_reason
+    # figure 8: carepath simulate (issue 11 point 7)
     sim = figures.get("simulate")
     if sim is None:
         reason = _why_missing("simulate", errors, settings)
@@ -352,9 +374,21 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("ssda903_100k_rss_mb", "SSDA903, 100k looked-after children, peak RSS MB", "<=", 500.0),
     ("web_inbox_p95_ms", "web inbox p95 ms (50 clients, paced)", "<=", 100.0),
     ("web_case_p95_ms", "web case file p95 ms (50 clients, paced)", "<=", 100.0),
+    ("migrate_10k_version_s", "migrate 10k open cases to a new pack version, seconds", "<=",
+     60.0),
+    ("migrate_10k_replay_s", "migrate 10k open cases ics2010 -> wt2023, seconds", "<=", 60.0),
     ("simulate_speedup_vs_durable", "carepath simulate: fastest way / durable SQLite file "
      "(same run)", ">=", 10.0),
 ]
+# results key -> (run, statistic) in the migrate figure's per-database details
+MIGRATE_KEYS: dict[str, tuple[str, str]] = {
+    "migrate_10k_version_s": ("version", "seconds"),
+    "migrate_10k_version_peak_mb": ("version", "peak_rss_mb"),
+    "migrate_10k_version_rss_growth_mb": ("version", "rss_growth_after_quarter_mb"),
+    "migrate_10k_replay_s": ("replay", "seconds"),
+    "migrate_10k_replay_peak_mb": ("replay", "peak_rss_mb"),
+    "migrate_10k_replay_rss_growth_mb": ("replay", "rss_growth_after_quarter_mb"),
+}
 # results key -> (phase, kind, statistic) in the web figure's per-database details
 WEB_KEYS: dict[str, tuple[str, str | None, str]] = {
     "web_inbox_p95_ms": ("paced", "inbox", "p95_ms"),
@@ -579,6 +613,21 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     if not inbox:
         out.append(("5 web", "inbox p95 under load", "—", "", "<= 100 ms",
                     (r.get("web_inbox_p95_ms_reason") or "")[:60]))
+    n = r.get("migrate_cases")
+    label = f"{n:,}" if isinstance(n, int) else "10,000"
+    for db in r.get("migrate_10k_version_s_by_db") or {}:
+        for what, title in (("version", "to a new version of wt2023"),
+                            ("replay", "ics2010 -> wt2023 (replayed)")):
+            seconds = (r.get(f"migrate_10k_{what}_s_by_db") or {}).get(db)
+            peak = (r.get(f"migrate_10k_{what}_peak_mb_by_db") or {}).get(db)
+            growth = (r.get(f"migrate_10k_{what}_rss_growth_mb_by_db") or {}).get(db)
+            out.append((f"7 migrate ({db})", f"{label} open cases {title}: seconds; peak RSS "
+                        "(growth after the first quarter)",
+                        f"{_fmt(seconds, ' s')}; {_fmt(peak, ' MB')} (+{_fmt(growth, ' MB')})",
+                        "", "<= 60 s", met(f"migrate_10k_{what}_s", db)))
+    if not r.get("migrate_10k_version_s_by_db"):
+        out.append(("7 migrate", "10,000 open cases", "—", "", "<= 60 s",
+                    (r.get("migrate_10k_version_s_reason") or "")[:60]))
     modes = r.get("simulate_children_per_s_by_mode") or {}
     out.append(("simulate", "children/s (fastest way) and speed-up over the durable file",
                 f"{_fmt(r.get('simulate_children_per_s'))}/s, "

@@ -55,7 +55,9 @@ class Settings:
     web_warmup_s: float = 5.0
     web_seconds: float = 60.0  # the paced phase (the figure)
     web_saturation_s: float = 20.0
-    # figure 7: carepath simulate (children per mode)
+    # figure 7: moving open cases to a new pack version, and to another pack
+    migrate_cases: int = 10_000
+    # figure 8: carepath simulate (children per mode)
     simulate_children: int = 300
     # where PostgreSQL is (None: not configured)
     postgres_url: str | None = None
@@ -88,6 +90,7 @@ class Settings:
             web_warmup_s=0.5,
             web_seconds=3.0,
             web_saturation_s=1.0,
+            migrate_cases=20,
         )
 
     def wants(self, figure: str) -> bool:

@@ -107,6 +107,7 @@ LOOKED_AFTER_ITEMS: tuple[RecordItem, ...] = (
     _item("care_leaver.activity", C, "Care leaver's main activity", "lac_care_leaver_activity"),
     _item("care_leaver.accommodation", C, "Care leaver's accommodation and its suitability",
           "lac_care_leaver_accommodation"),
+    _item("care_leaver.personal_adviser", T, "Care leaver's personal adviser"),
     _item("care.end", D, "Date ceased to be looked after (period of care)"),
     _item("care.reason_ceased", C, "Reason ceased to be looked after", "lac_reason_care_ceased"),
 )
@@ -185,6 +186,13 @@ RECORD_CONTEXT_KEYS: dict[str, frozenset[str]] = {
                           "reviews", "previous_plans", "open"}),
     "cin_plan": frozenset({"start", "end", "open"}),
     "closure": frozenset({"date", "reason"}),
+    "care": frozenset({"start", "need", "end", "reason_ceased", "periods", "open"}),
+    "legal_status": frozenset({"code", "start"}),
+    "placement": frozenset({"type", "provider", "start", "open"}),
+    "lac_review": frozenset({"last", "count"}),
+    "missing": frozenset({"start", "kind", "open"}),
+    "adoption": frozenset({"decision", "matched", "open"}),
+    "care_leaver": frozenset({"last_contact", "uasc"}),
 }
 RECORD_NAMESPACES: frozenset[str] = frozenset(RECORD_CONTEXT_KEYS)
 RECORD_NAMES: frozenset[str] = RECORD_NAMESPACES | frozenset(

@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -467,12 +467,14 @@ _DONE_STATES = TaskState.COMPLETED | TaskState.STARTED
 class InstanceMove:
     """What moving one instance onto a new version of its process gives: the new state (None
     when refused), or why it was refused. ``mapped`` lists (old id, new id) pairs the pack's
-    ``migrations:`` supplied; ``removed`` the ids of predicted steps dropped."""
+    ``migrations:`` supplied; ``removed`` the ids of predicted steps dropped; ``workflow`` the
+    moved instance as restored from ``state`` (the proof that it restores)."""
 
     state: str | None
     refused: str | None
     mapped: tuple[tuple[str, str], ...] = ()
     removed: tuple[str, ...] = ()
+    workflow: WorkflowInstance | None = field(default=None, compare=False, repr=False)
 
 
 def _bpmn_id(task: Any) -> str:
@@ -563,9 +565,11 @@ def move_instance(state: str, old: ProcessSpecs, new: ProcessSpecs, old_function
         with moved._guard():
             moved._engine_steps()
         dumped = moved.dump()
-        WorkflowInstance.restore(dumped, new, new_functions)  # the trap: it must restore
+        # the trap: the moved state must restore
+        restored = WorkflowInstance.restore(dumped, new, new_functions)
+        restored.set_record(record)
     except CarepathError as exc:
         return InstanceMove(None, f"the move failed: {exc.message}", tuple(mapped))
     except Exception as exc:
         return InstanceMove(None, f"the move failed ({type(exc).__name__})", tuple(mapped))
-    return InstanceMove(dumped, None, tuple(mapped), removed)
+    return InstanceMove(dumped, None, tuple(mapped), removed, restored)

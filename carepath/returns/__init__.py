@@ -8,7 +8,10 @@ it cases (``carepath.adapters.db.record_stream.iter_cases``).
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from carepath.core.errors import CarepathError
 from carepath.engine.record.case_record import CaseRecord
@@ -16,6 +19,20 @@ from carepath.engine.record.case_record import CaseRecord
 
 class ReturnError(CarepathError):
     """A return cannot be produced or checked as asked (bad year, LA code, file...)."""
+
+
+def load_rules(package: str, ruleset: str, install_hint: str) -> tuple[Any, Any]:
+    """The DfE-rule validator ``package`` (its module of the same name) and the module of its
+    ``ruleset``, imported with their warnings silenced. ReturnError with ``install_hint`` when
+    the validator is not installed; ModuleNotFoundError when it has no such ruleset."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            importlib.import_module(package)
+            validator = importlib.import_module(f"{package}.{package}")
+        except ImportError:
+            raise ReturnError(install_hint) from None
+        return validator, importlib.import_module(f"{package}.rules.{ruleset}")
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,9 @@ the next; temporary placements (T0-T4) and the return from one to the placement 
 (same type, carer, provider, URN and postcode) are not counted as placements.
 
 **List 9**: one row per young person who, on the period's last day, is 16 or over and is a care
-leaver (or an eligible child), by :func:`leaving_care_category`. Allocated Personal Advisor is
-given (:class:`CareCase`), else blank (listed: the record holds none). Latest Pathway Plan Review
+leaver (or an eligible child), by :func:`leaving_care_category`. Allocated Personal Advisor:
+given (:class:`CareCase`), else the one named at the latest care-leaver contact
+(``care_leaver.personal_adviser``), else blank (listed). Latest Pathway Plan Review
 Date: blank (the record holds no pathway plans). LA in Touch, Latest Date of Contact,
 accommodation, suitability and activity: the latest care-leaver contact (the 903's OC3 codes) by
 the last day: IN_TOUCH YES a), NO/REFU/NREQ b), DIED/RHOM d) Exclude, no contact c) Not recorded;
@@ -228,6 +229,13 @@ def _upto(value: date | None, end: date) -> date | None:
     return value if value is not None and value <= end else None
 
 
+def _adviser(record: LookedAfter, end: date) -> str | None:
+    """The personal adviser named at the latest care-leaver contact up to ``end`` naming one."""
+    named = [c for c in record.care_leaver_contacts
+             if c.personal_adviser and c.contacted <= end]
+    return max(named, key=lambda c: c.contacted).personal_adviser if named else None
+
+
 def first_of_last_12_months(end: date) -> date:
     """The first day of the twelve months ending on ``end`` (1 April for 31 March)."""
     return months_before(end, 12) + timedelta(days=1)
@@ -271,7 +279,8 @@ def care_rows(item: CareCase | LookedAfterChild, start: date, end: date,
             category = None
     if category is not None:
         out.append(("List 9", [*person, _yes_no(_uasc_leaver(record, child.birth_date, end)),
-                               disability(child), team, worker, case.personal_adviser,
+                               disability(child), team, worker,
+                               case.personal_adviser or _adviser(record, end),
                                category, *_contact(record, end, category)]))
     for row in _list_10(record, periods, by_period, start, end):
         out.append(("List 10", [child.la_child_id, None, *person[1:], disability(child), *row]))

@@ -21,7 +21,6 @@ rules are run on a file that fails the schema too, so every problem is listed at
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import re
 import warnings
@@ -32,7 +31,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from carepath.returns import ReturnError
+from carepath.returns import ReturnError, load_rules
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 SCHEMA_2026 = SCHEMA_DIR / "CIN_schema_2026.xsd"
@@ -179,15 +178,7 @@ def _parse(path: Path | str) -> ET.Element:
 
 def _load_validator(ruleset: str) -> tuple[Any, dict[str, Any]]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from cin_validator import cin_validator
-    except ImportError:
-        raise ReturnError(INSTALL_HINT) from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = importlib.import_module(f"cin_validator.rules.{ruleset}")
+        cin_validator, module = load_rules("cin_validator", ruleset, INSTALL_HINT)
     except ModuleNotFoundError:
         import cin_validator.rules as rules
 

@@ -36,7 +36,6 @@ The validator's quirks, as handled here:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import logging
 import re
@@ -45,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from carepath.returns import ReturnError
+from carepath.returns import ReturnError, load_rules
 
 INSTALL_HINT = ("The DfE validation rules are not installed: pip install 'carepath[validators]' "
                 "(on Python 3.11: they need pandas 1.x, which does not install on 3.12 or later)")
@@ -148,15 +147,7 @@ def check_ons_la(la: str) -> None:
 
 def _load(ruleset: str) -> tuple[Any, dict[str, Any]]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from lac_validator import lac_validator
-    except ImportError:
-        raise ReturnError(INSTALL_HINT) from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = importlib.import_module(f"lac_validator.rules.{ruleset}")
+        lac_validator, module = load_rules("lac_validator", ruleset, INSTALL_HINT)
     except ModuleNotFoundError:
         raise ReturnError(f"The installed DfE rules have no ruleset {ruleset} for that "
                           "collection year") from None

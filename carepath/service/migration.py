@@ -23,7 +23,7 @@ kept for :meth:`MigrationService.undo`, and a ``case.migrated`` event in its aud
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,10 +36,13 @@ from carepath.engine.record.context import record_context
 from carepath.engine.runtime import pack_functions
 from carepath.engine.stories.story import parse_story
 from carepath.engine.workflow import ReadyTask, WorkflowInstance, move_instance
+from carepath.service.pack_diff import DiffLine as DiffLine  # re-exported: it lived here
+from carepath.service.pack_diff import pack_diff as pack_diff
 from carepath.service.ports import CaseRepository, PackCatalogue
 from carepath.service.types import CaseHead, JsonObject
 
 MOVED = "moved"
+PAGE = 500  # case ids read at a time when a run selects cases by pack (or all)
 
 
 # -- what the store gives and takes -------------------------------------------------------------
@@ -161,6 +164,11 @@ class MigrationStore(Protocol):
         """Ids of the cases with a running instance (of that pack, and version if given)."""
         ...
 
+    def running_cases_after(self, pack_name: str | None, pack_version: str | None,
+                            after: int, limit: int) -> list[int]:
+        """The same, one page: the first ``limit`` such ids above ``after``, in order."""
+        ...
+
     def case_work(self, case_id: int) -> CaseWork: ...
 
     def start_run(self, run_id: str, target: str, actor: str) -> None: ...
@@ -230,6 +238,17 @@ class MigrationReport:
         return {"run_id": self.run_id, "to": self.to, "dry_run": self.dry_run,
                 "cases": [c.as_json() for c in self.cases], "moved": self.moved,
                 "refused": self.refused}
+
+
+@dataclass
+class MigrationRun:
+    """A run under way: ``cases`` moves each case as it is iterated (see
+    :meth:`MigrationService.migrate_stream`)."""
+
+    run_id: str | None
+    to: str
+    dry_run: bool
+    cases: Iterator[CaseReport]
 
 
 @dataclass(frozen=True)
@@ -345,9 +364,33 @@ class MigrationService:
     def migrate(self, to: str, actor: str, *, all_cases: bool = False,
                 from_pack: str | None = None, case_ids: Iterable[int] = (),
                 dry_run: bool = False) -> MigrationReport:
+        """Move the selected cases and report on every one (the whole report in memory; for
+        a large caseload, :meth:`migrate_stream`)."""
+        run = self.migrate_stream(to, actor, all_cases=all_cases, from_pack=from_pack,
+                                  case_ids=case_ids, dry_run=dry_run)
+        return MigrationReport(run.run_id, run.to, run.dry_run, list(run.cases))
+
+    def migrate_stream(self, to: str, actor: str, *, all_cases: bool = False,
+                       from_pack: str | None = None, case_ids: Iterable[int] = (),
+                       dry_run: bool = False, page: int = PAGE) -> MigrationRun:
+        """Check the target and the selection now (raising before anything moves), then move
+        the cases one by one as ``cases`` is iterated: the selection is read ``page`` case ids
+        at a time, so memory does not grow with the caseload. Each case moves in its own
+        transaction; stopping the iteration stops the run (the cases moved so far stay moved,
+        and the run can be undone)."""
         name, version = parse_key(to, need_version=True)
         assert version is not None
         target = self.installed(name, version)
+        chosen_ids = sorted(set(case_ids))
+        chosen = [bool(all_cases), from_pack is not None, bool(chosen_ids)]
+        if sum(chosen) != 1:
+            raise CarepathError("Say which cases to move: one of --all, --from PACK[@VERSION] "
+                                "or --case ID")
+        selection: tuple[str | None, str | None] | None = None
+        if all_cases:
+            selection = (None, None)
+        elif from_pack is not None:
+            selection = parse_key(from_pack, need_version=False)
         if self.check is not None:
             report = self.check(target)
             if not report.ok:
@@ -355,25 +398,25 @@ class MigrationService:
                 raise CarepathError(f"{target.key} does not pass pack check ({len(report.errors)}"
                                     f" error(s); first: {first}): nothing was moved. Run "
                                     f"carepath pack check {target.name} for the whole report")
-        chosen = [bool(all_cases), from_pack is not None, bool(list(case_ids))]
-        if sum(chosen) != 1:
-            raise CarepathError("Say which cases to move: one of --all, --from PACK[@VERSION] "
-                                "or --case ID")
-        ids: list[int]
-        if all_cases:
-            ids = self.store.running_cases(None, None)
-        elif from_pack is not None:
-            from_name, from_version = parse_key(from_pack, need_version=False)
-            ids = self.store.running_cases(from_name, from_version)
-        else:
-            ids = sorted(set(case_ids))
+        store = self.store
         run_id = None if dry_run else uuid.uuid4().hex
         if run_id is not None:
-            self.store.start_run(run_id, target.key, actor)
-        reports = []
-        for case_id in ids:
-            reports.append(self._one(case_id, target, run_id, actor))
-        return MigrationReport(run_id, target.key, dry_run, reports)
+            store.start_run(run_id, target.key, actor)
+        ids = iter(chosen_ids) if selection is None else self._selected(*selection, page)
+        cases = (self._one(case_id, target, run_id, actor) for case_id in ids)
+        return MigrationRun(run_id, target.key, dry_run, cases)
+
+    def _selected(self, pack_name: str | None, pack_version: str | None,
+                  page: int) -> Iterator[int]:
+        """The ids of the cases with running work (of that pack), a page at a time (keyset
+        on the case id: a case moved meanwhile is neither missed nor met twice)."""
+        after = 0
+        while True:
+            ids = self.store.running_cases_after(pack_name, pack_version, after, page)
+            yield from ids
+            if len(ids) < page:
+                return
+            after = ids[-1]
 
     def undo(self, run_id: str, actor: str) -> list[UndoResult]:
         return self.store.undo(require_run_id(run_id), actor)
@@ -445,8 +488,8 @@ class MigrationService:
             if moved.state is None:
                 report.reason = moved.refused
                 return None
-            workflow = WorkflowInstance.restore(moved.state, target.specs(inst.process_id),
-                                                new_functions)
+            workflow = moved.workflow or WorkflowInstance.restore(
+                moved.state, target.specs(inst.process_id), new_functions)
             if workflow.is_completed():
                 report.reason = (f"moving it would finish its process '{inst.process_id}' "
                                  "without its remaining tasks")
@@ -553,60 +596,3 @@ def require_run_id(run_id: str) -> str:
     if not text or len(text) > 32 or not all(c in "0123456789abcdef" for c in text):
         raise NotFoundError(f"There is no migration run '{run_id}'")
     return text
-
-
-# -- pack diff ---------------------------------------------------------------------------------
-
-
-def _pack_outline(pack: Pack) -> dict[str, dict[str, str]]:
-    """What a pack diff compares, each part as key -> a description."""
-    processes: dict[str, str] = {}
-    tasks: dict[str, str] = {}
-    for pid in sorted(pack.bpmn):
-        specs = pack.specs(pid)
-        processes[pid] = specs.title
-        for t in specs.tasks.values():
-            tasks[f"{pid}.{t.bpmn_id}"] = (f"{t.title} (form {t.form or '-'}, role "
-                                           f"{t.role or '-'}, due {t.due or '-'})")
-    forms: dict[str, str] = {}
-    fields: dict[str, str] = {}
-    mappings: dict[str, str] = {}
-    for form_id, form in sorted(pack.forms.items()):
-        forms[form_id] = form.title
-        for f in form.fields:
-            fields[f"{form_id}.{f.name}"] = f"{f.type.value if hasattr(f.type, 'value') else f.type}"
-            record = getattr(f, "record", None)
-            if record:
-                mappings[f"{form_id}.{f.name}"] = str(record)
-    timescales = {name: f"{t.title} ({t.kind}, {t.amount}, from {t.from_path})"
-                  for name, t in pack.timescales.items.items()}
-    return {"processes": processes, "tasks": tasks, "forms": forms, "fields": fields,
-            "record mappings": mappings, "timescales": timescales}
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    part: str
-    change: str  # added, removed, changed
-    key: str
-    before: str | None
-    after: str | None
-
-    def as_json(self) -> JsonObject:
-        return {"part": self.part, "change": self.change, "key": self.key,
-                "before": self.before, "after": self.after}
-
-
-def pack_diff(old: Pack, new: Pack) -> list[DiffLine]:
-    """What changed from ``old`` to ``new``: processes, tasks, forms, fields, record mappings,
-    timescales."""
-    a, b = _pack_outline(old), _pack_outline(new)
-    lines = []
-    for part in a:
-        for key in sorted(set(a[part]) | set(b[part])):
-            before, after = a[part].get(key), b[part].get(key)
-            if before == after:
-                continue
-            change = "added" if before is None else "removed" if after is None else "changed"
-            lines.append(DiffLine(part, change, key, before, after))
-    return lines

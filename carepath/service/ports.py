@@ -17,6 +17,7 @@ from carepath.engine.pack import Pack
 from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.runtime import LiveInstance, Outcome, TaskRef
 from carepath.returns import CaseData
+from carepath.returns.annex_a_care import CareCase
 from carepath.returns.ssda903 import LookedAfterChild
 from carepath.service.types import (
     AuditProblem,
@@ -254,6 +255,10 @@ class CaseSnapshot(Protocol):
 
     def looked_after(self) -> Iterator[LookedAfterChild]:
         """Every child with a looked-after record (details and that record only)."""
+        ...
+
+    def care_cases(self) -> Iterator[CareCase]:
+        """As :meth:`looked_after`, with the team and worker who hold each case."""
         ...
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from carepath.returns.annex_a import AnnexASummary, write_annex_a
+from carepath.returns.annex_a_care import CareLists, Locate
 from carepath.returns.cin_census import CensusSummary, check_la, check_year, write_cin_census
 from carepath.returns.ssda903 import Problem
 from carepath.returns.ssda903 import check_year as check_903_year
@@ -47,12 +48,17 @@ class ReturnsService:
                                     handle)
 
     def annex_a(self, handle: IO[bytes], first: date, last: date,
-                progress: Progress | None = None) -> AnnexASummary:
-        """Write Ofsted's Annex A lists for ``first`` to ``last`` to ``handle``."""
+                progress: Progress | None = None, council: str | None = None,
+                locate: Locate | None = None) -> AnnexASummary:
+        """Write Ofsted's Annex A lists for ``first`` to ``last`` to ``handle``: lists 3 to 7
+        from every case, lists 8 to 10 from every child with a looked-after record.
+        ``council`` (the council's name) and ``locate`` (a placement postcode's council's
+        name) give list 8's placement location; without them it is blank and listed."""
         with self.source.snapshot() as snapshot:
             total = snapshot.count()
+            care = CareLists(snapshot.care_cases(), council=council, locate=locate)
             return write_annex_a(_tracked(snapshot.cases(), total, progress), handle, first,
-                                 last)
+                                 last, care=care)
 
     def ssda903(self, folder: Path, year: int,
                 progress: Progress | None = None) -> Ssda903Summary:

@@ -54,7 +54,14 @@ from carepath.engine.record.case_record import (
 )
 from carepath.engine.record.context import record_context
 from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
-from carepath.engine.stories.cursor import PendingEvent, StoryValue, pending_events, story_values
+from carepath.engine.stories.cursor import (
+    PendingEvent,
+    StoryValue,
+    pending_events,
+    pending_looked_after,
+    story_values,
+)
+from carepath.engine.stories.lac_cursor import OPENING as LAC_OPENING
 from carepath.engine.time.clock import FixedClock, today, use_clock
 from carepath.forms.schema import Field, FieldType, Form
 from carepath.forms.validation import ValidationContext, visible_fields
@@ -74,7 +81,8 @@ MAX_STEPS = 2_000
 # Items that add something each time they are recorded: recording one the story has already
 # had would add a second.
 ADDING = {"assessment.start", "s47.start", "cp_plan.start", "cin_plan.start", "cp_plan.review",
-          "closure.date", "episode.emergency_protection"}
+          "closure.date", "episode.emergency_protection",
+          *(LAC_OPENING - {"outcomes.year"})}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -304,7 +312,8 @@ class _Step:
     def given(self, items: frozenset[str]) -> dict[str, StoryValue]:
         found = self._given.get(items)
         if found is None:
-            found = story_values(self.child, self.target, self.record, items)
+            found = story_values(self.child, self.target, self.record, items,
+                                 self.runner.looked_after)
             self._given[items] = found
         return found
 
@@ -315,7 +324,8 @@ class _Step:
             if not new.task.form:
                 continue
             info = self.runner._form_info(new.task.form)
-            values = story_values(self.child, self.target, outcome.record, info.items)
+            values = story_values(self.child, self.target, outcome.record, info.items,
+                                  self.runner.looked_after)
             if not info.needs <= set(values):
                 continue  # it asks for what the story does not give: it records nothing
             for v in values.values():
@@ -340,13 +350,18 @@ class StoryRunner:
         self._forms: dict[str, _FormInfo] = {}
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
         self.simulations = 0  # how many task completions were simulated (for profiling)
+        self.looked_after: Mapping[str, Any] | None = None  # the story's, while it runs
 
     def run(self, story: Mapping[str, Any]) -> StoryResult:
         episodes = list(story["episodes"])
         child = dict(story["child"])
         clock = FixedClock(_noon(episodes[0]["referral"]["date"]))
-        with use_clock(clock):
-            return self._run(child, episodes, clock, list(story.get("worker_changes", ())))
+        self.looked_after = story.get("looked_after")
+        try:
+            with use_clock(clock):
+                return self._run(child, episodes, clock, list(story.get("worker_changes", ())))
+        finally:
+            self.looked_after = None
 
     def _open(self, child: Mapping[str, Any], episode: Mapping[str, Any],
               clock: FixedClock) -> int:
@@ -372,8 +387,12 @@ class StoryRunner:
         given_up: set[tuple[int, str, tuple[int, ...]]] = set()
         for _ in range(MAX_STEPS):
             target = episodes[index]
+            until = episodes[index + 1]["referral"]["date"] if index + 1 < len(episodes) else None
             pending = [e for e in pending_events(target, record.episodes[index])
                        if (index, e.item, e.index) not in given_up]
+            pending += [e for e in pending_looked_after(self.looked_after, record, until)
+                        if (-1, e.item, e.index) not in given_up]
+            pending.sort(key=lambda e: e.key)
             tasks, lives = self._ready(case_id)
             if changed < len(changes) and self._change_due(changes[changed], pending, index,
                                                            episodes):
@@ -404,7 +423,7 @@ class StoryRunner:
                 # the clock went past it: recording it now would back-date it
                 for e in pending:
                     if e.when < day:
-                        given_up.add((index, e.item, e.index))
+                        given_up.add((_given_up_key(index, e), e.item, e.index))
                         reasons.setdefault(
                             event_path(index, e),
                             f"it happened on {e.when.isoformat()}, but no task or action "
@@ -447,7 +466,7 @@ class StoryRunner:
                         why = why_unrecorded(first, tasks, blocked)
                         for e in pending:
                             if e.when == first.when:
-                                given_up.add((index, e.item, e.index))
+                                given_up.add((_given_up_key(index, e), e.item, e.index))
                                 reasons.setdefault(event_path(index, e), why)
                         idle = 0
                         continue
@@ -487,8 +506,10 @@ class StoryRunner:
         for later in range(len(record.episodes), len(episodes)):
             reasons.setdefault(f"episodes[{later}]", "its referral could not be recorded: the "
                                "episode before it was never closed")
-        result.unrecorded = unrecorded({"child": child, "episodes": episodes}, record,
-                                       reasons, default)
+        story: dict[str, Any] = {"child": child, "episodes": episodes}
+        if self.looked_after:
+            story["looked_after"] = self.looked_after
+        result.unrecorded = unrecorded(story, record, reasons, default)
         return result
 
     @staticmethod
@@ -725,6 +746,14 @@ class StoryRunner:
             elif f.required and not f.record:
                 final[f.name] = _filler(f, when)
         return _Trial(final, recorded, missing, invalid)
+
+
+def _given_up_key(index: int, event: PendingEvent) -> int:
+    """The episode an event given up belongs to; -1 for the child's looked-after record."""
+    return -1 if event.item.split(".", 1)[0] in LAC_NAMESPACES else index
+
+
+LAC_NAMESPACES = frozenset(item.split(".", 1)[0] for item in LAC_OPENING) | {"uasc"}
 
 
 def _options(f: Field) -> list[Any]:

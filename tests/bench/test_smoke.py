@@ -20,9 +20,10 @@ REQUIRED = [
     "completion_p50_ms", "completion_ratio_1000_vs_10", "raw_spiff_p50_ms_at_1000",
     "speedup_vs_raw_spiff_at_1000", "throughput_per_s", "raw_commit_per_s",
     "throughput_vs_commit_ratio", "cin_census_100k_s", "cin_census_100k_peak_mb",
-    "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "simulate_children_per_s",
-    "simulate_baseline_children_per_s", "simulate_speedup_vs_durable", "ssda903_100k_s",
-    "ssda903_100k_rss_mb", "machine",
+    "pack_check_s", "web_inbox_p95_ms", "web_case_p95_ms", "migrate_10k_version_s",
+    "migrate_10k_version_peak_mb", "migrate_10k_replay_s", "migrate_10k_replay_peak_mb",
+    "simulate_children_per_s", "simulate_baseline_children_per_s", "simulate_speedup_vs_durable",
+    "ssda903_100k_s", "ssda903_100k_rss_mb", "machine",
 ]
 
 
@@ -72,6 +73,13 @@ def test_smoke_run_writes_every_required_key(tmp_path: Path) -> None:
                 (phase, kind, web[phase][kind])
     assert web["case_viewed_events_written"] > 0
     assert results["web_case_p95_ms"] is not None and results["web_cases"] == web["cases"]
+    # figure 7 moved every open case, to a new version of wt2023 and from ics2010 to wt2023
+    migrate = results["details"]["migrate"]["per_db"]["sqlite"]
+    for what, strategy in (("version", "instance"), ("replay", "replay")):
+        run = migrate[what]
+        assert run["strategy"] == strategy
+        assert run["statuses"] == {"moved": run["cases"]} and run["cases"] > 0, run
+        assert run["migrated_events"] == run["cases"]
     # figure 8 wrote the SSDA903 of every synthetic child through the service, on each database,
     # and (where the DfE rules are installed) the rules found no error in it
     lac = results["details"]["ssda903"]["per_db"]

@@ -304,3 +304,24 @@ def sign_off(sam: Person, tess: Person, case_url: str, when: date) -> None:
             tess.submit("Submit", "sign-off-authorised")
     tess.page.goto(case_url)
     assert "authoris" in tess.page.locator("main").inner_text().lower()
+
+
+def test_administrators_pack_pages_in_a_real_browser(browser: Any, server: Server) -> None:
+    """Pack versions, moving cases and a dry run's report, as an administrator meets them."""
+    shots: list[str] = []
+    ada = Person(browser, server, "ada.admin", shots)
+    try:
+        ada.sign_in()
+        for url, name in (("/admin/packs", "admin-packs"),
+                          ("/admin/pack-versions", "admin-pack-versions"),
+                          ("/admin/migrations", "admin-move-cases")):
+            ada.page.goto(url)
+            ada.check(name)
+        ada.page.get_by_role("button", name="Run a dry run").click()
+        ada.check("admin-move-cases-error")  # no target chosen: the error summary
+        ada.page.goto("/admin/migrations/dry-run?to=wt2023%401.0.0&select=all")
+        ada.check("admin-dry-run-report")
+        text = ada.page.locator("main").inner_text()
+        assert "Showing cases" in text or "No case has running work to move" in text
+    finally:
+        ada.close()

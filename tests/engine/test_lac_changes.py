@@ -86,7 +86,8 @@ def career() -> Events:
     e.apply({"previous_permanence.date": "2019-03", "previous_permanence.la": "E09000001"})
     e.apply({"care.end": "2026-03-01", "care.reason_ceased": "E4A"})
     e.apply({"care_leaver.contact": "2026-03-10", "care_leaver.in_touch": "YES",
-             "care_leaver.activity": "F2", "care_leaver.accommodation": "B1"})
+             "care_leaver.activity": "F2", "care_leaver.accommodation": "B1",
+             "care_leaver.personal_adviser": "PA Jones"})
     e.apply({"mother.status": True, "mother.first_child_born": "2026-03-20"})
     e.apply({"social_worker.end": "2026-03-20"})
     return e

@@ -363,7 +363,45 @@ CONTEXT_KEYS = {
                 "previous_plans", "open"},
     "cin_plan": {"start", "end", "open"},
     "closure": {"date", "reason"},
+    "care": {"start", "need", "end", "reason_ceased", "periods", "open"},
+    "legal_status": {"code", "start"},
+    "placement": {"type", "provider", "start", "open"},
+    "lac_review": {"last", "count"},
+    "missing": {"start", "kind", "open"},
+    "adoption": {"decision", "matched", "open"},
+    "care_leaver": {"last_contact", "uasc"},
 }
+
+
+def test_the_looked_after_record_as_expressions_read_it() -> None:
+    from carepath.engine.record.looked_after import (
+        LACReview,
+        LegalStatus,
+        MissingEpisode,
+        PeriodOfCare,
+        Placement,
+    )
+
+    record = CaseRecord(child=child())
+    la = record.looked_after
+    la.periods += [PeriodOfCare(D("2024-01-10"), "N1", D("2024-05-01"), "E4A"),
+                   PeriodOfCare(D("2025-07-01"), "N4")]
+    la.legal_statuses += [LegalStatus("V2", D("2024-01-10"), D("2024-05-01")),
+                          LegalStatus("C1", D("2025-07-01"))]
+    la.placements.append(Placement("U6", D("2025-07-01"), provider="PR1"))
+    la.reviews += [LACReview(D("2024-02-01")), LACReview(D("2025-07-25"))]
+    la.missing.append(MissingEpisode("M", D("2025-08-01")))
+    ctx = record_context(record)
+    assert ctx["care"]["open"] and ctx["care"]["start"] == D("2025-07-01")
+    assert ctx["care"]["periods"] == 2 and ctx["legal_status"]["code"] == "C1"
+    assert ctx["placement"]["open"] and ctx["placement"]["type"] == "U6"
+    # reviews of the current period only: its review clock started again
+    assert ctx["lac_review"] == {"last": D("2025-07-25"), "count": 1}
+    assert ctx["missing"]["open"] and not ctx["adoption"]["open"]
+    la.periods[-1].end, la.periods[-1].reason_ceased = D("2025-09-01"), "E4A"
+    ended = record_context(record)
+    assert not ended["care"]["open"] and not ended["placement"]["open"]
+    assert ended["legal_status"]["code"] is None
 
 
 def test_context_has_every_key_before_any_referral() -> None:

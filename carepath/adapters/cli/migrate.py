@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 from rich.markup import escape
 from rich.table import Table
@@ -10,7 +13,7 @@ from rich.table import Table
 from carepath.adapters.cli.errors import handle_errors
 from carepath.adapters.cli.options import actor, db_option, json_option, out, print_json
 from carepath.core.errors import CarepathError
-from carepath.service.migration import MigrationReport, MigrationService
+from carepath.service.migration import CaseReport, MigrationRun, MigrationService
 
 
 def migration(db_url: str | None) -> MigrationService:
@@ -22,19 +25,60 @@ def migration(db_url: str | None) -> MigrationService:
     return migration_service(engine)
 
 
-def _print_report(report: MigrationReport) -> None:
+TABLE_ROWS = 100  # cases per table printed while a run goes on
+
+
+def _table(cases: list[CaseReport]) -> Table:
     table = Table("Case", "From", "Strategy", "Status", "Open tasks before", "Open tasks after",
                   "Reason")
-    for c in report.cases:
+    for c in cases:
         before = "\n".join(f"{t.title} ({t.due or 'no date'})" for t in c.tasks_before)
         after = "\n".join(f"{t.title} ({t.due or 'no date'})" for t in c.tasks_after)
         table.add_row(str(c.case_id), c.from_, c.strategy, c.status, escape(before),
                       escape(after), escape(c.reason or ""))
-    out.print(table)
-    what = "would move" if report.dry_run else "moved"
-    out.print(f"{report.moved} case(s) {what} to {report.to}, {report.refused} refused"
-              + (f". Run id: {report.run_id} (undo: carepath migrate undo {report.run_id})"
-                 if report.run_id else " (dry run: nothing was changed)"))
+    return table
+
+
+def _print_run(run: MigrationRun) -> tuple[int, int]:
+    """The report as tables of TABLE_ROWS cases, printed as the run goes (a run of thousands of
+    cases is not held in memory); then the totals. Returns (moved, refused)."""
+    moved = refused = 0
+    page: list[CaseReport] = []
+    if run.run_id:  # first, so that a run stopped half-way can still be undone by its id
+        out.print(f"Run {run.run_id}: moving cases to {run.to}")
+    for case in run.cases:
+        moved += case.status in ("moved", "would_move")
+        refused += case.status == "refused"
+        page.append(case)
+        if len(page) == TABLE_ROWS:
+            out.print(_table(page))
+            page = []
+    if page or not moved + refused:
+        out.print(_table(page))
+    what = "would move" if run.dry_run else "moved"
+    out.print(f"{moved} case(s) {what} to {run.to}, {refused} refused"
+              + (f". Run id: {run.run_id} (undo: carepath migrate undo {run.run_id})"
+                 if run.run_id else " (dry run: nothing was changed)"))
+    return moved, refused
+
+
+def _write_json(run: MigrationRun) -> tuple[int, int]:
+    """The JSON report, written case by case as the run goes: the same document as
+    ``MigrationReport.as_json``. Returns (moved, refused)."""
+    moved = refused = 0
+    head = {"run_id": run.run_id, "to": run.to, "dry_run": run.dry_run}
+    echo = click.echo
+    echo(json.dumps(head, indent=2)[:-2] + ',\n  "cases": [', nl=False)
+    sys.stdout.flush()  # the run id out first, and each case as it is done: a run stopped
+    for n, case in enumerate(run.cases):  # half-way says how far it got, and can be undone
+        moved += case.status in ("moved", "would_move")
+        refused += case.status == "refused"
+        body = json.dumps(case.as_json(), indent=2, default=str).replace("\n", "\n    ")
+        echo(("," if n else "") + "\n    " + body, nl=False)
+        sys.stdout.flush()
+    echo(("\n  " if moved + refused else "") + "],\n"
+         + f'  "moved": {moved},\n  "refused": {refused}\n}}')
+    return moved, refused
 
 
 @click.group("migrate", invoke_without_command=True)
@@ -61,13 +105,11 @@ def migrate(ctx: click.Context, to: str | None, all_cases: bool, from_pack: str 
         return
     if to is None:
         raise CarepathError("Say where to move cases to: --to PACK@VERSION")
-    report = migration(db_url).migrate(to, actor().name, all_cases=all_cases,
-                                       from_pack=from_pack, case_ids=case_ids, dry_run=dry_run)
-    if as_json:
-        print_json(report.as_json())
-    else:
-        _print_report(report)
-    if report.refused:
+    run = migration(db_url).migrate_stream(to, actor().name, all_cases=all_cases,
+                                           from_pack=from_pack, case_ids=case_ids,
+                                           dry_run=dry_run)
+    _, refused = _write_json(run) if as_json else _print_run(run)
+    if refused:
         ctx.exit(1)
 
 
@@ -113,7 +155,7 @@ def pack_diff_command(ctx: click.Context, old: str, new: str, as_json: bool) -> 
     forms, fields, record mappings, timescales; then `pack check` on NEW."""
     from carepath.adapters.app import pack_services
     from carepath.engine.check import check_pack
-    from carepath.service.migration import pack_diff
+    from carepath.service.pack_diff import pack_diff
 
     service = pack_services()
 

@@ -347,17 +347,30 @@ def validate_ssda903_command(ctx: click.Context, folder: Path, year: int, la: st
 @click.option("--start", metavar="DATE", help="First day of the period (default: six months "
               "before the end).")
 @click.option("--end", metavar="DATE", help="Last day of the period (default: today).")
+@click.option("--council", metavar="ONS_CODE",
+              help="The council's ONS code (E09000001...): list 8 then says whether each "
+                   "placement is in or out of the council's area.")
 @_db_option
 @_json_option
 @click.pass_context
 @handle_errors
 def annex_a(ctx: click.Context, out_path: Path, start: str | None, end: str | None,
-            db_url: str | None, as_json: bool) -> None:
-    """Write Ofsted's Annex A lists 3 to 7 as an Excel workbook.
+            council: str | None, db_url: str | None, as_json: bool) -> None:
+    """Write Ofsted's Annex A lists 3 to 10 as an Excel workbook.
 
     Lists 3 referrals, 4 assessments, 5 section 47 enquiries, 6 children in need, 7 child
-    protection, for the period START to END (default: the six months up to today)."""
+    protection, 8 children looked after, 9 care leavers, 10 adoption, for the period START to
+    END (default: the six months up to today). List 8's placement council comes from the
+    postcode directory installed with carepath[validators]."""
+    from carepath.adapters.postcodes import UnknownCouncil, council_locator, council_name
     from carepath.returns.annex_a import LIST_TITLES, default_period
+
+    council_title = None
+    if council is not None:
+        try:
+            council_title = council_name(council)
+        except UnknownCouncil as e:
+            raise click.BadParameter(str(e), param_hint="--council") from None
 
     first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
     if first is None or last is None:
@@ -367,7 +380,8 @@ def annex_a(ctx: click.Context, out_path: Path, start: str | None, end: str | No
         raise click.BadParameter(f"{first} is after {last}", param_hint="--start")
     service = _returns(db_url)
     with _atomic(out_path) as handle, _progress("Annex A", quiet=as_json) as progress:
-        summary = service.annex_a(handle, first, last, progress)
+        summary = service.annex_a(handle, first, last, progress, council=council_title,
+                                  locate=council_locator())
     if as_json:
         _say(json.dumps({"file": str(out_path), "start": first.isoformat(),
                          "end": last.isoformat(), "rows": summary.rows,

@@ -143,6 +143,7 @@ class LacCareLeaverContactRow(Base):
     in_touch: Mapped[str] = mapped_column(String)
     activity: Mapped[str | None] = mapped_column(String)
     accommodation: Mapped[str | None] = mapped_column(String)
+    personal_adviser: Mapped[str | None] = mapped_column(String)
 
 
 class LacSocialWorkerRow(Base):

@@ -99,14 +99,27 @@ class SqlMigrationStore:
     # -- reading a case's work -------------------------------------------------------------
 
     def running_cases(self, pack_name: str | None, pack_version: str | None) -> list[int]:
+        with self._session() as session:
+            return sorted(int(c) for c in session.scalars(
+                self._running_query(pack_name, pack_version)))
+
+    def running_cases_after(self, pack_name: str | None, pack_version: str | None,
+                            after: int, limit: int) -> list[int]:
+        i = m.ProcessInstanceRow
+        query = (self._running_query(pack_name, pack_version).where(i.case_id > after)
+                 .order_by(i.case_id).limit(limit))
+        with self._session() as session:
+            return [int(c) for c in session.scalars(query)]
+
+    @staticmethod
+    def _running_query(pack_name: str | None, pack_version: str | None) -> Any:
         i = m.ProcessInstanceRow
         query = select(i.case_id).where(i.status == m.INSTANCE_RUNNING).distinct()
         if pack_name is not None:
             query = query.where(i.pack_name == pack_name)
         if pack_version is not None:
             query = query.where(i.pack_version == pack_version)
-        with self._session() as session:
-            return sorted(int(c) for c in session.scalars(query))
+        return query
 
     def case_work(self, case_id: int) -> CaseWork:
         i, t = m.ProcessInstanceRow, m.TaskRow
@@ -149,6 +162,12 @@ class SqlMigrationStore:
             snapshot: dict[str, Any] = {
                 "case": {"pack_name": case.pack_name, "pack_version": case.pack_version},
                 "instances": {}, "tasks": {}, "created_instances": [], "created_tasks": []}
+            # the rows touched, read in one statement each and held here (the session's
+            # identity map holds them only weakly), so that session.get finds them
+            held = [*session.scalars(select(m.ProcessInstanceRow).where(
+                m.ProcessInstanceRow.id.in_(sorted(touched_instances)))),
+                *session.scalars(select(m.TaskRow).where(
+                    m.TaskRow.id.in_(sorted(touched_tasks))))]
             for instance_id in sorted(touched_instances):
                 row = session.get(m.ProcessInstanceRow, instance_id)
                 if row is None or row.case_id != case.id:
@@ -195,21 +214,21 @@ class SqlMigrationStore:
                     session.flush()
                     instance_id = inst.id
                     snapshot["created_instances"].append(instance_id)
-                for nt in new.tasks:
-                    task = m.TaskRow(case_id=case.id, instance_id=instance_id,
-                                     spiff_task_id=nt.spiff_task_id, bpmn_id=nt.bpmn_id,
-                                     title=nt.title, form=nt.form, role=nt.role,
-                                     assignee=nt.assignee, due=nt.due, status=m.TASK_READY,
-                                     created_at=now)
-                    session.add(task)
-                    session.flush()
-                    snapshot["created_tasks"].append(task.id)
+                added = [m.TaskRow(case_id=case.id, instance_id=instance_id,
+                                   spiff_task_id=nt.spiff_task_id, bpmn_id=nt.bpmn_id,
+                                   title=nt.title, form=nt.form, role=nt.role,
+                                   assignee=nt.assignee, due=nt.due, status=m.TASK_READY,
+                                   created_at=now) for nt in new.tasks]
+                session.add_all(added)
+                session.flush()
+                snapshot["created_tasks"].extend(task.id for task in added)
             case.pack_name, case.pack_version = plan.pack
             append_event(session, case, actor, "case.migrated", plan.event, now)
             session.flush()
             session.add(m.MigrationCaseRow(run_id=run_id, case_id=case.id,
                                            strategy=plan.strategy, version_after=case.version,
                                            snapshot=json.dumps(snapshot, sort_keys=True)))
+            del held
 
     def undo(self, run_id: str, actor: str) -> list[UndoResult]:
         with self._session() as session:

@@ -34,6 +34,7 @@ from carepath.engine.record.case_record import (
     Section47,
 )
 from carepath.returns import CaseData
+from carepath.returns.annex_a_care import CareCase
 from carepath.returns.ssda903 import LookedAfterChild
 
 from .lac_records import load_batch
@@ -73,13 +74,7 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
                 CaseRow.la_child_id,
                 CaseRow.worker,
                 CaseRow.team,
-                ChildRow.upn,
-                ChildRow.upn_unknown,
-                ChildRow.birth_date,
-                ChildRow.expected_birth_date,
-                ChildRow.sex,
-                ChildRow.ethnicity,
-                ChildRow.disabilities,
+                *_CHILD_COLUMNS,
                 LookedAfterRow.case_id,
             )
             .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
@@ -97,6 +92,21 @@ def iter_cases(session: Session, batch: int = 1000) -> Iterator[CaseData]:
             return
 
 
+# The child's columns as every stream reads them, after the case's own (id, LA child ID, worker,
+# team), and the Child they make.
+_CHILD_COLUMNS = (ChildRow.upn, ChildRow.upn_unknown, ChildRow.birth_date,
+                  ChildRow.expected_birth_date, ChildRow.sex, ChildRow.ethnicity,
+                  ChildRow.disabilities)
+
+
+def _child(la_child_id: str, upn: str | None, upn_unknown: str | None, birth_date: Any,
+           expected_birth_date: Any, sex: str | None, ethnicity: str | None,
+           disabilities: str | None) -> Child:
+    return Child(la_child_id=la_child_id, upn=upn, upn_unknown=upn_unknown,
+                 birth_date=birth_date, expected_birth_date=expected_birth_date, sex=sex,
+                 ethnicity=ethnicity, disabilities=disabilities.split(",") if disabilities else [])
+
+
 def _inconsistent(case_id: int, what: str, seq: int, before: int) -> RecordError:
     return RecordError(
         f"The stored record of case {case_id} is inconsistent: "
@@ -110,21 +120,9 @@ def _load_batch(
     records: dict[int, CaseRecord] = {}
     cases: list[CaseData] = []
     looked_after = False
-    for (case_id, la_child_id, worker, team, upn, upn_unknown, birth_date, expected_birth_date,
-         sex, ethnicity, disabilities, lac_case) in heads:
+    for case_id, la_child_id, worker, team, *child, lac_case in heads:
         looked_after = looked_after or lac_case is not None
-        record = CaseRecord(
-            child=Child(
-                la_child_id=la_child_id,
-                upn=upn,
-                upn_unknown=upn_unknown,
-                birth_date=birth_date,
-                expected_birth_date=expected_birth_date,
-                sex=sex,
-                ethnicity=ethnicity,
-                disabilities=disabilities.split(",") if disabilities else [],
-            )
-        )
+        record = CaseRecord(child=_child(la_child_id, *child))
         records[case_id] = record
         cases.append(CaseData(case_id, la_child_id, worker, team, record))
 
@@ -179,15 +177,26 @@ def iter_looked_after(session: Session, batch: int = 1000) -> Iterator[LookedAft
     """Every child with a looked-after record, in order of case id, with the child's details
     and that record only (what the SSDA903 reads): one query for the batch's children and one
     per looked-after table, ``batch`` children at a time (bounded memory)."""
+    for child, _worker, _team in _looked_after(session, batch):
+        yield child
+
+
+def iter_care_cases(session: Session, batch: int = 1000) -> Iterator[CareCase]:
+    """As :func:`iter_looked_after`, with the worker and team holding each case (Annex A)."""
+    for child, worker, team in _looked_after(session, batch):
+        yield CareCase(child, team=team, worker=worker)
+
+
+def _looked_after(session: Session, batch: int
+                  ) -> Iterator[tuple[LookedAfterChild, str | None, str | None]]:
     if batch < 1:
         raise ValueError("batch must be at least 1")
     connection = session.connection()
     after = 0
     while True:
         heads = connection.execute(
-            select(CaseRow.id, CaseRow.la_child_id, ChildRow.upn, ChildRow.upn_unknown,
-                   ChildRow.birth_date, ChildRow.expected_birth_date, ChildRow.sex,
-                   ChildRow.ethnicity, ChildRow.disabilities)
+            select(CaseRow.id, CaseRow.la_child_id, CaseRow.worker, CaseRow.team,
+                   *_CHILD_COLUMNS)
             .join(LookedAfterRow, LookedAfterRow.case_id == CaseRow.id)
             .outerjoin(ChildRow, ChildRow.case_id == CaseRow.id)
             .where(CaseRow.id > after)
@@ -198,13 +207,8 @@ def iter_looked_after(session: Session, batch: int = 1000) -> Iterator[LookedAft
             return
         first, last = heads[0][0], heads[-1][0]
         records = load_batch(connection, first, last, (h[0] for h in heads))
-        for (case_id, la_child_id, upn, upn_unknown, birth_date, expected_birth_date, sex,
-             ethnicity, disabilities) in heads:
-            child = Child(la_child_id=la_child_id, upn=upn, upn_unknown=upn_unknown,
-                          birth_date=birth_date, expected_birth_date=expected_birth_date,
-                          sex=sex, ethnicity=ethnicity,
-                          disabilities=disabilities.split(",") if disabilities else [])
-            yield LookedAfterChild(child, records[case_id])
+        for case_id, la_child_id, worker, team, *child in heads:
+            yield LookedAfterChild(_child(la_child_id, *child), records[case_id]), worker, team
         after = last
         if len(heads) < batch:
             return
@@ -289,6 +293,9 @@ class _Snapshot:
 
     def looked_after(self) -> Iterator[LookedAfterChild]:
         return iter_looked_after(self.session)
+
+    def care_cases(self) -> Iterator[CareCase]:
+        return iter_care_cases(self.session)
 
 
 class SqlCaseSource:

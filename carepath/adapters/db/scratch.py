@@ -8,6 +8,7 @@ carepath uses for real data (``database.make_engine``).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,24 +50,41 @@ def sqlite_file(url: str) -> str | None:
 
 
 class MemoryDatabases:
-    """A migrated in-memory database, copied afresh for each use (``pack test`` scenarios)."""
+    """A migrated in-memory database, copied afresh for each use (``pack test`` scenarios,
+    ``migrate`` replays). The in-memory databases are kept for reuse (the template copied over
+    them each time): an engine kept keeps its compiled statements, which a new one per use would
+    compile again."""
 
     def __init__(self) -> None:
         self.template = sqlite3.connect(":memory:", check_same_thread=False)
         self.engine = memory_engine(self.template)  # disposing it closes the template
         upgrade(self.engine)
+        self._idle: list[tuple[sqlite3.Connection, Engine]] = []
+        self._lock = threading.Lock()
 
     @contextmanager
     def fresh(self) -> Iterator[SqlCaseRepository]:
-        conn = sqlite3.connect(":memory:", check_same_thread=False)
-        self.template.backup(conn)
-        engine = memory_engine(conn)
+        with self._lock:
+            idle = self._idle.pop() if self._idle else None
+        if idle is None:
+            conn = sqlite3.connect(":memory:", check_same_thread=False)
+            idle = (conn, memory_engine(conn))
+        conn, engine = idle
+        self.template.backup(conn)  # replaces whatever the last use left
         try:
             yield SqlCaseRepository(engine)
-        finally:
+        except BaseException:
             engine.dispose()
             conn.close()
+            raise
+        with self._lock:
+            self._idle.append(idle)
 
     def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, engine in idle:
+            engine.dispose()
+            conn.close()
         self.engine.dispose()
         self.template.close()

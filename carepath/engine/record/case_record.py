@@ -26,7 +26,11 @@ from carepath.engine.record.changes import (
     new_episode,
 )
 from carepath.engine.record.context import current_episode, record_context
-from carepath.engine.record.looked_after import looked_after_from_json
+from carepath.engine.record.looked_after import (
+    is_empty,
+    looked_after_from_json,
+    looked_after_to_story,
+)
 from carepath.engine.record.model import (
     ICPC_WORKING_DAYS,
     Assessment,
@@ -153,7 +157,10 @@ def record_to_story(
                 closure["reason"] = ep.closure_reason
             e["closure"] = closure
         episodes.append(e)
-    return {"child": c, "episodes": episodes}
+    story: dict[str, Any] = {"child": c, "episodes": episodes}
+    if not is_empty(record.looked_after):
+        story["looked_after"] = looked_after_to_story(record.looked_after)
+    return story
 
 
 def _assessment_story(a: Assessment) -> dict[str, Any]:
@@ -231,7 +238,8 @@ def story_to_record(story: Mapping[str, Any]) -> CaseRecord:
                 emergency_protection=[as_date(d) for d in e.get("emergency_protection") or []],
             )
         )
-    return CaseRecord(child=child, episodes=episodes)
+    return CaseRecord(child=child, episodes=episodes,
+                      looked_after=looked_after_from_json(story.get("looked_after")))
 
 
 # -- JSON (events, CLI) ----------------------------------------------------------------------

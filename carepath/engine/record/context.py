@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from carepath.engine.record.looked_after import LookedAfter
 from carepath.engine.record.model import CaseRecord, Episode, icpc_target, previous_plans
 from carepath.engine.time.clock import today
 
@@ -31,8 +32,9 @@ def record_context(
     Every namespace and key is always present; a value not known yet is None (lists are empty).
     Episode items are those of the current episode; assessment, s47, cp_plan and cin_plan are its
     latest one of each; ``episode.assessments`` counts the episode's assessments and
-    ``child.age_years`` is the child's age in whole years on the clock's today. Each of episode, assessment, s47, cp_plan and cin_plan has ``open``, a
-    boolean that pack actions' ``available`` expressions read.
+    ``child.age_years`` is the child's age in whole years on the clock's today. Each of episode,
+    assessment, s47, cp_plan, cin_plan, care (looked after now), placement, missing and adoption
+    has ``open``, a boolean that pack actions' ``available`` expressions read.
     """
     child = record.child
     ep = current_episode(record)
@@ -106,6 +108,62 @@ def record_context(
         "closure": {
             "date": ep.closure_date if ep else None,
             "reason": ep.closure_reason if ep else None,
+        },
+        **_looked_after(record.looked_after),
+    }
+
+
+def _looked_after(la: LookedAfter) -> dict[str, Mapping[str, Any]]:
+    """The child's looked-after record as expressions read it: the latest period of care
+    (``care``), its current legal status and placement, reviews, missing episodes, adoption
+    decision and care-leaver contact. Reviews are counted within the latest period of care (the
+    review clock restarts with each period)."""
+    period = la.periods[-1] if la.periods else None
+    status = la.legal_statuses[-1] if la.legal_statuses else None
+    placement = la.placements[-1] if la.placements else None
+    in_period = [r.held for r in la.reviews if period is not None and r.held >= period.start]
+    missing = la.missing[-1] if la.missing else None
+    adoption = la.adoptions[-1] if la.adoptions else None
+    contact = la.care_leaver_contacts[-1] if la.care_leaver_contacts else None
+    looked_after = period is not None and period.end is None
+    return {
+        "care": {
+            "start": period.start if period else None,
+            "need": period.need if period else None,
+            "end": period.end if period else None,
+            "reason_ceased": period.reason_ceased if period else None,
+            "periods": len(la.periods),
+            # open: the child is looked after now
+            "open": looked_after,
+        },
+        "legal_status": {
+            "code": status.code if status and looked_after else None,
+            "start": status.start if status and looked_after else None,
+        },
+        "placement": {
+            "type": placement.type if placement and looked_after else None,
+            "provider": placement.provider if placement and looked_after else None,
+            "start": placement.start if placement and looked_after else None,
+            "open": looked_after and placement is not None and placement.end is None,
+        },
+        "lac_review": {
+            "last": in_period[-1] if in_period else None,
+            "count": len(in_period),
+        },
+        "missing": {
+            "start": missing.start if missing else None,
+            "kind": missing.kind if missing else None,
+            "open": missing is not None and missing.end is None,
+        },
+        "adoption": {
+            "decision": adoption.decision if adoption else None,
+            "matched": adoption.matched if adoption else None,
+            # open: decided the child should be placed, not reversed
+            "open": adoption is not None and adoption.reversed is None,
+        },
+        "care_leaver": {
+            "last_contact": contact.contacted if contact else None,
+            "uasc": la.uasc,
         },
     }
 

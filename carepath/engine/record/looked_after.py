@@ -16,7 +16,7 @@ record does not hold yet (a missing code) is the return's to report, not an erro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -122,6 +122,7 @@ class CareLeaverContact:
     in_touch: str  # YES NO DIED REFU NREQ RHOM
     activity: str | None = None  # ACTIV
     accommodation: str | None = None  # ACCOM
+    personal_adviser: str | None = None  # who the care leaver's personal adviser is (Annex A)
 
 
 @dataclass
@@ -360,3 +361,19 @@ def looked_after_from_json(data: Mapping[str, Any] | None) -> LookedAfter:
 
 def _optional_day(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def looked_after_to_story(record: LookedAfter) -> dict[str, Any]:
+    """The record in the story format (``looked_after:`` in ``docs/stories.md``): dates stay
+    ``date``; empty lists, missing values and ``uasc: false`` are left out."""
+    data = asdict(record)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            if value:
+                out[key] = [{k: v for k, v in e.items() if v is not None} for e in value]
+        elif isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if v is not None}
+        elif value is not None and not (key == "uasc" and value is False):
+            out[key] = value
+    return out

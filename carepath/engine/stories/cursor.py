@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from carepath.engine.record.case_record import CaseRecord, Episode
+from carepath.engine.stories import lac_cursor
 
 # Order of events that share a date: a plan ends at a review, a CIN plan follows a CP plan,
 # closure comes last.
@@ -36,6 +37,7 @@ RANK = {
     "cin_plan.start": 10,
     "closure.date": 11,
     "closure.reason": 11,
+    **lac_cursor.RANK,
 }
 
 
@@ -120,15 +122,34 @@ def pending_events(target: Mapping[str, Any], episode: Episode | None) -> list[P
     return out
 
 
+def pending_looked_after(looked_after: Mapping[str, Any] | None, record: CaseRecord,
+                         until: date | None = None) -> list[PendingEvent]:
+    """Every event of the story's ``looked_after`` record missing from the record (those
+    before ``until`` only, when it is given), in order."""
+    if not looked_after:
+        return []
+    out = [PendingEvent(item, when, index) for item, when, index
+           in lac_cursor.looked_after_events(looked_after, record.looked_after, until)]
+    out.sort(key=lambda e: e.key)
+    return out
+
+
 def story_values(child: Mapping[str, Any], target: Mapping[str, Any], record: CaseRecord,
-                 items: Collection[str]) -> dict[str, StoryValue]:
+                 items: Collection[str], looked_after: Mapping[str, Any] | None = None
+                 ) -> dict[str, StoryValue]:
     """What the story gives, now, for each of ``items`` (the record items one form fills).
 
     ``X.start`` in ``items`` means the form opens a new X, so the form's other X items refer to
-    that new one; otherwise they refer to the latest X already in the record.
+    that new one; otherwise they refer to the latest X already in the record. The same holds
+    for the looked-after items (``looked_after``: the story's record, see
+    :mod:`carepath.engine.stories.lac_cursor`).
     """
     episode = record.episodes[-1] if record.episodes else None
     out: dict[str, StoryValue] = {}
+    if looked_after:
+        for item, value, when, pending in lac_cursor.looked_after_values(
+                looked_after, record.looked_after, items):
+            out[item] = StoryValue(item, value, when, pending)
 
     def put(item: str, value: Any, when: date | None = None, pending: bool = False) -> None:
         if item in items and value is not None:

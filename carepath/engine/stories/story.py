@@ -22,6 +22,7 @@ from typing import Any
 
 from carepath.core.upn import upn_check_letter, upn_problem
 from carepath.engine.record.model import in_code_order
+from carepath.engine.stories.looked_after import LookedAfterReader
 from carepath.engine.stories.reader import StoryFormatError
 from carepath.engine.stories.rules import EpisodeReader
 
@@ -30,7 +31,7 @@ __all__ = ["StoryFormatError", "parse_story", "upn_check_letter", "upn_problem"]
 
 _LA_CHILD_ID_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
-_TOP_KEYS = ("child", "episodes", "worker_changes")
+_TOP_KEYS = ("child", "episodes", "worker_changes", "looked_after")
 _WORKER_CHANGE_KEYS = ("date", "worker")
 _CHILD_KEYS = (
     "la_child_id",
@@ -66,7 +67,7 @@ def story_upn_problem(upn: str) -> str | None:
     return None
 
 
-class _Reader(EpisodeReader):
+class _Reader(EpisodeReader, LookedAfterReader):
     """Reads a whole story: the child, then each episode in turn."""
 
     # -- the story -----------------------------------------------------------------------
@@ -89,6 +90,9 @@ class _Reader(EpisodeReader):
         changes = self.worker_changes(top, episodes)
         if changes:
             story["worker_changes"] = changes
+        looked_after = self.looked_after(top)
+        if looked_after:
+            story["looked_after"] = looked_after
         return story
 
     def worker_changes(self, top: Mapping[str, Any],

@@ -41,7 +41,8 @@ LISTS: dict[str, tuple[tuple[str, type, bool], ...]] = {
                      ("health_assessment", B, True), ("substance_misuse", B, True),
                      ("intervention_received", B, True), ("intervention_offered", B, True)),
     "lac_care_leaver_contacts": (("contact_date", D, False), ("in_touch", S, False),
-                                 ("activity", S, True), ("accommodation", S, True)),
+                                 ("activity", S, True), ("accommodation", S, True),
+                                 ("personal_adviser", S, True)),
     "lac_social_workers": (("worker", S, False), ("start_date", D, False), ("end_date", D, True),
                            ("reason", S, True)),
 }
