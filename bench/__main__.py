@@ -329,6 +329,7 @@ def assemble(figures: dict[str, Any], errors: dict[str, str], settings: Settings
         for key, src in (("ssda903_100k_s", "seconds"), ("ssda903_100k_rss_mb", "peak_rss_mb")):
             r[key] = per_db["sqlite"][src]
             r[f"{key}_by_db"] = {k: v[src] for k, v in per_db.items()}
+        r["ssda903_100k_cpu_s_by_db"] = {k: v["cpu_s"] for k, v in per_db.items()}
         r["ssda903_children"] = lac["children"]
         checked = per_db["sqlite"].get("validation") or {}
         r["ssda903_dfe_rule_errors"] = checked.get("errors")

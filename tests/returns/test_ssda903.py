@@ -166,6 +166,21 @@ def test_writer_leaves_nothing_when_a_record_is_bad(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_writer_can_leave_out_and_list_an_unreadable_child(tmp_path: Path) -> None:
+    """What ``returns ssda903`` does: the others are written, the child is listed with why."""
+    bad = kids.uasc()
+    bad.record.placements[0].start = d(2025, 7, 2)
+    unreadable: list[Problem] = []
+    summary = write_ssda903(tmp_path, [kids.care_leaver(), bad, kids.adopted()], 2026,
+                            unreadable)
+    assert summary.children == 2 and summary.problems == []
+    assert [(p.child, p.table) for p in unreadable] == [("LAC0006", "Episodes")]
+    assert unreadable[0].item.startswith("cannot be worked out, the child is left out: No "
+                                         "placement is recorded from 2025-07-01")
+    with (tmp_path / "header.csv").open(encoding="utf-8", newline="") as handle:
+        assert [r[0] for r in csv.reader(handle)][1:] == ["LAC0002", "LAC0004"]
+
+
 @needs_rules
 def test_the_children_pass_the_dfe_rules(tmp_path: Path) -> None:
     """Section 20 then care order, placement change, missing episode, care leaver, adoption,
