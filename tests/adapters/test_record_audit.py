@@ -245,6 +245,22 @@ def test_a_stray_row_is_reported_added(tampered: Connection, table: str) -> None
     assert "[99] is in the table but not in the events (a row was added)" in problems[0]
 
 
+def test_one_case_finds_rows_added_to_tables_it_has_none_in(tampered: Connection) -> None:
+    """The case page checks one case and reads only the tables holding its rows: a row added to
+    a table where the case had none (no looked-after record, no access grants) is still found."""
+    case_id = int(_one(tampered, "SELECT min(c.id) AS id FROM cases c WHERE NOT EXISTS (SELECT 1 "
+                                 "FROM looked_after l WHERE l.case_id = c.id)").id)
+    tampered.execute(text(f"INSERT INTO looked_after (case_id, uasc) VALUES ({case_id}, true)"))
+    tampered.execute(text("INSERT INTO lac_periods (case_id, seq, start_date) VALUES "
+                          f"({case_id}, 0, '2025-01-06')"))
+    problems = _problems(tampered, case_id)
+    assert any("looked_after: the looked-after row is in the table but not in the events" in p
+               for p in problems), problems
+    assert any("lac_periods: looked_after.periods[0] is in the table but not in the events" in p
+               for p in problems), problems
+    assert _problems(tampered) == problems
+
+
 def test_a_child_row_added_to_a_case_without_one(tampered: Connection) -> None:
     case_id, _ = _first_row(tampered, "children", "birth_date")
     saved = _one(tampered, f"SELECT * FROM children WHERE case_id = {case_id}")

@@ -22,7 +22,8 @@ Code lists (disabilities, assessment factors) are compared as sets: their order 
 Values of the child's identifying details are never shown in a problem (personal data).
 
 Reads are batched: eighteen queries per batch of cases (:func:`load_stored`), however many
-rows.
+rows; for one case (the case page's check), one query first finds which of the tables hold any
+of its rows, and only those are read.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, exists, select
 
 from carepath.core.errors import RecordError
 from carepath.engine.record.case_record import CaseRecord
@@ -145,6 +146,11 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
         if found is not None:
             found.rows[key] = row
 
+    present = _present_tables(conn, first, last) if first == last else None
+
+    def read(table: Table) -> bool:
+        return present is None or table.name in present
+
     in_range = (_children.c.case_id >= first, _children.c.case_id <= last)
     for row in conn.execute(select(_children.c.case_id, *(_children.c[c] for c in _CHILD_COLUMNS))
                             .where(*in_range)):
@@ -155,6 +161,8 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
             .where(_episodes.c.case_id >= first, _episodes.c.case_id <= last)):
         add(row.case_id, ("episodes", (row.seq,)), {c: getattr(row, c) for c in _EPISODE_COLUMNS})
     for table, columns in _ITEM_TABLES:
+        if not read(table):
+            continue
         query = (select(_episodes.c.case_id, _episodes.c.seq.label("episode_seq"), table.c.seq,
                         *(table.c[c] for c in columns))
                  .join(_episodes, _episodes.c.id == table.c.episode_id)
@@ -167,21 +175,46 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
              .join(_plans, _plans.c.id == _reviews.c.cp_plan_id)
              .join(_episodes, _episodes.c.id == _plans.c.episode_id)
              .where(_episodes.c.case_id >= first, _episodes.c.case_id <= last))
-    for row in conn.execute(query):
+    for row in conn.execute(query) if read(_reviews) else ():
         add(row.case_id, ("cp_reviews", (row.episode_seq, row.plan_seq, row.seq)),
             {"review_date": row.review_date})
     for row in conn.execute(select(_access.c.case_id, _access.c.user_name)
-                            .where(_access.c.case_id >= first, _access.c.case_id <= last)):
+                            .where(_access.c.case_id >= first, _access.c.case_id <= last)
+                            ) if read(_access) else ():
         add(row.case_id, ("case_access", (row.user_name,)), {})
     for row in conn.execute(select(_lac.c.case_id, *(_lac.c[c] for c in SINGLE_COLUMNS))
-                            .where(_lac.c.case_id >= first, _lac.c.case_id <= last)):
+                            .where(_lac.c.case_id >= first, _lac.c.case_id <= last)
+                            ) if read(_lac) else ():
         add(row.case_id, ("looked_after", ()), {c: getattr(row, c) for c in SINGLE_COLUMNS})
     for spec in LISTS:
         t, lac_columns = spec.table, [c for c, _ in spec.columns]
+        if not read(t):
+            continue
         for row in conn.execute(select(t.c.case_id, t.c.seq, *(t.c[c] for c in lac_columns))
                                 .where(t.c.case_id >= first, t.c.case_id <= last)):
             add(row.case_id, (spec.name, (row.seq,)), {c: getattr(row, c) for c in lac_columns})
     return stored
+
+
+def _present_tables(conn: Connection, first: int, last: int) -> set[str]:
+    """The names of the optional record tables holding any row of the cases ``first`` to
+    ``last``, in one query: one case's check (the case page's) then reads only those, instead of
+    a query per table (most cases have no looked-after rows at all). Stray rows are still found:
+    a table with any row of the case is read whole."""
+    probes: list[ColumnElement[bool]] = []
+    for table, _ in _ITEM_TABLES:
+        probes.append(exists().where(_episodes.c.id == table.c.episode_id,
+                                     _episodes.c.case_id >= first, _episodes.c.case_id <= last)
+                      .label(table.name))
+    probes.append(exists().where(_plans.c.id == _reviews.c.cp_plan_id,
+                                 _episodes.c.id == _plans.c.episode_id,
+                                 _episodes.c.case_id >= first, _episodes.c.case_id <= last)
+                  .label(_reviews.name))
+    for table in (_access, _lac, *(spec.table for spec in LISTS)):
+        probes.append(exists().where(table.c.case_id >= first, table.c.case_id <= last)
+                      .label(table.name))
+    row = conn.execute(select(*probes)).one()
+    return {name for name, found in row._mapping.items() if found}
 
 
 # --- the rows the events give --------------------------------------------------------------------
