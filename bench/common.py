@@ -50,7 +50,7 @@ class Settings:
     # figure 5: the web app under load
     web_cases: int = 20_000
     web_clients: int = 50
-    web_workers: int = 4  # gunicorn worker processes
+    web_workers: int = 8  # gunicorn worker processes (see BENCHMARKS.md, figure 5)
     web_threads: int = 1  # threads in each (carepath serve's default)
     web_warmup_s: float = 5.0
     web_seconds: float = 60.0  # the paced phase (the figure)
