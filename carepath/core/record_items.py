@@ -165,6 +165,7 @@ CONTEXT_DATES: frozenset[str] = frozenset(
         "cin_plan.start",
         "cin_plan.end",
         "closure.date",
+        "missing.end",
         "child.birth_date",
         "child.expected_birth_date",
     }
