@@ -21,6 +21,18 @@ breaks the contract, with the DfE rule:
   after an enquiry or plan (2990) are warnings, as the worker chooses the reason, and so is a
   section 47 enquiry closed with no assessment on the episode (2991Q).
 
+The SSDA903 needs of the looked-after record (the child's, carried across the processes of a
+path; a path starts with the child not looked after):
+
+* a period of care starts with a legal status (144) and a placement (146) on the same form, and
+  only when the child is not looked after already;
+* a legal status has its code (144); a placement its type (146) and its provider (178), unless
+  every type the form may record is one with no provider (T0-T4, Z11-Z14);
+* a period of care that ends has its reason ceased, and the reason comes with the end (148);
+* a looked-after review has the child's participation code (167);
+* a legal status, placement, review, missing episode or end of care is recorded only while the
+  child is looked after (the engine refuses it otherwise); a missing episode has its kind.
+
 Items a form fills only if an optional question is answered count as possibly missing (an
 error where the item is required); items behind a ``show_if`` that cannot be worked out are
 errors too, unless the pack accepts them (``accept_undecided`` in pack.yaml: then warnings).
@@ -34,6 +46,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
+from carepath.core.looked_after_codes import NO_PROVIDER_PLACEMENTS
 from carepath.engine.check.paths import Branch, EndKind, Step, Trail, concurrent_branches
 from carepath.engine.check.report import Findings, Severity
 from carepath.engine.check.symbolic import UNKNOWN
@@ -46,6 +59,7 @@ _Severity = Literal["error", "warning", "undecided"]
 _ORDER = {"sure": 3, "optional": 2, "unsure": 1, None: 0}
 _ACTIVITY = ("assessment.", "s47.", "cp_plan.", "cin_plan.")
 _CLOSED_AFTER_ASSESSMENT = ("RC8", "RC9")
+_CARE = frozenset({"care", "legal_status", "placement", "missing", "lac_review"})
 
 
 class _Obj(NamedTuple):
@@ -68,6 +82,7 @@ class _Rec(NamedTuple):
     cin: _Obj | None = None
     worked: bool = False  # an enquiry or a plan is on the episode (rule 2990)
     closed: tuple[Ref, Level] | None = None  # where the episode closed, and how surely
+    care: Level | None = None  # how surely the child is looked after (None: not)
     fills: tuple[Ref, ...] = ()  # steps in parallel branches that recorded something
     branched: bool = False  # some Ref above names a parallel branch
 
@@ -205,6 +220,8 @@ class RecordContract:
         rec = self._plans(rec, trail, here, lv)
         if any(i.startswith(_ACTIVITY) for i in filled) and rec.activity is None:
             rec = rec._replace(activity=here)
+        if any(i.split(".")[0] in _CARE for i in filled):
+            rec = self._care(rec, trail, lv)
         if lv("closure.date") or lv("closure.reason"):
             rec = self._closure(rec, trail, here, lv)
         if step.branch:
@@ -378,6 +395,74 @@ class RecordContract:
             cin = _Obj(here)
             rec = rec._replace(worked=True)
         return rec._replace(cp=cp, cin=cin)
+
+    def _care(self, rec: _Rec, trail: Trail, lv: _Level) -> _Rec:
+        """The 903's needs of the looked-after record (see the module's docstring)."""
+        step = trail.step
+        start, end = lv("care.start"), lv("care.end")
+        care = rec.care
+        if start:
+            if care is not None:
+                self._report(_severity(start, None if care == "sure" else "sure"), trail,
+                             ("431",), "care.start", f"'{step.title}' starts a period of care "
+                             "while the child may already be looked after (the engine refuses "
+                             "it)")
+            for item, rule, what in (("legal_status.start", "144", "legal status"),
+                                     ("placement.start", "146", "placement")):
+                self._report(_severity(start, lv(item)), trail, (rule,), item,
+                             f"'{step.title}' starts a period of care without its {what} "
+                             "(every 903 episode has a legal status and a placement from the "
+                             "day care starts)" + self._why(step, item, lv(item)))
+            care = _best(care, start)
+        for item, rule, needs in (("legal_status.start", "144", "legal_status.code"),
+                                  ("placement.start", "146", "placement.type"),
+                                  ("missing.start", "", "missing.kind"),
+                                  ("lac_review.date", "167", "lac_review.participation")):
+            given = lv(item)
+            if not given:
+                continue
+            if not start:
+                self._during(care, given, trail, item)
+            self._report(_severity(given, lv(needs)), trail, (rule,) if rule else (), needs,
+                         f"'{step.title}' records {item} without {needs}"
+                         + self._why(step, needs, lv(needs)))
+        placed = lv("placement.start")
+        if placed and self._needs_provider(step):
+            have = lv("placement.provider")
+            self._report(_severity(placed, have), trail, ("178",), "placement.provider",
+                         f"'{step.title}' records a placement that may need a provider "
+                         "(every type but T0-T4 and Z11-Z14) without its provider"
+                         + self._why(step, "placement.provider", have))
+        reason = lv("care.reason_ceased")
+        if end:
+            self._during(care, end, trail, "care.end")
+            self._report(_severity(end, reason), trail, ("148",), "care.reason_ceased",
+                         f"'{step.title}' ends the period of care without the reason it ceased"
+                         + self._why(step, "care.reason_ceased", reason))
+            care = None if end == "sure" and care == "sure" else \
+                "unsure" if care is not None else None
+        elif reason == "sure":
+            self._report("error", trail, ("148",), "care.end", f"'{step.title}' records the "
+                         "reason care ceased without ending the period of care")
+        return rec._replace(care=care) if care != rec.care else rec
+
+    def _during(self, care: Level | None, given: Level, trail: Trail, item: str) -> None:
+        """``item`` is recorded only while the child is looked after."""
+        self._report(_severity(given, care if care == "sure" else None if care is None
+                               else "unsure"), trail, (), "care.start",
+                     f"'{trail.step.title}' records {item} while the child may not be looked "
+                     "after (the engine refuses it: record care.start first)")
+
+    def _needs_provider(self, step: Step) -> bool:
+        """Whether the placement ``step`` records may be of a type with a provider."""
+        known = step.outcome.items.get("placement.type")
+        if isinstance(known, str):
+            return known not in NO_PROVIDER_PLACEMENTS
+        form = self.pack.forms.get(step.form or "")
+        for f in form.fields if form is not None else ():
+            if f.record == "placement.type" and f.options:
+                return any(o.value not in NO_PROVIDER_PLACEMENTS for o in f.options)
+        return True
 
     def _closure(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step = trail.step

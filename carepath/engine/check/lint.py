@@ -42,8 +42,14 @@ _LEVEL = {"sure": 3, "optional": 2, "unsure": 1}
 # Record dates set when the case is opened (the referral and the child's details).
 _OPENING = frozenset({"referral.date", "child.birth_date", "child.expected_birth_date"})
 # Context names read from another item: the last review is the latest `cp_plan.review`.
-_SOURCE = {"cp_plan.last_review": "cp_plan.review"}
-_READ = frozenset(_SOURCE.get(p, p) for p in CONTEXT_DATES)
+_SOURCE = {"cp_plan.last_review": "cp_plan.review", "lac_review.last": "lac_review.date",
+           "care_leaver.last_contact": "care_leaver.contact"}
+# The looked-after record's dates timescale expressions count from.
+_CARE_DATES = frozenset({"care.start", "care.end", "legal_status.start", "placement.start",
+                         "lac_review.last", "missing.start", "adoption.decision",
+                         "adoption.matched", "care_leaver.last_contact"})
+_DATES = CONTEXT_DATES | _CARE_DATES
+_READ = frozenset(_SOURCE.get(p, p) for p in _DATES)
 
 
 # --------------------------------------------------------------------------- timescales
@@ -101,7 +107,7 @@ class TimescaleLint:
                 continue
             best[item] = max(best.get(item, 0), _LEVEL[level])
         names: dict[str, Any] = {}
-        for path in CONTEXT_DATES:
+        for path in _DATES:
             have = best.get(_SOURCE.get(path, path), 0)
             names[path] = SET if path in _OPENING or have == 3 else UNKNOWN if have else None
         return names
@@ -113,7 +119,9 @@ class TimescaleLint:
             return
         names = self._names(dates, trail)
         if timescale.expression is not None:
-            value = evaluate(timescale.expression, names)
+            # other record names (lac_review.count) may hold anything here
+            value = evaluate(timescale.expression, {
+                **dict.fromkeys(timescale.expression.paths, UNKNOWN), **names})
             reads = sorted(p for p in timescale.expression.paths if p in names)
         else:
             value = names.get(timescale.from_path or "")

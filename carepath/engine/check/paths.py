@@ -36,7 +36,9 @@ from carepath.engine.pack import Pack
 MAX_PATHS = 20_000
 MAX_STATES = 200_000
 # Actions (pack.yaml `actions:`) taken on one path, each at most once: a bound of the model,
-# like loops taken zero or one time, not a limit that stops the proof.
+# like loops taken zero or one time, not a limit that stops the proof. Past it, one action of the
+# care stages (reading the looked-after record) may still be taken where it surely is available,
+# so that "Change of placement" is checked after "Child becomes looked after".
 MAX_ACTIONS = 1
 # Functions timer expressions may call (see carepath.engine.runtime.pack_functions).
 TIMER_FUNCTIONS = frozenset({"working_days_after", "months_after", "days_after", "timer_date",

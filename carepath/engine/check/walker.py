@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
-from carepath.core.record_items import RECORD_NAMESPACES
+from carepath.core.record_items import LOOKED_AFTER_NAMESPACES, RECORD_NAMESPACES
 from carepath.engine.bpmn.specs import GraphNode
 from carepath.engine.check.paths import (
     NO_OUTCOME,
@@ -116,6 +116,12 @@ class _Walker:
                                  if any(x.record == "closure.date" and x.show_if is None
                                         for x in f.fields))
         action_reads = record_reads(p for a in self.actions for p in a.available.paths)
+        # actions of the care stages (reading the looked-after record, as "Change of
+        # placement" reads care.open): one may still be taken after the bound, where it surely
+        # is available, so that what only a looked-after child can do is checked too
+        self.care_actions = frozenset(
+            a.name for a in self.actions
+            if any(p.split(".")[0] in LOOKED_AFTER_NAMESPACES for p in a.available.paths))
         self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values(),
                                                                      action_reads))
         self.outcomes: dict[tuple[Any, ...], list[Outcome]] = {}
@@ -223,7 +229,7 @@ class _Walker:
                 pid, node_id, frozenset(st.env.items()), frozenset(st.runs.items()), st.backs,
                 st.frames, st.pending, st.closed, st.observed, st.suspended,
                 # once no more actions may be taken, which were taken no longer matters
-                st.taken if len(st.taken) < self.limits.max_actions else None)
+                st.taken if len(st.taken) < self.limits.max_actions else len(st.taken))
             known = self.memo.get(key)
         except TypeError:  # something unhashable: a state of its own
             key, known = (len(self.graph.states),), None
@@ -322,16 +328,20 @@ class _Walker:
         """A move for each action that may be available on ``st``'s record: its process runs
         (with what it starts), then the work it interrupted (``resume``) carries on. Each action
         is taken at most once on a path, and at most ``max_actions`` in all."""
-        if st.closed or len(st.taken) >= self.limits.max_actions:
+        bound = self.limits.max_actions
+        extra = len(st.taken) >= bound
+        if st.closed or len(st.taken) > bound or (extra and not self.care_actions):
             return []
         moves: list[Move] = []
         for action in self.actions:
             target = action.start
             assert target is not None
             if action.name in st.taken or target in running or \
-                    st.runs.get(target, 0) >= MAX_RUNS:
+                    st.runs.get(target, 0) >= MAX_RUNS or \
+                    (extra and action.name not in self.care_actions):
                 continue
-            if self.holds(action.available.source, st.env) is False:
+            holds = self.holds(action.available.source, st.env)
+            if holds is False or (extra and holds is not True):
                 continue
             graph = self.graphs[target]
             taken = self.add(st, Step("action", f"action {action.name} {at}", target,
