@@ -123,7 +123,8 @@ class _Walker:
             a.name for a in self.actions
             if any(p.split(".")[0] in LOOKED_AFTER_NAMESPACES for p in a.available.paths))
         # ... and only at a task of the care stages (a process a care action starts, and what
-        # that starts or calls): the care work's own interleavings, not the whole case's again
+        # that starts or calls) in its first run: the care work's own interleavings, not the
+        # whole case's again
         self.care_processes = self.reached(
             {a.start for a in self.actions if a.name in self.care_actions and a.start})
         self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values(),
@@ -349,8 +350,8 @@ class _Walker:
         is taken at most once on a path, and at most ``max_actions`` in all."""
         bound = self.limits.max_actions
         extra = len(st.taken) >= bound
-        if st.closed or len(st.taken) > bound or (extra and not (
-                bound and running & self.care_processes)):
+        if st.closed or len(st.taken) > bound or (extra and not (bound and any(
+                st.runs.get(p, 0) <= 1 for p in running & self.care_processes))):
             return []
         moves: list[Move] = []
         for action in self.actions:
