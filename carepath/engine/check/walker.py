@@ -122,6 +122,11 @@ class _Walker:
         self.care_actions = frozenset(
             a.name for a in self.actions
             if any(p.split(".")[0] in LOOKED_AFTER_NAMESPACES for p in a.available.paths))
+        # ... and only at a task of the care stages (a process a care action starts, and what
+        # that starts or calls) in its first run: the care work's own interleavings, not the
+        # whole case's again
+        self.care_processes = self.reached(
+            {a.start for a in self.actions if a.name in self.care_actions and a.start})
         self.record = RecordState(record_reads(self.deciding).union(*self.form_reads.values(),
                                                                      action_reads))
         self.outcomes: dict[tuple[Any, ...], list[Outcome]] = {}
@@ -316,6 +321,21 @@ class _Walker:
 
     # -- actions ------------------------------------------------------------------------------
 
+    def reached(self, starts: set[str]) -> frozenset[str]:
+        """The processes in ``starts`` and every process they start or call."""
+        found: set[str] = set()
+        todo = [p for p in starts if p in self.graphs]
+        while todo:
+            pid = todo.pop()
+            if pid in found:
+                continue
+            found.add(pid)
+            for node in self.graphs[pid].nodes.values():
+                for other in (node.starts, node.called):
+                    if other and other in self.graphs and other not in found:
+                        todo.append(other)
+        return frozenset(found)
+
     def running(self, pid: str, st: _State) -> set[str]:
         """The processes with an instance running on the episode (a called process is part of
         its caller's instance)."""
@@ -330,7 +350,8 @@ class _Walker:
         is taken at most once on a path, and at most ``max_actions`` in all."""
         bound = self.limits.max_actions
         extra = len(st.taken) >= bound
-        if st.closed or len(st.taken) > bound or (extra and not self.care_actions):
+        if st.closed or len(st.taken) > bound or (extra and not (bound and any(
+                st.runs.get(p, 0) <= 1 for p in running & self.care_processes))):
             return []
         moves: list[Move] = []
         for action in self.actions:

@@ -1,12 +1,14 @@
 """pack check proves the SSDA903's needs of the looked-after record on every path.
 
 The fixture adds the care stages to a copy of wt2023 (``looked_after/``: actions "Child becomes
-looked after", "Change of placement", a review and the end of care); each broken variant then
+looked after" with its review, "Change of placement" and the end of care), in place of wt2023's own;
+each broken variant then
 removes one thing the 903 needs, and pack check must find it with the rule and the path.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -23,8 +25,20 @@ FIXTURE = Path(__file__).parent / "looked_after"
 BECOME = "Record the decision to look after the child"
 
 
+_CARE_FILES = ("lac_", "adoption", "care_leaver")
+
+
 def care_pack(tmp_path: Path) -> Path:
+    """wt2023 without its own care stages, with the fixture's."""
     root = copy_pack(tmp_path)
+    manifest = root / "pack.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    for folder in ("forms", "processes"):
+        for file in (root / folder).iterdir():
+            if file.name.startswith(_CARE_FILES):
+                text = re.sub(rf"  \w+:\n(    .*\n)*?    start: {file.stem}\n", "", text)
+                file.unlink()
+    manifest.write_text(text, encoding="utf-8")
     for folder in ("forms", "processes"):
         for file in (FIXTURE / folder).iterdir():
             shutil.copy(file, root / folder / file.name)

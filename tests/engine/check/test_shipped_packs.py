@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from carepath.adapters.packs import PackRegistry, load_pack_dir
 from carepath.engine.check import check_pack, render_text
-from carepath.engine.check.paths import Limits, concurrent, enumerate_paths
+from carepath.engine.check.paths import Limits, Trail, concurrent, enumerate_paths
 from carepath.engine.check.paths import Path as CasePath
 from carepath.engine.pack import Pack
 
@@ -121,7 +122,13 @@ def test_broken_bpmn_pack_is_caught_on_its_path(tmp_path: Path, registry: PackRe
 
 def test_paths_take_the_packs_actions_wherever_they_are_available(
         registry: PackRegistry) -> None:
-    found = enumerate_paths(registry.get("wt2023"), max_paths=200_000)
+    # the actions of the CIN and CP stages (the care stages' own are in
+    # test_care_actions_are_taken_after_the_child_becomes_looked_after)
+    full = registry.get("wt2023")
+    pack = dataclasses.replace(full, actions={
+        k: a for k, a in full.actions.items()
+        if not any(p.startswith(("care.", "placement.", "missing.")) for p in a.available.paths)})
+    found = enumerate_paths(pack, max_paths=200_000)
     assert not found.truncated
     taken = [p for p in found.paths if any(s.kind == "action" for s in p.steps)]
     names = {s.title.split()[1] for p in taken for s in p.steps if s.kind == "action"}
@@ -138,3 +145,28 @@ def test_paths_take_the_packs_actions_wherever_they_are_available(
         "Start the child and family assessment", "Complete the child and family assessment",
         "Authorise the child and family assessment", "Review the child in need plan")
         for t in mids)
+
+
+def test_care_actions_are_taken_after_the_child_becomes_looked_after(
+        registry: PackRegistry) -> None:
+    taken: set[tuple[str, ...]] = set()
+
+    class Actions:
+        def begin(self) -> None:
+            return None
+
+        def step(self, state: None, trail: Trail) -> None:
+            taken.add(tuple(s.title.split()[1] for s in trail.steps() if s.kind == "action"))
+
+        def finish(self, state: None, trail: Trail, end: object) -> None:
+            return None
+
+    enumerate_paths(registry.get("wt2023"), [Actions()], keep_paths=False)
+    assert ("become_looked_after", "change_placement") in taken
+    assert ("become_looked_after", "child_missing") in taken
+    assert ("become_looked_after", "change_legal_status") in taken
+    # a care action only once the child is looked after, and at most one past the bound
+    assert all(names[0] == "become_looked_after" for names in taken if len(names) > 1)
+    assert not any(names[0] in ("change_placement", "child_missing", "change_legal_status")
+                   for names in taken if names)
+    assert max(map(len, taken)) == 2
