@@ -165,6 +165,7 @@ CONTEXT_DATES: frozenset[str] = frozenset(
         "cin_plan.start",
         "cin_plan.end",
         "closure.date",
+        "missing.end",
         "child.birth_date",
         "child.expected_birth_date",
     }
@@ -190,7 +191,7 @@ RECORD_CONTEXT_KEYS: dict[str, frozenset[str]] = {
     "legal_status": frozenset({"code", "start"}),
     "placement": frozenset({"type", "provider", "start", "open"}),
     "lac_review": frozenset({"last", "count"}),
-    "missing": frozenset({"start", "kind", "open"}),
+    "missing": frozenset({"start", "kind", "end", "open"}),
     "adoption": frozenset({"decision", "matched", "open"}),
     "care_leaver": frozenset({"last_contact", "uasc"}),
 }

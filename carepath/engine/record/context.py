@@ -153,6 +153,7 @@ def _looked_after(la: LookedAfter) -> dict[str, Mapping[str, Any]]:
         "missing": {
             "start": missing.start if missing else None,
             "kind": missing.kind if missing else None,
+            "end": missing.end if missing else None,
             "open": missing is not None and missing.end is None,
         },
         "adoption": {
