@@ -10,6 +10,7 @@ import pytest
 from carepath.adapters.packs import read_pack_files
 from carepath.core.errors import ActionUnavailableError, NotFoundError
 from carepath.engine.pack import PackErrors, build_pack
+from carepath.engine.record.looked_after import LookedAfter, PeriodOfCare
 from carepath.engine.record.model import CaseRecord, Child, CPPlan, Episode, Section47
 from carepath.engine.runtime import CaseRuntime
 
@@ -101,7 +102,8 @@ def runtime() -> CaseRuntime:
 
 def test_availability_follows_the_record(runtime: CaseRuntime) -> None:
     names = [a.name for a in runtime.available_actions(record())]
-    assert names == ["start_section47", "start_assessment", "close_case", "change_worker"]
+    assert names == ["start_section47", "start_assessment", "close_case",
+                     "become_looked_after", "change_worker"]
     open_s47 = record(s47s=[Section47(date(2025, 5, 2))])
     assert "start_section47" not in [a.name for a in runtime.available_actions(open_s47)]
     done_s47 = record(s47s=[Section47(date(2025, 5, 2), icpc_not_required=True)])
@@ -115,8 +117,17 @@ def test_availability_follows_the_record(runtime: CaseRuntime) -> None:
     # a child on a child protection plan: no new enquiry or assessment, but closure
     on_plan = record(s47s=[Section47(date(2025, 5, 2), icpc_date=date(2025, 5, 9))],
                      cp_plans=[CPPlan(date(2025, 5, 9), "NEG", "NEG")])
-    assert [a.name for a in runtime.available_actions(on_plan)] == ["close_case",
-                                                                    "change_worker"]
+    assert [a.name for a in runtime.available_actions(on_plan)] == [
+        "close_case", "become_looked_after", "change_worker"]
+    # a looked-after child: the care actions, not becoming looked after again
+    in_care = record()
+    in_care.looked_after = LookedAfter(periods=[PeriodOfCare(date(2025, 5, 3), "N1")])
+    assert [a.name for a in runtime.available_actions(in_care)] == [
+        "start_section47", "start_assessment", "close_case", "change_placement",
+        "change_legal_status", "child_missing", "plan_adoption", "cease_care", "change_worker"]
+    # after care: contact with the care leaver
+    in_care.looked_after.periods[0].end = date(2025, 9, 1)
+    assert "care_leaver_contact" in [a.name for a in runtime.available_actions(in_care)]
     # never while the action's own process is already running on the episode
     assert "start_section47" not in [a.name for a in
                                      runtime.available_actions(record(), {"section47"})]

@@ -117,12 +117,15 @@ class _Open(NamedTuple):
     s47: bool | None = False
     cp_plan: bool | None = False
     cin_plan: bool | None = False
+    care: bool | None = False  # the child is looked after (a path starts with the child not)
+    cared: bool | None = False  # a period of care was started on the path
 
 
 _OPENS = {"assessment.start": "assessment", "s47.start": "s47", "cp_plan.start": "cp_plan",
-          "cin_plan.start": "cin_plan"}
+          "cin_plan.start": "cin_plan", "care.start": "care"}
 _ENDS = {"assessment.authorised": "assessment", "s47.icpc_date": "s47",
-         "s47.icpc_not_required": "s47", "cp_plan.end": "cp_plan", "cin_plan.end": "cin_plan"}
+         "s47.icpc_not_required": "s47", "cp_plan.end": "cp_plan", "cin_plan.end": "cin_plan",
+         "care.end": "care"}
 
 
 def _set(state: _Open, name: str, value: bool, sure: bool) -> _Open:
@@ -150,6 +153,8 @@ class DeadEnds:
             return state
         for item in sorted(filled & set(_OPENS)):
             state = _set(state, _OPENS[item], True, item in out.sure)
+        if "care.start" in filled:
+            state = _set(state, "cared", True, "care.start" in out.sure)
         for item in sorted(filled & set(_ENDS)):
             if item == "s47.icpc_not_required" and out.items.get(item, UNKNOWN) is False:
                 continue
@@ -167,7 +172,8 @@ class DeadEnds:
 
         return {"episode.open": True, "assessment.open": value(state.assessment),
                 "s47.open": value(state.s47), "cp_plan.open": value(state.cp_plan),
-                "cin_plan.open": value(state.cin_plan)}
+                "cin_plan.open": value(state.cin_plan), "care.open": value(state.care),
+                "care.periods": 0 if state.cared is False else UNKNOWN}
 
     def finish(self, state: _Open, trail: Trail, end: EndKind) -> None:
         if end != "end" or state.closed is not False or state.nfa is not False:

@@ -86,10 +86,13 @@ def test_a_path_that_leaves_the_episode_open_with_nothing_to_do_is_an_error(
              "      and not assessment.open\n")
     assessment = ("      episode.open and episode.primary_need is not None and not "
                   "assessment.open\n      and not cp_plan.open\n")
-    assert s47 in text and close in text and assessment in text
-    # (a change of worker, always available, cannot continue the case)
+    looked_after = '"episode.open and episode.primary_need is not None and not care.open"'
+    assert s47 in text and close in text and assessment in text and looked_after in text
+    # (a change of worker, always available, cannot continue the case; the care actions other
+    # than becoming looked after need a looked-after child)
     pack_yaml.write_text(text.replace(s47, '"cin_plan.open"').replace(close, "      cp_plan.open\n")
-                         .replace(assessment, "      cp_plan.open\n"))
+                         .replace(assessment, "      cp_plan.open\n")
+                         .replace(looked_after, '"cp_plan.open"'))
     report = check_pack(load_pack_dir(root))
     found = [f for f in report.errors if f.check == "dead-end"]
     assert found, render_text(report)
