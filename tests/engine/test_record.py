@@ -367,7 +367,7 @@ CONTEXT_KEYS = {
     "legal_status": {"code", "start"},
     "placement": {"type", "provider", "start", "open"},
     "lac_review": {"last", "count"},
-    "missing": {"start", "kind", "open"},
+    "missing": {"start", "kind", "end", "open"},
     "adoption": {"decision", "matched", "open"},
     "care_leaver": {"last_contact", "uasc"},
 }
