@@ -39,8 +39,8 @@ def context(**dates: date | None) -> dict[str, dict[str, Any]]:
         "s47": {"start": None, "icpc_date": None},
         "cp_plan": {"start": None, "last_review": None},
         "care": {"start": None, "end": None}, "placement": {"start": None},
-        "lac_review": {"last": None, "count": 0}, "missing": {"start": None},
-        "care_leaver": {"last_contact": None}}
+        "lac_review": {"last": None, "count": 0}, "missing": {"start": None, "end": None},
+        "care_leaver": {"last_contact": None}, "child": {"birth_date": None, "age_years": None}}
     for key, value in dates.items():
         namespace, _, name = key.partition("__")
         ctx[namespace][name] = value
@@ -147,7 +147,8 @@ def test_every_timescale_of_the_built_in_packs_is_explained(pack: str) -> None:
                   s47__start=date(2025, 12, 12), s47__icpc_date=date(2026, 1, 5),
                   cp_plan__start=date(2026, 1, 5), care__start=date(2026, 1, 6),
                   care__end=date(2026, 2, 2), placement__start=date(2026, 1, 6),
-                  missing__start=date(2026, 1, 20))
+                  missing__start=date(2026, 1, 20), missing__end=date(2026, 1, 22),
+                  child__birth_date=date(2008, 3, 1), child__age_years=17)
     for name in loaded.timescales.items:
         e = explain_due(loaded.timescales, name, ctx)
         assert e.explained, (name, e.note)
