@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from carepath.core.errors import CarepathError
+from carepath.engine.simulation.careers import LOOKED_AFTER_SHARE, career_story
 from carepath.engine.simulation.child import SimChild
 from carepath.engine.simulation.rates import EARLIER_PLAN
 from carepath.engine.stories.story import parse_story, upn_check_letter
@@ -69,14 +70,18 @@ def check_story(story: dict[str, Any]) -> dict[str, Any]:
 
 def generate_stories(n: int, seed: int, year: int = 2026,
                      calendar: WorkingDayCalendar | None = None,
-                     la: str = "201", check: bool = True) -> Iterator[dict[str, Any]]:
+                     la: str = "201", check: bool = True,
+                     looked_after: bool = False) -> Iterator[dict[str, Any]]:
     """``n`` stories (children ``S{seed}N0`` … ``S{seed}N{n-1}``) for the collection year
     ending 31 March ``year``, in the normalised form of ``parse_story``.
 
     ``calendar`` gives the working days (default: England's bank holidays); ``la`` is the
     three-digit LA code used in the children's UPNs. Each story goes through
     :func:`check_story` (``parse_story``) unless ``check`` is False (a third faster, for bulk
-    benchmarks: the stories are the same).
+    benchmarks: the stories are the same). With ``looked_after``, about one child in eight
+    (``careers.LOOKED_AFTER_SHARE``, drawn from the child's own stream) is a looked-after child
+    instead, with one of the careers of :mod:`carepath.engine.simulation.careers`; the other
+    children are the same as without it.
     """
     if n < 0:
         raise SimulationError(f"the number of children cannot be negative ({n})")
@@ -87,11 +92,11 @@ def generate_stories(n: int, seed: int, year: int = 2026,
     if len(la) != 3 or not la.isdigit():
         raise SimulationError(f"'{la}' is not a three-digit LA code")
     cal = calendar if calendar is not None else WorkingDayCalendar()
-    return _generate(n, seed, year, cal, la, check)
+    return _generate(n, seed, year, cal, la, check, looked_after)
 
 
 def one_story(seed: int, index: int, year: int, cal: WorkingDayCalendar,
-              la: str) -> dict[str, Any]:
+              la: str, looked_after: bool = False) -> dict[str, Any]:
     """The story of child ``index`` of ``seed`` (not checked).
 
     What happens to the child comes from one random stream and when its first referral is from
@@ -99,8 +104,12 @@ def one_story(seed: int, index: int, year: int, cal: WorkingDayCalendar,
     child protection plan is drawn again (the same events) with its first referral in the
     longer window its plan's length needs, and sometimes with an earlier episode that had a plan."""
     key = f"carepath-simulate:{seed}:{index}"
-    dates = random.Random(key + ":dates")
     ident, upn = child_id(seed, index), upn_for(seed, index, la)
+    if looked_after:
+        care = random.Random(key + ":lac")
+        if care.random() < LOOKED_AFTER_SHARE:
+            return career_story(care, cal, year, index, ident, upn)
+    dates = random.Random(key + ":dates")
     child = SimChild(random.Random(key), cal, ident, upn, year)
     story = child.story(child.first_referral(dates))
     if not child.had_plan:
@@ -112,7 +121,7 @@ def one_story(seed: int, index: int, year: int, cal: WorkingDayCalendar,
 
 
 def _generate(n: int, seed: int, year: int, cal: WorkingDayCalendar, la: str,
-              check: bool) -> Iterator[dict[str, Any]]:
+              check: bool, looked_after: bool) -> Iterator[dict[str, Any]]:
     for index in range(n):
-        story = one_story(seed, index, year, cal, la)
+        story = one_story(seed, index, year, cal, la, looked_after)
         yield check_story(story) if check else story
