@@ -406,11 +406,11 @@ def career_story(rng: random.Random, cal: WorkingDayCalendar, year: int, n: int,
         else c.cal.add_working_days(first, -rng.randint(1, 3))
     referral = max(referral, born + timedelta(days=1))
     assessment_start = c.working(referral + timedelta(days=1))
-    assessment = {"start": assessment_start,
-                  "authorised": c.wd(assessment_start, 15, 40),
-                  "factors": pick_many(rng, FACTORS, rng.randint(1, 3))}
-    if assessment["authorised"] > c.last:
-        del assessment["authorised"]
+    authorised = c.wd(assessment_start, 15, 40)
+    assessment: dict[str, Any] = {"start": assessment_start,
+                                  "factors": pick_many(rng, FACTORS, rng.randint(1, 3))}
+    if authorised <= c.last:
+        assessment["authorised"] = authorised
     episode = {"referral": {"date": referral, "source": rng.choice(SOURCES), "nfa": False},
                "primary_need": c.need, "assessments": [assessment]}
     child: dict[str, Any] = {"la_child_id": child_id, "birth_date": born, "sex": c.sex,
