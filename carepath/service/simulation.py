@@ -55,11 +55,14 @@ def _check_fresh(service: CaseService, seed: int) -> None:
 
 
 def simulate(service: CaseService, pack: Pack, children: int, seed: int, year: int = 2026,
-             progress: Progress | None = None, check_record: bool = False) -> SimulationSummary:
+             progress: Progress | None = None, check_record: bool = False,
+             looked_after: bool | float = False) -> SimulationSummary:
     """Generate ``children`` stories (``seed``, collection year ending 31 March ``year``) and
-    record each one on ``pack`` through ``service``. ``progress`` is called after each child."""
+    record each one on ``pack`` through ``service``. ``progress`` is called after each child.
+    ``looked_after``: some children are looked after (see ``generate_stories``)."""
     try:
-        stories = generate_stories(children, seed, year, calendar=pack.timescales.calendar)
+        stories = generate_stories(children, seed, year, calendar=pack.timescales.calendar,
+                                   looked_after=looked_after)
     except SimulationError as exc:
         raise SimulateError(str(exc)) from None
     if children:

@@ -1,5 +1,5 @@
-"""Simulated caseloads: 500 children per built-in pack, each record equal to its story, and a CIN
-census of them that the DfE rules accept without an ERROR."""
+"""Simulated caseloads: 500 children per built-in pack (some of them looked after), each record
+equal to its story, and a CIN census of them that the DfE rules accept without an ERROR."""
 
 from __future__ import annotations
 
@@ -45,8 +45,10 @@ def simulated(request: pytest.FixtureRequest) -> Iterator[Simulated]:
     store = CaseStore(engine, PackRegistry())
     pack = store.packs.get(request.param)
     seed = 2026 + PACKS.index(request.param)
-    summary = simulate(store.service, pack, CHILDREN, seed, YEAR)
-    stories = list(generate_stories(CHILDREN, seed, YEAR, calendar=pack.timescales.calendar))
+    summary = simulate(store.service, pack, CHILDREN, seed, YEAR, looked_after=True)
+    stories = list(generate_stories(CHILDREN, seed, YEAR, calendar=pack.timescales.calendar,
+                                    looked_after=True))
+    assert sum("looked_after" in s for s in stories) > CHILDREN / 20
     yield Simulated(request.param, engine, store, summary, stories)
     engine.dispose()
 

@@ -80,10 +80,13 @@ def _echo_json(data: Any) -> None:
 @click.option("--no-sync", is_flag=True,
               help="SQLite only, for throwaway databases: do not wait for the disk "
                    "(PRAGMA synchronous=OFF). A crash can corrupt the file.")
+@click.option("--looked-after/--no-looked-after", default=True, show_default=True,
+              help="About one child in eight is a looked-after child with a career in care "
+                   "(docs/simulation.md); without it, children in need only.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url: str | None,
-                     no_sync: bool, as_json: bool) -> None:
+                     no_sync: bool, looked_after: bool, as_json: bool) -> None:
     """Record realistic simulated children on a pack (demo caseloads, benchmarks)."""
     from carepath.adapters.app import case_service
     from carepath.adapters.db.database import make_engine, mask_url, require_current, resolve_url
@@ -104,7 +107,8 @@ def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url
         service = case_service(engine)
         pack = service.packs.get(pack_name)
         with _progress(show_progress(as_json), f"Simulating on {pack.key}", children) as tick:
-            summary = simulate(service, pack, children, seed, year, progress=tick)
+            summary = simulate(service, pack, children, seed, year, progress=tick,
+                               looked_after=looked_after)
     finally:
         if no_sync:
             engine.dispose()

@@ -149,8 +149,8 @@ class _Career:
     def outcomes(self, born: date) -> dict[str, Any] | None:
         """The year's outcomes (OC2) of a child looked after continuously for the 12 months to
         31 March (no short breaks)."""
-        year_before = self.first - timedelta(days=1)
-        if not any(p["start"] <= year_before and "end" not in p for p in self.periods) or \
+        if not any(p["start"] <= self.first and p.get("end", self.last) >= self.last
+                   for p in self.periods) or \
                 any(s["code"] in ("V3", "V4") for s in self.statuses):
             return None
         age = age_on(born, self.last)
@@ -192,14 +192,14 @@ def _long_term(c: _Career) -> date:
     if move in (ico, full):
         move += timedelta(days=1)
     c.place("U6", start, move, reason=c.rng.choice(MOVE_REASONS))
-    if c.rng.random() < 0.3 and move < c.last - timedelta(days=40):
+    if c.rng.random() < 0.35 and move < c.last - timedelta(days=40):
         again = c.day_in(max(move + timedelta(days=20), c.first), c.last - timedelta(days=10))
         if again not in (ico, full):
             c.place("U4", move, again, reason=c.rng.choice(MOVE_REASONS))
             move = again
     c.place(c.rng.choice(("U4", "U4", "U1", "K2")), move)
     c.reviews(born, start, c.last)
-    if age_on(born, c.first) >= 11 and c.rng.random() < 0.3:
+    if age_on(born, c.first) >= 11 and c.rng.random() < 0.4:
         c.missing(max(c.first, move), c.last, c.rng.randint(1, 3))
     return born
 
@@ -221,7 +221,7 @@ def _interim_order(c: _Career) -> date:
     else:
         c.place(c.rng.choice(("U4", "U6", "U3")), start)
     c.reviews(born, start, c.last)
-    if age_on(born, start) >= 12 and c.rng.random() < 0.25:
+    if age_on(born, start) >= 12 and c.rng.random() < 0.35:
         c.missing(start, c.last, c.rng.randint(1, 2))
     return born
 
@@ -262,7 +262,7 @@ def _home_again(c: _Career) -> date:
     start = c.working(c.day_in(c.first + timedelta(days=5), c.last - timedelta(days=120)))
     born = c.day_in(start - timedelta(days=365 * 15), start - timedelta(days=365))
     end = c.day_in(start + timedelta(days=30), min(c.last, start + timedelta(days=300)))
-    reason = c.rng.choice(("E4A", "E4A", "E4A", "E4B", "E13", "E41", "E45", "E47"))
+    reason = c.rng.choice(("E4A", "E4A", "E4A", "E4B", "E13", "E41", "E45", "E47", "E45", "E47"))
     c.period(start, end, reason)
     c.status("V2", start, end)
     moved = start + (end - start) // 2
@@ -283,10 +283,12 @@ def _adoption(c: _Career) -> date:
     full = c.wd(start, 60, 160)
     order = c.wd(full, 40, 140)
     decision = c.cal.add_working_days(order, -c.rng.randint(20, 60))
-    placed = c.working(c.day_in(order + timedelta(days=30), c.first + timedelta(days=60)))
-    matched = c.cal.add_working_days(placed, -c.rng.randint(5, 40))
+    placed = c.working(c.day_in(order + timedelta(days=40),
+                                max(order + timedelta(days=60), c.first + timedelta(days=60))))
+    matched = max(c.cal.add_working_days(order, 5),
+                  c.cal.add_working_days(placed, -c.rng.randint(5, 40)))
     adopted = c.working(placed + timedelta(days=c.rng.randint(100, 400)))
-    done = adopted <= c.last and c.rng.random() < 0.85
+    done = adopted < c.last and c.rng.random() < 0.85
     c.need = "N1"
     c.period(start, adopted if done else None, c.rng.choice(("E11", "E12")))
     c.status("C1", start, full)
@@ -377,9 +379,9 @@ CAREERS: tuple[tuple[str, Career, int], ...] = (
     ("interim_order", _interim_order, 12),
     ("emergency", _emergency, 4),
     ("police", _police, 5),
-    ("home_again", _home_again, 15),
+    ("home_again", _home_again, 13),
     ("adoption", _adoption, 8),
-    ("leaves_at_18", _leaves_at_18, 8),
+    ("leaves_at_18", _leaves_at_18, 10),
     ("care_leaver", _care_leaver, 10),
     ("uasc", _uasc, 5),
     ("short_breaks", _short_breaks, 3),

@@ -71,7 +71,7 @@ def check_story(story: dict[str, Any]) -> dict[str, Any]:
 def generate_stories(n: int, seed: int, year: int = 2026,
                      calendar: WorkingDayCalendar | None = None,
                      la: str = "201", check: bool = True,
-                     looked_after: bool = False) -> Iterator[dict[str, Any]]:
+                     looked_after: bool | float = False) -> Iterator[dict[str, Any]]:
     """``n`` stories (children ``S{seed}N0`` … ``S{seed}N{n-1}``) for the collection year
     ending 31 March ``year``, in the normalised form of ``parse_story``.
 
@@ -79,9 +79,9 @@ def generate_stories(n: int, seed: int, year: int = 2026,
     three-digit LA code used in the children's UPNs. Each story goes through
     :func:`check_story` (``parse_story``) unless ``check`` is False (a third faster, for bulk
     benchmarks: the stories are the same). With ``looked_after``, about one child in eight
-    (``careers.LOOKED_AFTER_SHARE``, drawn from the child's own stream) is a looked-after child
-    instead, with one of the careers of :mod:`carepath.engine.simulation.careers`; the other
-    children are the same as without it.
+    (``careers.LOOKED_AFTER_SHARE``, drawn from the child's own stream; a number from 0 to 1
+    gives another share) is a looked-after child instead, with one of the careers of
+    :mod:`carepath.engine.simulation.careers`; the other children are the same as without it.
     """
     if n < 0:
         raise SimulationError(f"the number of children cannot be negative ({n})")
@@ -89,14 +89,18 @@ def generate_stories(n: int, seed: int, year: int = 2026,
         raise SimulationError(f"the seed must be 0 or more ({seed})")
     if not 2000 < year < 2100:
         raise SimulationError(f"{year} is not a collection year carepath can simulate")
+    share = LOOKED_AFTER_SHARE if looked_after is True else float(looked_after)
+    if not 0 <= share <= 1:
+        raise SimulationError(f"the share of looked-after children must be from 0 to 1 "
+                              f"({looked_after})")
     if len(la) != 3 or not la.isdigit():
         raise SimulationError(f"'{la}' is not a three-digit LA code")
     cal = calendar if calendar is not None else WorkingDayCalendar()
-    return _generate(n, seed, year, cal, la, check, looked_after)
+    return _generate(n, seed, year, cal, la, check, share)
 
 
 def one_story(seed: int, index: int, year: int, cal: WorkingDayCalendar,
-              la: str, looked_after: bool = False) -> dict[str, Any]:
+              la: str, looked_after: float = 0.0) -> dict[str, Any]:
     """The story of child ``index`` of ``seed`` (not checked).
 
     What happens to the child comes from one random stream and when its first referral is from
@@ -107,7 +111,7 @@ def one_story(seed: int, index: int, year: int, cal: WorkingDayCalendar,
     ident, upn = child_id(seed, index), upn_for(seed, index, la)
     if looked_after:
         care = random.Random(key + ":lac")
-        if care.random() < LOOKED_AFTER_SHARE:
+        if care.random() < looked_after:
             return career_story(care, cal, year, index, ident, upn)
     dates = random.Random(key + ":dates")
     child = SimChild(random.Random(key), cal, ident, upn, year)
@@ -121,7 +125,7 @@ def one_story(seed: int, index: int, year: int, cal: WorkingDayCalendar,
 
 
 def _generate(n: int, seed: int, year: int, cal: WorkingDayCalendar, la: str,
-              check: bool, looked_after: bool) -> Iterator[dict[str, Any]]:
+              check: bool, looked_after: float) -> Iterator[dict[str, Any]]:
     for index in range(n):
         story = one_story(seed, index, year, cal, la, looked_after)
         yield check_story(story) if check else story

@@ -17,7 +17,7 @@ from typing import Any
 from carepath.engine.simulation.dates import add_months, age_on
 from carepath.engine.time.working_days import WorkingDayCalendar
 
-__all__ = ["Target", "TARGETS", "measure"]
+__all__ = ["Target", "TARGETS", "care_measures", "measure"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +151,65 @@ def _length(start: date, end: date) -> str:
     if end < add_months(start, 24):
         return "12-24"
     return "24+"
+
+
+_FOSTER = ("U1", "U2", "U3", "U4", "U5", "U6")
+_CARE_ORDERS = ("C1", "C2")
+_AGED_OUT = ("E5", "E6", "E17", "E7", "E8", "E9")
+
+
+def care_measures(stories: Iterable[Mapping[str, Any]], year: int) -> dict[str, float]:
+    """The looked-after measures of ``docs/simulation.md`` (percentages), from stories with a
+    ``looked_after`` record, counted as the DfE's *Children looked after in England* counts them:
+    legal status and placement of the children looked after on 31 March ``year``; how care
+    ended for those who ceased in the year; missing episodes and placements in the year
+    (children on agreed short breaks, V3/V4, left out as the DfE leaves them out)."""
+    first, last = date(year - 1, 4, 1), date(year, 3, 31)
+    on_day = in_year = ceased = 0
+    care_order = s20 = placement_order = foster = adoption_placement = homes = 0
+    home = adopted = sgo = aged_out = missing = three_moves = 0
+    for story in stories:
+        care = story.get("looked_after")
+        if not care or not care.get("periods"):
+            continue
+        periods = care["periods"]
+        if any(ls["code"] in ("V3", "V4") for ls in care.get("legal_statuses", ())):
+            continue  # the DfE leaves children on short breaks out of these figures
+        if not any(p["start"] <= last and p.get("end", last) >= first for p in periods):
+            continue
+        in_year += 1
+        if any(m["start"] >= first for m in care.get("missing", ())):
+            missing += 1
+        if sum(1 for p in care.get("placements", ()) if p.get("end", last) >= first
+               and p["start"] <= last) >= 3:
+            three_moves += 1
+        for p in periods:
+            end = p.get("end")
+            if end is not None and first <= end <= last:
+                ceased += 1
+                reason = p.get("reason_ceased")
+                home += reason in ("E4A", "E4B", "E13")
+                adopted += reason in ("E11", "E12")
+                sgo += reason in ("E43", "E44", "E45", "E46", "E47", "E48")
+                aged_out += reason in _AGED_OUT
+        if "end" in periods[-1]:
+            continue
+        on_day += 1
+        status = care["legal_statuses"][-1]["code"]
+        care_order += status in _CARE_ORDERS
+        s20 += status == "V2"
+        placement_order += status == "E1"
+        kind = care["placements"][-1]["type"]
+        foster += kind in _FOSTER
+        adoption_placement += kind.startswith("A")
+        homes += kind.startswith("K") or kind.startswith("R")
+    return {
+        "looked_after_31_march": float(on_day), "looked_after_in_year": float(in_year),
+        "care_order": _pct(care_order, on_day), "section_20": _pct(s20, on_day),
+        "placement_order": _pct(placement_order, on_day), "foster": _pct(foster, on_day),
+        "placed_for_adoption": _pct(adoption_placement, on_day),
+        "childrens_homes": _pct(homes, on_day),
+        "ceased_home": _pct(home, ceased), "ceased_adopted": _pct(adopted, ceased),
+        "ceased_sgo": _pct(sgo, ceased), "ceased_18_plus": _pct(aged_out, ceased),
+        "missing": _pct(missing, in_year), "three_placements": _pct(three_moves, in_year),
+    }
