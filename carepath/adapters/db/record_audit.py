@@ -132,10 +132,11 @@ _EPISODE_COLUMNS = ("referral_date", "referral_source", "referral_nfa", "primary
                     "closure_date", "closure_reason", "emergency_protection")
 
 
-def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
-                ) -> dict[int, StoredCase]:
+def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int,
+                access: frozenset[str] | None = None) -> dict[int, StoredCase]:
     """The record rows of the cases with ids ``first`` to ``last`` (``cases``: their case rows,
-    with the columns of :data:`_CASE_COLUMNS`), in eight queries."""
+    with the columns of :data:`_CASE_COLUMNS`), in eight queries. ``access``: for one case, the
+    names in its ``case_access`` rows, already read with its case row (not read again)."""
     stored: dict[int, StoredCase] = {}
     for case in cases:
         stored[case.id] = StoredCase({("cases", ()): {c: getattr(case, c)
@@ -146,7 +147,9 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
         if found is not None:
             found.rows[key] = row
 
-    present = _present_tables(conn, first, last) if first == last else None
+    if access is not None and first != last:
+        raise ValueError("the access rows of one case only")
+    present = _present_tables(conn, first, last, access is None) if first == last else None
 
     def read(table: Table) -> bool:
         return present is None or table.name in present
@@ -178,10 +181,14 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
     for row in conn.execute(query) if read(_reviews) else ():
         add(row.case_id, ("cp_reviews", (row.episode_seq, row.plan_seq, row.seq)),
             {"review_date": row.review_date})
-    for row in conn.execute(select(_access.c.case_id, _access.c.user_name)
-                            .where(_access.c.case_id >= first, _access.c.case_id <= last)
-                            ) if read(_access) else ():
-        add(row.case_id, ("case_access", (row.user_name,)), {})
+    if access is not None:
+        for name in access:
+            add(first, ("case_access", (name,)), {})
+    else:
+        for row in conn.execute(select(_access.c.case_id, _access.c.user_name)
+                                .where(_access.c.case_id >= first, _access.c.case_id <= last)
+                                ) if read(_access) else ():
+            add(row.case_id, ("case_access", (row.user_name,)), {})
     for row in conn.execute(select(_lac.c.case_id, *(_lac.c[c] for c in SINGLE_COLUMNS))
                             .where(_lac.c.case_id >= first, _lac.c.case_id <= last)
                             ) if read(_lac) else ():
@@ -196,7 +203,7 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
     return stored
 
 
-def _present_tables(conn: Connection, first: int, last: int) -> set[str]:
+def _present_tables(conn: Connection, first: int, last: int, access: bool = True) -> set[str]:
     """The names of the optional record tables holding any row of the cases ``first`` to
     ``last``, in one query: one case's check (the case page's) then reads only those, instead of
     a query per table (most cases have no looked-after rows at all). Stray rows are still found:
@@ -210,7 +217,7 @@ def _present_tables(conn: Connection, first: int, last: int) -> set[str]:
                                  _episodes.c.id == _plans.c.episode_id,
                                  _episodes.c.case_id >= first, _episodes.c.case_id <= last)
                   .label(_reviews.name))
-    for table in (_access, _lac, *(spec.table for spec in LISTS)):
+    for table in (*((_access,) if access else ()), _lac, *(spec.table for spec in LISTS)):
         probes.append(exists().where(table.c.case_id >= first, table.c.case_id <= last)
                       .label(table.name))
     row = conn.execute(select(*probes)).one()
