@@ -1,10 +1,11 @@
 """Opening a case file: the case row, its record, tasks, process instances, events and audit
 read once, and the view recorded, in as few statements as it takes.
 
-The case row is read once, with the names it is shared with (one statement), and who may see it
-decided on that before anything else is read. Then the ready tasks, the running process
-instances, the events and (for the audit check) the stored record rows, each in one statement,
-and the record from the cache or :func:`records.load_record`. The view (``case.viewed``) is
+The case row is read once, with the names it is shared with and which optional record tables
+hold its rows (one statement), and who may see it decided on that before anything else is read.
+Then the ready tasks, the running process instances and the events, each in one statement, the
+record from the cache or :func:`records.load_record`, and for the audit check the stored record
+rows not read with the record (``record_audit.load_stored``). The view (``case.viewed``) is
 chained on the head read with the case row, in two statements that move the head only if it has
 not moved since (:func:`hotpath.append_unversioned_event_after`): every change to a case moves
 its head, so a view recorded means everything read is the case as it was when its row was read.
@@ -33,9 +34,9 @@ from carepath.service.types import AuditProblem, CaseHead, HistoryEntry, JsonObj
 from . import hotpath
 from . import models as m
 from .audit import check_case
-from .record_audit import load_stored
+from .record_audit import load_stored, presence_probes, present_in
 from .record_cache import RecordCache
-from .records import load_record
+from .records import LoadedRows, load_record
 
 # Tries without a lock before the case row is locked while it is read.
 ATTEMPTS = 3
@@ -55,7 +56,10 @@ _HEAD = (
     .select_from(_cases.outerjoin(_access, _access.c.case_id == _cases.c.id))
     .where(_cases.c.id == _CASE)
 )
-_HEAD_LOCKED = _HEAD.with_for_update(of=_cases)
+# With the audit: which optional record tables hold rows of the case, in the same statement.
+_HEAD_AUDIT = _HEAD.add_columns(*presence_probes(_CASE))
+_HEADS = {(False, False): _HEAD, (False, True): _HEAD.with_for_update(of=_cases),
+          (True, False): _HEAD_AUDIT, (True, True): _HEAD_AUDIT.with_for_update(of=_cases)}
 _READY_TASKS = (
     select(_tasks.c.id, _tasks.c.title, _tasks.c.form, _tasks.c.role, _tasks.c.assignee,
            _tasks.c.due, _tasks.c.status, _instances.c.process_id, _tasks.c.bpmn_id,
@@ -96,7 +100,7 @@ class _Read:
 
 def _read(conn: Connection, case_id: int, cache: RecordCache, may_open: MayOpen, *,
           maps: bool, audit: bool, lock: bool) -> _Read | None:
-    rows = conn.execute(_HEAD_LOCKED if lock else _HEAD, {"b_case": case_id}).all()
+    rows = conn.execute(_HEADS[audit, lock], {"b_case": case_id}).all()
     if not rows:
         raise NotFoundError(f"There is no case {case_id}")
     c = rows[0]
@@ -119,8 +123,10 @@ def _read(conn: Connection, case_id: int, cache: RecordCache, may_open: MayOpen,
                  for i in conn.execute(_RUNNING, params)] if maps else []
     events = list(conn.execute(_EVENTS, params))
     cached = cache.get(case_id, c.version)
-    record = cached if cached is not None else load_record(conn, case_id)
-    stored = load_stored(conn, [c], case_id, case_id, access=names)[case_id] if audit else None
+    loaded = LoadedRows() if audit and cached is None else None
+    record = cached if cached is not None else load_record(conn, case_id, loaded)
+    stored = load_stored(conn, [c], case_id, case_id, access=names, present=present_in(c),
+                         loaded=loaded)[case_id] if audit else None
     return _Read(c, head, access, (c.event_seq or 0, c.head_hash or ""), record,
                  cached is not None, tasks,
                  episodes, instances, events, stored)
