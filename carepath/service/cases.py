@@ -233,14 +233,12 @@ class CaseService:
         actor may not see is NotFoundError, as one that does not exist."""
         read = self._open(case_id, actor, maps=True, audit=True)
         head, record = read.head, read.record
-        current = len(record.episodes) - 1
+        current = len(record.episodes) - 1  # processes with ready work on it (``_running``)
         running = {t.process for t in read.tasks if read.task_episodes.get(t.id) == current}
-        runtime = self.runtime(head.pack_name, head.pack_version)
-        actions = [ActionView(a.name, a.title, a.role, a.change)
-                   for a in runtime.available_actions(record, running) if actor.holds(a.role)]
         found = read.audit or []
         return CasePage(
-            self._view(head, record, read.tasks, read.history), actions,
+            self._view(head, record, read.tasks, read.history),
+            self._offered(head, record, running, actor),
             self._maps(case_id, read.instances, False),
             chronology(read.history, self.process_titles(head), show),
             AuditReport(case_id, [p for p in found if not p.note],
@@ -374,14 +372,6 @@ class CaseService:
             known = self._titles[key] = self._process_titles(head)
         return dict(known)
 
-    def chronology_of(self, view: CaseView, show: str | None = None) -> list[ChronologyEntry]:
-        """The chronology of a case view already read (``view_case``), newest first."""
-        name, _, version = view.pack.partition("@")
-        titles = self._titles.get((name, version))
-        if titles is None:
-            titles = self.process_titles(self.cases.case_head(view.case_id))
-        return chronology(view.history, titles, show)
-
     def _process_titles(self, head: CaseHead | None) -> dict[str, str]:
         if head is not None:
             packs = [self.packs.get_version(head.pack_name, head.pack_version)]
@@ -457,10 +447,13 @@ class CaseService:
         """The pack's actions ``actor`` may take on the case now."""
         head = self.cases.case_head(case_id)
         record = self.cases.record(head)
+        return self._offered(head, record, self._running(head, record), actor)
+
+    def _offered(self, head: CaseHead, record: CaseRecord, running: set[str],
+                 actor: Actor) -> list[ActionView]:
         runtime = self.runtime(head.pack_name, head.pack_version)
         return [ActionView(a.name, a.title, a.role, a.change)
-                for a in runtime.available_actions(record, self._running(head, record))
-                if actor.holds(a.role)]
+                for a in runtime.available_actions(record, running) if actor.holds(a.role)]
 
     def act(self, case_id: int, action: str, actor: Actor,
             data: Mapping[str, Any] | None = None,

@@ -34,7 +34,7 @@ from carepath.service.types import AuditProblem, CaseHead, HistoryEntry, JsonObj
 from . import hotpath
 from . import models as m
 from .audit import check_case
-from .record_audit import load_stored, presence_probes, present_in
+from .record_audit import StoredCase, load_stored, presence_probes, present_in
 from .record_cache import RecordCache
 from .records import LoadedRows, load_record
 
@@ -95,7 +95,7 @@ class _Read:
     task_episodes: dict[int, int]
     instances: list[CaseInstance]
     events: list[Any]
-    stored: Any
+    stored: StoredCase | None  # for the audit check
 
 
 def _read(conn: Connection, case_id: int, cache: RecordCache, may_open: MayOpen, *,
@@ -128,8 +128,7 @@ def _read(conn: Connection, case_id: int, cache: RecordCache, may_open: MayOpen,
     stored = load_stored(conn, [c], case_id, case_id, access=names, present=present_in(c),
                          loaded=loaded)[case_id] if audit else None
     return _Read(c, head, access, (c.event_seq or 0, c.head_hash or ""), record,
-                 cached is not None, tasks,
-                 episodes, instances, events, stored)
+                 cached is not None, tasks, episodes, instances, events, stored)
 
 
 def _finish(read: _Read, view: dict[str, Any], audit: bool) -> CaseFileRead:
@@ -137,7 +136,7 @@ def _finish(read: _Read, view: dict[str, Any], audit: bool) -> CaseFileRead:
     history = [HistoryEntry(e.seq, e.at, e.actor, e.kind, cast(JsonObject, json.loads(e.payload)))
                for e in events]
     problems: list[AuditProblem] | None = None
-    if audit:
+    if audit and read.stored is not None:
         case = SimpleNamespace(**read.case._mapping)
         case.event_seq, case.head_hash = view["seq"], view["hash"]
         problems = check_case(case, read.stored, events)
