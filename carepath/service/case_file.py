@@ -13,7 +13,14 @@ from datetime import date
 
 from carepath.core.codes import STATUTORY_CODELISTS
 from carepath.engine.time.clock import today
-from carepath.service.types import JsonValue
+from carepath.service.chronology import ChronologyEntry
+from carepath.service.types import (
+    ActionView,
+    AuditReport,
+    CaseView,
+    JsonValue,
+    ProcessMap,
+)
 
 # Sections of the record, in the order a case file shows them: (key, title, columns).
 RECORD_SECTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
@@ -31,6 +38,19 @@ RECORD_SECTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 CODE_FIELDS = {"factors": "assessment_factors", "initial_category": "abuse_category",
                "latest_category": "abuse_category", "source": "referral_source",
                "reason": "closure_reason"}
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """What a case page shows, from one read of the case (``CaseService.case_page``): the
+    view, the actions the person may take, the running processes drawn, the chronology, and
+    the audit check (``audit.intact`` False: changed behind carepath's back)."""
+
+    view: CaseView
+    actions: list[ActionView]
+    maps: list[ProcessMap]
+    chronology: list[ChronologyEntry]
+    audit: AuditReport
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,12 @@ from carepath.engine.time.explain import DueExplanation, explain_due, with_store
 from carepath.forms.schema import Form
 from carepath.forms.validation import FieldError, FormErrors, ValidationContext
 from carepath.service.access import inbox_scope, may_change_access, may_see
+from carepath.service.case_file import CasePage
 from carepath.service.chronology import ChronologyEntry, chronology
 from carepath.service.ports import (
+    CaseAccess,
+    CaseFileRead,
+    CaseInstance,
     CaseRepository,
     CaseWrite,
     LiveTask,
@@ -44,6 +48,7 @@ from carepath.service.types import (
     ActionTaken,
     ActionView,
     Actor,
+    AuditReport,
     CaseHead,
     CaseSummary,
     CaseView,
@@ -217,14 +222,40 @@ class CaseService:
         """The case as ``actor`` opens it: the view is an event in the case's audit trail
         (``case.viewed``; the version does not move). A case the actor may not see is
         NotFoundError, as one that does not exist."""
+        read = self._open(case_id, actor, maps=False, audit=False)
+        return self._view(read.head, read.record, read.tasks, read.history)
+
+    def case_page(self, case_id: int, actor: Actor, show: str | None = None) -> CasePage:
+        """Everything a front end shows when ``actor`` opens a case: the view (recorded, as
+        :meth:`view_case`), the actions they may take, the running processes drawn, the
+        chronology (``show`` as :meth:`chronology`) and the audit check of its events and
+        record tables (as ``AuditService.verify_case``), from one read of the case. A case the
+        actor may not see is NotFoundError, as one that does not exist."""
+        read = self._open(case_id, actor, maps=True, audit=True)
+        head, record = read.head, read.record
+        current = len(record.episodes) - 1  # processes with ready work on it (``_running``)
+        running = {t.process for t in read.tasks if read.task_episodes.get(t.id) == current}
+        found = read.audit or []
+        return CasePage(
+            self._view(head, record, read.tasks, read.history),
+            self._offered(head, record, running, actor),
+            self._maps(case_id, read.instances, False),
+            chronology(read.history, self.process_titles(head), show),
+            AuditReport(case_id, [p for p in found if not p.note],
+                        [p for p in found if p.note]))
+
+    def _open(self, case_id: int, actor: Actor, *, maps: bool, audit: bool) -> CaseFileRead:
+        def allowed(access: CaseAccess) -> bool:
+            return may_see(actor, access)
+
         try:
-            access = self.cases.case_access(case_id)
+            read = self.cases.open_case_file(case_id, actor.name, allowed, maps=maps,
+                                             audit=audit)
         except NotFoundError:
-            access = None
-        if access is None or not may_see(actor, access):
+            read = None
+        if read is None:
             raise NotFoundError(f"There is no case {case_id}")
-        self.cases.record_view(case_id, actor.name)
-        return self.case_view(case_id)
+        return read
 
     def _change_access(self, case_id: int, actor: Actor) -> int:
         """The case's version, if ``actor`` may change who sees the case."""
@@ -341,14 +372,6 @@ class CaseService:
             known = self._titles[key] = self._process_titles(head)
         return dict(known)
 
-    def chronology_of(self, view: CaseView, show: str | None = None) -> list[ChronologyEntry]:
-        """The chronology of a case view already read (``view_case``), newest first."""
-        name, _, version = view.pack.partition("@")
-        titles = self._titles.get((name, version))
-        if titles is None:
-            titles = self.process_titles(self.cases.case_head(view.case_id))
-        return chronology(view.history, titles, show)
-
     def _process_titles(self, head: CaseHead | None) -> dict[str, str]:
         if head is not None:
             packs = [self.packs.get_version(head.pack_name, head.pack_version)]
@@ -424,10 +447,13 @@ class CaseService:
         """The pack's actions ``actor`` may take on the case now."""
         head = self.cases.case_head(case_id)
         record = self.cases.record(head)
+        return self._offered(head, record, self._running(head, record), actor)
+
+    def _offered(self, head: CaseHead, record: CaseRecord, running: set[str],
+                 actor: Actor) -> list[ActionView]:
         runtime = self.runtime(head.pack_name, head.pack_version)
         return [ActionView(a.name, a.title, a.role, a.change)
-                for a in runtime.available_actions(record, self._running(head, record))
-                if actor.holds(a.role)]
+                for a in runtime.available_actions(record, running) if actor.holds(a.role)]
 
     def act(self, case_id: int, action: str, actor: Actor,
             data: Mapping[str, Any] | None = None,
@@ -553,15 +579,19 @@ class CaseService:
 
     def case_view(self, case_id: int) -> CaseView:
         head = self.cases.case_head(case_id)
-        record = self.cases.record(head)
+        return self._view(head, self.cases.record(head),
+                          self.cases.tasks(TaskFilter(case_id=case_id)),
+                          self.cases.history(case_id))
+
+    def _view(self, head: CaseHead, record: CaseRecord, tasks: list[TaskView],
+              history: list[HistoryEntry]) -> CaseView:
         try:
             calendar = self.packs.get(head.pack_name).timescales.calendar
         except CarepathError:  # a pack no longer installed: dates without working days
             calendar = None
         story = cast(JsonObject, _iso(record_to_story(record, calendar, computed=True)))
-        return CaseView(case_id, head.pack, head.worker, head.team, head.version, story,
-                        self.cases.tasks(TaskFilter(case_id=case_id)),
-                        self.cases.history(case_id))
+        return CaseView(head.case_id, head.pack, head.worker, head.team, head.version, story,
+                        tasks, history)
 
     def explain_due(self, task_id: int) -> DueExplanation | None:
         """Why the task is due when it is: its timescale's rule in words, the date it counts
@@ -585,8 +615,12 @@ class CaseService:
         ``include_finished``, of those completed or cancelled), oldest first, with where the
         case has got to. Read-only: nothing is run or written."""
         self.cases.case_head(case_id)  # NotFoundError for a case that does not exist
+        return self._maps(case_id, self.cases.case_instances(case_id), include_finished)
+
+    def _maps(self, case_id: int, instances: list[CaseInstance], include_finished: bool
+              ) -> list[ProcessMap]:
         maps: list[ProcessMap] = []
-        for row in self.cases.case_instances(case_id):
+        for row in instances:
             finished = row.status != "running"
             if finished and not include_finished:
                 continue

@@ -153,6 +153,28 @@ class CaseInstance:
     state: str
 
 
+@dataclass(frozen=True)
+class CaseFileRead:
+    """A case as one person opens it, read together (:meth:`CaseRepository.open_case_file`):
+    the case row and who may see it, the record, the ready tasks (with the episode of each
+    one's process instance), the running process instances, every event (the view's own
+    last) and, if asked for, the audit of its events and record tables as
+    :meth:`AuditLog.verify` finds them (notes flagged) after the view was recorded."""
+
+    head: CaseHead
+    access: CaseAccess
+    record: CaseRecord
+    tasks: list[TaskView]
+    task_episodes: dict[int, int]  # ready task id -> its process instance's episode
+    instances: list[CaseInstance]
+    history: list[HistoryEntry]
+    audit: list[AuditProblem] | None
+
+
+# Whether the person opening a case may see it (decided before anything else of it is read).
+MayOpen = Callable[[CaseAccess], bool]
+
+
 class CaseRepository(Protocol):
     def case_by_child(self, la_child_id: str) -> CaseHead | None: ...
 
@@ -219,6 +241,14 @@ class CaseRepository(Protocol):
 
     def record_view(self, case_id: int, actor: str) -> None:
         """A ``case.viewed`` event in the case's audit chain; the version does not move."""
+        ...
+
+    def open_case_file(self, case_id: int, actor: str, may_open: MayOpen, *,
+                       maps: bool = True, audit: bool = True) -> CaseFileRead | None:
+        """The case as ``actor`` opens it, if ``may_open`` allows (else None, and nothing is
+        recorded; NotFoundError if there is no such case): the view recorded
+        (``case.viewed``, as :meth:`record_view`) and everything read with it, consistent
+        with the case row. ``maps`` False: no process instances; ``audit`` False: no audit."""
         ...
 
     def inbox(self, scope: InboxScope, query: InboxQuery) -> tuple[list[TaskView], int]:

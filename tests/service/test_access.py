@@ -275,3 +275,58 @@ def test_drafts_are_personal_and_go_when_the_task_is_done(cases: CaseService) ->
     assert cases.draft(task.id, manager) is None
     with pytest.raises(TaskStateError):
         cases.save_draft(task.id, {"nfa": True}, SAM)
+
+
+def test_a_case_page_is_what_the_separate_reads_give(cases: CaseService, db: Engine) -> None:
+    case_id, task = open_case(cases, 1, "north", "sam")
+    cases.complete_task(task.id, DECISION, SAM)
+    cases.act(case_id, "start_section47", SAM)
+    page = cases.case_page(case_id, TESS, "all")
+    # the view is recorded once, and the page shows it
+    history = cases.history(case_id)
+    assert [h.kind for h in history].count("case.viewed") == 1
+    assert page.view == cases.case_view(case_id)
+    assert page.view.history == history and history[-1].actor == "tess"
+    assert page.actions == cases.actions(case_id, TESS)
+    assert page.maps == cases.process_maps(case_id)
+    assert page.chronology == cases.chronology(case_id, TESS, "all")
+    assert page.chronology[0].kind == "case.viewed"
+    assert page.audit.intact and page.audit.notes == []
+    with pytest.raises(NotFoundError, match=f"There is no case {case_id}$"):
+        cases.case_page(case_id, OLA)
+    with pytest.raises(NotFoundError, match="There is no case 9999$"):
+        cases.case_page(9999, TESS)
+    assert [h.kind for h in cases.history(case_id)].count("case.viewed") == 1
+    with Session(db) as session:
+        assert verify(session, case_id) == []
+
+
+@pytest.mark.parametrize("disturbed", [1, 2])
+def test_a_case_changed_while_its_page_is_read_is_read_again(
+        cases: CaseService, db: Engine, monkeypatch: pytest.MonkeyPatch, disturbed: int) -> None:
+    """Someone views (or changes) the case between the page's read and its view: the page
+    reads again (after two such tries, with the case row locked), and shows the case as it is
+    with both views in its history, the chain whole."""
+    from carepath.adapters.db import case_file
+
+    case_id, task = open_case(cases, 1, "north", "sam")
+    read = case_file._read
+    tries: list[bool] = []
+
+    def racing(*args: object, **kwargs: object) -> object:
+        found = read(*args, **kwargs)  # type: ignore[arg-type]
+        tries.append(bool(kwargs["lock"]))
+        if len(tries) <= disturbed:  # another view lands before this one is written
+            cases.cases.record_view(case_id, "sam")
+        return found
+
+    monkeypatch.setattr(case_file, "_read", racing)
+    page = cases.case_page(case_id, TESS)
+    assert tries == {1: [False, False], 2: [False, False, True]}[disturbed]
+    history = cases.history(case_id)
+    assert [(h.kind, h.actor) for h in history[-disturbed - 1:]] == (
+        [("case.viewed", "sam")] * disturbed + [("case.viewed", "tess")])
+    assert page.view.history == history
+    assert page.audit.intact
+    with Session(db) as session:
+        assert verify(session, case_id) == []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -261,6 +261,18 @@ class _CaseAudit:
             found, notes = self.replay.compare(self.stored)
             problems += found + notes
         return problems
+
+
+def check_case(case: Any, stored: StoredCase, events: Iterable[Any]) -> list[AuditProblem]:
+    """One case's audit from rows already read together: ``case`` its case row (the columns of
+    :data:`_CASE_COLUMNS`, its chain head included), ``stored`` its record rows
+    (:func:`record_audit.load_stored`), ``events`` all its events in seq order (the columns of
+    :data:`_EVENT_COLUMNS`). The problems :func:`verify_all` finds for the case, notes
+    included."""
+    one = _CaseAudit(case, stored, None)
+    for event in events:
+        one.feed(event)
+    return one.finish()
 
 
 def iter_problems(session: Session, case_id: int | None = None, *, records: bool = True,

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from carepath.adapters.db import hotpath
+from carepath.adapters.db import case_file, hotpath
 from carepath.adapters.db import models as m
 from carepath.adapters.db.audit import append_event
 from carepath.adapters.db.database import bump_version
@@ -44,12 +44,14 @@ from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.time.clock import current_clock, today
 from carepath.service.ports import (
     CaseAccess,
+    CaseFileRead,
     CaseInstance,
     CaseWrite,
     FireTimers,
     InboxScope,
     InstanceState,
     LiveTask,
+    MayOpen,
     TimerWork,
 )
 from carepath.service.types import (
@@ -527,6 +529,13 @@ class SqlCaseRepository:
         _check_id(case_id, "case")
         with self._core() as conn, hotpath.write_transaction(conn):
             hotpath.append_unversioned_event(conn, case_id, "case.viewed", {}, actor, _now())
+
+    def open_case_file(self, case_id: int, actor: str, may_open: MayOpen, *,
+                       maps: bool = True, audit: bool = True) -> CaseFileRead | None:
+        _check_id(case_id, "case")
+        with self._core() as conn:
+            return case_file.open_case_file(conn, case_id, actor, may_open, self.cache, _now(),
+                                            maps=maps, audit=audit)
 
     def inbox(self, scope: InboxScope, query: InboxQuery) -> tuple[list[TaskView], int]:
         t, c, i, a = m.TaskRow, m.CaseRow, m.ProcessInstanceRow, m.CaseAccessRow

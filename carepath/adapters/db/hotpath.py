@@ -61,6 +61,7 @@ __all__ = [
     "TaskBundle",
     "load_task_bundle",
     "append_unversioned_event",
+    "append_unversioned_event_after",
     "persist_outcome",
     "write_transaction",
 ]
@@ -229,6 +230,8 @@ _MOVE_HEAD = (
     .where(_cases.c.id == bindparam("b_case"))
     .values(event_seq=bindparam("b_seq"), head_hash=bindparam("b_head"))
 )
+# The head moves only if it is still the one read (``b_old_seq``): no lock taken beforehand.
+_MOVE_HEAD_FROM = _MOVE_HEAD.where(_cases.c.event_seq == bindparam("b_old_seq"))
 _INSERT_INSTANCE = insert(_instances).returning(_instances.c.id)
 _UPDATE_INSTANCE = (
     update(_instances)
@@ -306,6 +309,7 @@ _FAST_INSERT_INSTANCE = FastStatement(_INSERT_INSTANCE)
 _FAST_UPDATE_INSTANCE = FastStatement(_UPDATE_INSTANCE)
 _FAST_CLOSE_TASK = FastStatement(_CLOSE_TASK)
 _FAST_INSERT_TASK = FastStatement(_INSERT_TASK)
+_FAST_MOVE_HEAD_FROM = FastStatement(_MOVE_HEAD_FROM)
 
 
 def _rowcount(result: Any) -> int:
@@ -511,3 +515,23 @@ def append_unversioned_event(conn: Connection, case_id: int, kind: str,
     conn.execute(_MOVE_HEAD, {"b_case": case_id, "b_seq": seq, "b_head": last})
     params = {f"{name}_0": chained[0][name] for name in _EVENT_COLUMNS}
     _insert_events(1).run(conn, params)
+
+
+def append_unversioned_event_after(conn: Connection, case_id: int, head: tuple[int, str],
+                                   kind: str, payload: Mapping[str, Any], actor: str,
+                                   now: datetime) -> dict[str, Any] | None:
+    """As :func:`append_unversioned_event`, chained on ``head`` (the case's ``(event_seq,
+    head_hash)`` read earlier) without locking the case row first: two statements, the head
+    moved only if it is still ``head``. Returns the event row written, or None (nothing
+    written) if the head has moved since it was read: every change to a case moves its head,
+    so a row returned means the case is still as it was read."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"An event time must carry a time zone (got {now.isoformat()})")
+    chained, seq, last = _chain(case_id, head, [(kind, dict(payload))], actor,
+                                now.astimezone(UTC))
+    moved = _FAST_MOVE_HEAD_FROM.rowcount(conn, {"b_case": case_id, "b_old_seq": head[0],
+                                                 "b_seq": seq, "b_head": last})
+    if moved != 1:
+        return None
+    _insert_events(1).run(conn, {f"{name}_0": chained[0][name] for name in _EVENT_COLUMNS})
+    return chained[0]

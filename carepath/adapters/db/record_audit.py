@@ -22,8 +22,10 @@ Code lists (disabilities, assessment factors) are compared as sets: their order 
 Values of the child's identifying details are never shown in a problem (personal data).
 
 Reads are batched: eighteen queries per batch of cases (:func:`load_stored`), however many
-rows; for one case (the case page's check), one query first finds which of the tables hold any
-of its rows, and only those are read.
+rows; for one case, one query first finds which of the tables hold any of its rows, and only
+those are read. The case page (:mod:`case_file`) asks that with the case row
+(:func:`presence_probes`), and passes the rows it read for the record, so they are not read
+twice.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from .models import (
 )
 from .models_lac import LookedAfterRow
 from .records import (
+    LoadedRows,
     _assessment_values,
     _child_values,
     _cin_plan_values,
@@ -132,10 +135,14 @@ _EPISODE_COLUMNS = ("referral_date", "referral_source", "referral_nfa", "primary
                     "closure_date", "closure_reason", "emergency_protection")
 
 
-def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
-                ) -> dict[int, StoredCase]:
+def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int,
+                access: frozenset[str] | None = None, present: set[str] | None = None,
+                loaded: LoadedRows | None = None) -> dict[int, StoredCase]:
     """The record rows of the cases with ids ``first`` to ``last`` (``cases``: their case rows,
-    with the columns of :data:`_CASE_COLUMNS`), in eight queries."""
+    with the columns of :data:`_CASE_COLUMNS`), in eight queries. For one case, what was read
+    already is not read again: ``access`` the names in its ``case_access`` rows, ``present``
+    the optional tables holding its rows (:func:`presence_probes`), ``loaded`` the rows
+    ``records.load_record`` read (its child, episodes and item tables)."""
     stored: dict[int, StoredCase] = {}
     for case in cases:
         stored[case.id] = StoredCase({("cases", ()): {c: getattr(case, c)
@@ -146,21 +153,39 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
         if found is not None:
             found.rows[key] = row
 
-    present = _present_tables(conn, first, last) if first == last else None
+    if (access is not None or present is not None or loaded is not None) and first != last:
+        raise ValueError("rows already read are one case's only")
+    if present is None and first == last:
+        present = _present_tables(conn, first, last, access is None)
 
     def read(table: Table) -> bool:
         return present is None or table.name in present
 
-    in_range = (_children.c.case_id >= first, _children.c.case_id <= last)
-    for row in conn.execute(select(_children.c.case_id, *(_children.c[c] for c in _CHILD_COLUMNS))
-                            .where(*in_range)):
-        add(row.case_id, ("children", ()), {c: getattr(row, c) for c in _CHILD_COLUMNS})
-    for row in conn.execute(
-            select(_episodes.c.case_id, _episodes.c.seq,
-                   *(_episodes.c[c] for c in _EPISODE_COLUMNS))
-            .where(_episodes.c.case_id >= first, _episodes.c.case_id <= last)):
-        add(row.case_id, ("episodes", (row.seq,)), {c: getattr(row, c) for c in _EPISODE_COLUMNS})
+    if loaded is not None:
+        if loaded.child.case_id is not None:
+            add(first, ("children", ()), {c: getattr(loaded.child, c) for c in _CHILD_COLUMNS})
+        for row in loaded.episodes:
+            add(first, ("episodes", (row.seq,)), {c: getattr(row, c) for c in _EPISODE_COLUMNS})
+    else:
+        in_range = (_children.c.case_id >= first, _children.c.case_id <= last)
+        for row in conn.execute(select(_children.c.case_id,
+                                       *(_children.c[c] for c in _CHILD_COLUMNS))
+                                .where(*in_range)):
+            add(row.case_id, ("children", ()), {c: getattr(row, c) for c in _CHILD_COLUMNS})
+        for row in conn.execute(
+                select(_episodes.c.case_id, _episodes.c.seq,
+                       *(_episodes.c[c] for c in _EPISODE_COLUMNS))
+                .where(_episodes.c.case_id >= first, _episodes.c.case_id <= last)):
+            add(row.case_id, ("episodes", (row.seq,)),
+                {c: getattr(row, c) for c in _EPISODE_COLUMNS})
     for table, columns in _ITEM_TABLES:
+        if loaded is not None and (table.name in loaded.items or not loaded.episodes):
+            # read with the record (none can be the case's if it has no episode)
+            seqs = {row.id: row.seq for row in loaded.episodes}
+            for row in loaded.items.get(table.name, ()):
+                add(first, (table.name, (seqs[row.episode_id], row.seq)),
+                    {c: getattr(row, c) for c in columns})
+            continue
         if not read(table):
             continue
         query = (select(_episodes.c.case_id, _episodes.c.seq.label("episode_seq"), table.c.seq,
@@ -178,10 +203,14 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
     for row in conn.execute(query) if read(_reviews) else ():
         add(row.case_id, ("cp_reviews", (row.episode_seq, row.plan_seq, row.seq)),
             {"review_date": row.review_date})
-    for row in conn.execute(select(_access.c.case_id, _access.c.user_name)
-                            .where(_access.c.case_id >= first, _access.c.case_id <= last)
-                            ) if read(_access) else ():
-        add(row.case_id, ("case_access", (row.user_name,)), {})
+    if access is not None:
+        for name in access:
+            add(first, ("case_access", (name,)), {})
+    else:
+        for row in conn.execute(select(_access.c.case_id, _access.c.user_name)
+                                .where(_access.c.case_id >= first, _access.c.case_id <= last)
+                                ) if read(_access) else ():
+            add(row.case_id, ("case_access", (row.user_name,)), {})
     for row in conn.execute(select(_lac.c.case_id, *(_lac.c[c] for c in SINGLE_COLUMNS))
                             .where(_lac.c.case_id >= first, _lac.c.case_id <= last)
                             ) if read(_lac) else ():
@@ -196,25 +225,47 @@ def load_stored(conn: Connection, cases: Iterable[Any], first: int, last: int
     return stored
 
 
-def _present_tables(conn: Connection, first: int, last: int) -> set[str]:
+def _present_tables(conn: Connection, first: int, last: int, access: bool = True) -> set[str]:
     """The names of the optional record tables holding any row of the cases ``first`` to
     ``last``, in one query: one case's check (the case page's) then reads only those, instead of
     a query per table (most cases have no looked-after rows at all). Stray rows are still found:
     a table with any row of the case is read whole."""
+    row = conn.execute(select(*_probes(lambda c: c >= first, lambda c: c <= last,
+                                       access=access))).one()
+    return {name for name, found in row._mapping.items() if found}
+
+
+def presence_probes(case_id: Any) -> list[ColumnElement[bool]]:
+    """The columns (one EXISTS each, labelled with its table's name) saying which optional
+    record tables, ``case_access`` aside, hold rows of the case ``case_id`` (a bound
+    parameter): to read with the case row, then pass as ``load_stored(present=...)`` the
+    names of those true (:func:`present_in`)."""
+    return _probes(lambda c: c == case_id, access=False)
+
+
+def present_in(row: Any) -> set[str]:
+    """The tables a row with :func:`presence_probes` says hold rows of the case."""
+    mapping = row._mapping
+    return {name for name in PROBED if mapping[name]}
+
+
+def _probes(*conditions: Any, access: bool) -> list[ColumnElement[bool]]:
+    def where(column: Any) -> list[Any]:
+        return [condition(column) for condition in conditions]
+
     probes: list[ColumnElement[bool]] = []
     for table, _ in _ITEM_TABLES:
         probes.append(exists().where(_episodes.c.id == table.c.episode_id,
-                                     _episodes.c.case_id >= first, _episodes.c.case_id <= last)
-                      .label(table.name))
+                                     *where(_episodes.c.case_id)).label(table.name))
     probes.append(exists().where(_plans.c.id == _reviews.c.cp_plan_id,
                                  _episodes.c.id == _plans.c.episode_id,
-                                 _episodes.c.case_id >= first, _episodes.c.case_id <= last)
-                  .label(_reviews.name))
-    for table in (_access, _lac, *(spec.table for spec in LISTS)):
-        probes.append(exists().where(table.c.case_id >= first, table.c.case_id <= last)
-                      .label(table.name))
-    row = conn.execute(select(*probes)).one()
-    return {name for name, found in row._mapping.items() if found}
+                                 *where(_episodes.c.case_id)).label(_reviews.name))
+    for table in (*((_access,) if access else ()), _lac, *(spec.table for spec in LISTS)):
+        probes.append(exists().where(*where(table.c.case_id)).label(table.name))
+    return probes
+
+
+PROBED = tuple(str(p.name) for p in _probes(lambda c: c == 0, access=False))
 
 
 # --- the rows the events give --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
@@ -248,17 +248,32 @@ _LOAD_PLAN_REVIEWS = (
 # --- load ----------------------------------------------------------------------------------------
 
 
-def load_record(db: Db, case_id: int) -> CaseRecord:
+@dataclass
+class LoadedRows:
+    """The rows :func:`load_record` read, as read: the audit check compares them with the
+    events without reading them again (``record_audit.load_stored``). ``items``: table name
+    -> its rows, for each item table read (all four when the case has an episode; none read,
+    and none can hold a row of the case, when it has none)."""
+
+    child: Any = None  # the case row with its child row (``case_id`` None: no child row)
+    episodes: list[Any] = field(default_factory=list)
+    items: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def load_record(db: Db, case_id: int, rows: LoadedRows | None = None) -> CaseRecord:
     """The case's record: at most 7 queries (case and child, episodes, one per item table, and
     the reviews of short plans), however long its history, and for a child with a looked-after
     record 10 more (:func:`lac_records.load_looked_after`). A plan with more than
     :data:`EAGER_REVIEWS` reviews reads its review rows only when every date is asked for (see
     :class:`ReviewDates`): through ``db`` if it is still in the same transaction on the same
-    thread, else through a new connection of the same engine."""
+    thread, else through a new connection of the same engine. ``rows`` keeps the rows of the
+    child, episodes and item tables as read."""
     conn = _connection(db)
     found = conn.execute(_LOAD_CHILD, {"b_case": case_id}).one_or_none()
     if found is None:
         raise NotFoundError(f"There is no case {case_id}")
+    if rows is not None:
+        rows.child = found
     child = Child(la_child_id=found.la_child_id)
     if found.case_id is not None:
         child = Child(
@@ -277,7 +292,7 @@ def load_record(db: Db, case_id: int) -> CaseRecord:
     params = {"b_case": case_id}
 
     episodes: dict[int, Episode] = {}  # by episode row id
-    for row in conn.execute(_LOAD_EPISODES, params):
+    for row in _kept(conn.execute(_LOAD_EPISODES, params), rows, None):
         episode = Episode(
             referral_date=row.referral_date,
             referral_source=row.referral_source,
@@ -293,20 +308,20 @@ def load_record(db: Db, case_id: int) -> CaseRecord:
     if not episodes:
         return record
 
-    for row in conn.execute(_LOAD_ASSESSMENTS, params):
+    for row in _kept(conn.execute(_LOAD_ASSESSMENTS, params), rows, _assessments):
         assessment = Assessment(
             start=row.start_date, authorised=row.authorised_date, factors=split_codes(row.factors)
         )
         _place(episodes[row.episode_id].assessments, row.seq, assessment, case_id, "assessment")
 
-    for row in conn.execute(_LOAD_S47S, params):
+    for row in _kept(conn.execute(_LOAD_S47S, params), rows, _s47s):
         s47 = Section47(
             start=row.start_date, icpc_date=row.icpc_date, icpc_not_required=row.icpc_not_required
         )
         _place(episodes[row.episode_id].s47s, row.seq, s47, case_id, "section 47 enquiry")
 
     short: dict[int, tuple[CPPlan, int, date | None]] = {}  # plans whose reviews are read now
-    for row in conn.execute(_LOAD_PLANS, params):
+    for row in _kept(conn.execute(_LOAD_PLANS, params), rows, _plans):
         count, last = row.review_count, row.last_review
         plan = CPPlan(
             start=row.start_date,
@@ -339,11 +354,23 @@ def load_record(db: Db, case_id: int) -> CaseRecord:
                 )
             plan.reviews = ReviewDates(base=StoredReviews(plan_id, count, last, items=dates))
 
-    for row in conn.execute(_LOAD_CIN_PLANS, params):
+    for row in _kept(conn.execute(_LOAD_CIN_PLANS, params), rows, _cin_plans):
         cin_plan = CINPlan(start=row.start_date, end=row.end_date)
         _place(episodes[row.episode_id].cin_plans, row.seq, cin_plan, case_id, "CIN plan")
 
     return record
+
+
+def _kept(result: Any, rows: LoadedRows | None, table: Table | None) -> Any:
+    """The rows of ``result``, kept in ``rows`` (as the episodes, or the rows of ``table``)."""
+    if rows is None:
+        return result
+    found = list(result)
+    if table is None:
+        rows.episodes = found
+    else:
+        rows.items[table.name] = found
+    return found
 
 
 def _review_loader(conn: Connection, plan_id: int, count: int, case_id: int

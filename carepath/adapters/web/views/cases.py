@@ -57,21 +57,25 @@ def _case_or_404(case_id: int) -> Any:
 @bp.route("/cases/<int:case_id>")
 @allow(SIGNED_IN)
 def case(case_id: int) -> str:
-    view = _case_or_404(case_id)
     show = request.args.get("show") or None
     if show is not None and show not in FILTERS:
         show = None
-    cases = services().cases
-    actor = current_actor()
-    maps = [(pm, Markup(render_svg(pm))) for pm in cases.process_maps(case_id)]
-    record = view.record
-    child = record.get("child") if isinstance(record.get("child"), dict) else {}
-    episodes = record.get("episodes") if isinstance(record.get("episodes"), list) else []
+    try:
+        page = services().cases.case_page(case_id, current_actor(), show)
+    except NotFoundError:
+        abort(404)
+    view = page.view
+    child = view.record.get("child")
+    episodes = view.record.get("episodes")
     return render_template(
-        "views/case.html", view=view, child=child_rows(child),
-        episodes=episode_views(episodes), actions=cases.actions(case_id, actor),
-        chronology=cases.chronology_of(view, show), show=show, filters=FILTERS,
-        maps=maps, audit=services().audit.verify_case(case_id), active_nav="cases")
+        "views/case.html", view=view,
+        child=child_rows(child if isinstance(child, dict) else {}),
+        episodes=episode_views([e for e in episodes if isinstance(e, dict)]
+                               if isinstance(episodes, list) else []),
+        actions=page.actions,
+        chronology=page.chronology, show=show, filters=FILTERS,
+        maps=[(pm, Markup(render_svg(pm))) for pm in page.maps], audit=page.audit,
+        active_nav="cases")
 
 
 @bp.route("/cases/<int:case_id>/actions/<name>", methods=["GET", "POST"])
