@@ -99,12 +99,13 @@ class _Career:
 
     def place(self, kind: str, start: date, end: date | None = None, *,
               reason: str | None = None, postcode: str | None = None,
-              home: bool = True, carer: str | None = None) -> None:
+              home: bool = True, carer: str | None = None,
+              provider: str | None = None) -> None:
         if start > self.last:
             return
         fostering = kind[0] in "AU"
         item: dict[str, Any] = {
-            "type": kind, "start": start, "provider": self.rng.choice(PROVIDERS),
+            "type": kind, "start": start, "provider": provider or self.rng.choice(PROVIDERS),
             "carer": carer or self.carer(),
             "urn": "XXXXXXX" if fostering else f"SC{100000 + self.n % 800000:06d}",
             "postcode": postcode or self.new_postcode()}
@@ -363,11 +364,13 @@ def _short_breaks(c: _Career) -> date:
     born = c.day_in(date(c.last.year - 16, 1, 1), date(c.last.year - 6, 1, 1))
     day = c.working(c.first + timedelta(days=c.rng.randint(5, 40)))
     c.need = "N2"
+    carer, provider = c.carer(), c.rng.choice(PROVIDERS)  # the same short-breaks home each time
     while day < c.last - timedelta(days=10):
         end = day + timedelta(days=c.rng.randint(1, 4))
         c.period(day, end, "E4A")
         c.status("V3", day, end)
-        c.place("K2", day, end, postcode=PLACES[c.n % len(PLACES)])
+        c.place("K2", day, end, postcode=PLACES[c.n % len(PLACES)], carer=carer,
+                provider=provider)
         day = c.working(end + timedelta(days=c.rng.randint(40, 100)))
     return born
 
