@@ -89,3 +89,39 @@ def test_migrate_says_what_is_wrong_without_a_traceback(db: Engine, db_url: str)
     assert code == 2 and "No pack moves-test@9.9.9 is installed" in output
     code, output = _run(["migrate", "undo", "nope"], db_url)
     assert code == 2 and "no migration run 'nope'" in output
+
+
+def test_migrate_with_jobs_moves_every_case_once_and_undoes(db: Engine, db_url: str) -> None:
+    """--jobs 2: two processes share the run (case id modulo 2); every case is reported once,
+    the run is one run, and undo puts every case back whichever process moved it."""
+    ids = _cases(db, 7)
+    code, output = _run(["migrate", "--to", "moves-test@1.4.0", "--all", "--dry-run",
+                         "--jobs", "2", "--json"], db_url)
+    assert code == 0, output
+    report = json.loads(output)
+    assert sorted(c["case_id"] for c in report["cases"]) == ids
+    assert {c["status"] for c in report["cases"]} == {"would_move"} and report["run_id"] is None
+
+    code, output = _run(["migrate", "--to", "moves-test@1.4.0", "--from", "moves-test",
+                         "--jobs", "2", "--json"], db_url)
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["moved"] == 7 and report["refused"] == 0 and report["run_id"]
+    assert sorted(c["case_id"] for c in report["cases"]) == ids
+    services = services_for(db, PackRegistry([MOVES / "v1", MOVES / "remove_mapped"]))
+    assert {services.cases.head(i).pack for i in ids} == {"moves-test@1.4.0"}
+
+    code, output = _run(["migrate", "undo", report["run_id"]], db_url)
+    assert code == 0, output
+    assert output.count("put back") == 7
+    assert {services.cases.head(i).pack for i in ids} == {"moves-test@1.0.0"}
+
+
+def test_migrate_jobs_need_a_database_other_processes_can_open() -> None:
+    result = CliRunner().invoke(main, ["migrate", "--to", "moves-test@1.4.0", "--all",
+                                       "--jobs", "2", "--db", "sqlite:///:memory:"], env=ENV)
+    assert result.exit_code == 2
+    assert "not an in-memory database" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["migrate", "--to", "moves-test@1.4.0", "--all",
+                                       "--jobs", "0"], env=ENV)
+    assert result.exit_code == 2 and "Traceback" not in result.output

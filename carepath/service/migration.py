@@ -252,6 +252,19 @@ class MigrationRun:
 
 
 @dataclass(frozen=True)
+class RunSpec:
+    """A run begun (:meth:`MigrationService.begin_run`): what any process moving its cases
+    needs. ``selection`` is (pack, version) for ``--from``/``--all``; None with ``case_ids``."""
+
+    run_id: str | None
+    to: str
+    dry_run: bool
+    actor: str
+    case_ids: tuple[int, ...]
+    selection: tuple[str | None, str | None] | None
+
+
+@dataclass(frozen=True)
 class PackVersionInfo:
     name: str
     version: str
@@ -378,10 +391,20 @@ class MigrationService:
         at a time, so memory does not grow with the caseload. Each case moves in its own
         transaction; stopping the iteration stops the run (the cases moved so far stay moved,
         and the run can be undone)."""
+        spec = self.begin_run(to, actor, all_cases=all_cases, from_pack=from_pack,
+                              case_ids=case_ids, dry_run=dry_run)
+        return MigrationRun(spec.run_id, spec.to, spec.dry_run, self.run_share(spec, page=page))
+
+    def begin_run(self, to: str, actor: str, *, all_cases: bool = False,
+                  from_pack: str | None = None, case_ids: Iterable[int] = (),
+                  dry_run: bool = False) -> RunSpec:
+        """The first half of a run: check the selection and the target (``pack check``), and
+        record the run (unless ``dry_run``). Nothing has moved yet: :meth:`run_share` moves
+        the cases, in one process or split between several (``carepath migrate --jobs``)."""
         name, version = parse_key(to, need_version=True)
         assert version is not None
         target = self.installed(name, version)
-        chosen_ids = sorted(set(case_ids))
+        chosen_ids = tuple(sorted(set(case_ids)))
         chosen = [bool(all_cases), from_pack is not None, bool(chosen_ids)]
         if sum(chosen) != 1:
             raise CarepathError("Say which cases to move: one of --all, --from PACK[@VERSION] "
@@ -402,9 +425,23 @@ class MigrationService:
         run_id = None if dry_run else uuid.uuid4().hex
         if run_id is not None:
             store.start_run(run_id, target.key, actor)
-        ids = iter(chosen_ids) if selection is None else self._selected(*selection, page)
-        cases = (self._one(case_id, target, run_id, actor) for case_id in ids)
-        return MigrationRun(run_id, target.key, dry_run, cases)
+        return RunSpec(run_id, target.key, dry_run, actor, chosen_ids, selection)
+
+    def run_share(self, spec: RunSpec, part: int = 0, parts: int = 1,
+                  page: int = PAGE) -> Iterator[CaseReport]:
+        """Move the cases of a run begun with :meth:`begin_run`, yielding each one's report:
+        those whose id is ``part`` modulo ``parts`` (all of them with the defaults), so that
+        ``parts`` processes share a run without meeting the same case."""
+        if not 0 <= part < parts:
+            raise CarepathError(f"part {part} of {parts} does not exist")
+        name, version = parse_key(spec.to, need_version=True)
+        assert version is not None
+        target = self.installed(name, version)
+        ids = iter(spec.case_ids) if spec.selection is None else self._selected(
+            *spec.selection, page)
+        for case_id in ids:
+            if case_id % parts == part:
+                yield self._one(case_id, target, spec.run_id, spec.actor)
 
     def _selected(self, pack_name: str | None, pack_version: str | None,
                   page: int) -> Iterator[int]:

@@ -281,3 +281,26 @@ def test_a_pin_made_by_another_process_applies_to_new_cases_here(
     # a pin set in this process alone stands until the database's pin changes
     here.pin("moves-test", "1.0.0")
     assert here.get("moves-test").version == "1.0.0"
+
+
+def test_shares_of_a_run_meet_each_case_once(db: Engine) -> None:
+    """begin_run records the run once; run_share(part, parts) takes the cases whose id is part
+    modulo parts, so the shares of the processes of `migrate --jobs` are disjoint and whole."""
+    registry = _registry("v1", "remove_mapped")
+    services = services_for(db, registry)
+    registry.pin("moves-test", "1.0.0")
+    ids = [services.cases.open_case("moves-test", {**CHILD, "la_child_id": f"M{n}", "upn": None,
+                                     "upn_unknown": "UN5"},
+                                    {"date": "2025-05-01", "source": "2A"}, OPERATOR,
+                                    worker="sam").case_id for n in range(5)]
+    registry.pin("moves-test", None)
+    moves = migration_service(db, registry)
+    spec = moves.begin_run("moves-test@1.4.0", "admin", from_pack="moves-test@1.0.0")
+    assert spec.run_id and spec.selection == ("moves-test", "1.0.0")
+    shares = [[r.case_id for r in moves.run_share(spec, part, 3)] for part in range(3)]
+    assert sorted(i for share in shares for i in share) == ids
+    assert all(i % 3 == part for part, share in enumerate(shares) for i in share)
+    assert {services.cases.head(i).pack for i in ids} == {"moves-test@1.4.0"}
+    assert len(moves.undo(spec.run_id, "admin")) == 5
+    with pytest.raises(CarepathError, match="part 3 of 3 does not exist"):
+        list(moves.run_share(spec, 3, 3))

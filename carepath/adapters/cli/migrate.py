@@ -89,12 +89,15 @@ def _write_json(run: MigrationRun) -> tuple[int, int]:
 @click.option("--case", "case_ids", type=int, multiple=True, metavar="ID",
               help="This case (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Change nothing; report what would happen.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes moving cases at once (each case still in its own transaction); "
+                   "about one a core.")
 @json_option
 @db_option
 @click.pass_context
 @handle_errors
 def migrate(ctx: click.Context, to: str | None, all_cases: bool, from_pack: str | None,
-            case_ids: tuple[int, ...], dry_run: bool, as_json: bool,
+            case_ids: tuple[int, ...], dry_run: bool, jobs: int, as_json: bool,
             db_url: str | None) -> None:
     """Move the running work of cases to another version of their pack, or to another pack.
 
@@ -105,12 +108,31 @@ def migrate(ctx: click.Context, to: str | None, all_cases: bool, from_pack: str 
         return
     if to is None:
         raise CarepathError("Say where to move cases to: --to PACK@VERSION")
-    run = migration(db_url).migrate_stream(to, actor().name, all_cases=all_cases,
-                                           from_pack=from_pack, case_ids=case_ids,
-                                           dry_run=dry_run)
+    if jobs == 1:
+        run = migration(db_url).migrate_stream(to, actor().name, all_cases=all_cases,
+                                               from_pack=from_pack, case_ids=case_ids,
+                                               dry_run=dry_run)
+    else:
+        run = _parallel(db_url, to, all_cases, from_pack, case_ids, dry_run, jobs)
     _, refused = _write_json(run) if as_json else _print_run(run)
     if refused:
         ctx.exit(1)
+
+
+def _parallel(db_url: str | None, to: str, all_cases: bool, from_pack: str | None,
+              case_ids: tuple[int, ...], dry_run: bool, jobs: int) -> MigrationRun:
+    """The run begun here, its cases moved by ``jobs`` worker processes."""
+    from carepath.adapters.db.database import resolve_url
+    from carepath.adapters.db.scratch import sqlite_file
+    from carepath.adapters.migrate_jobs import run_in_parallel
+
+    url = resolve_url(db_url)
+    if url.startswith("sqlite") and sqlite_file(url) is None:
+        raise CarepathError("--jobs needs a database the worker processes can open: a SQLite "
+                            "file or a server, not an in-memory database")
+    spec = migration(db_url).begin_run(to, actor().name, all_cases=all_cases,
+                                       from_pack=from_pack, case_ids=case_ids, dry_run=dry_run)
+    return MigrationRun(spec.run_id, spec.to, spec.dry_run, run_in_parallel(url, spec, jobs))
 
 
 @migrate.command("undo")
