@@ -57,6 +57,7 @@ class Settings:
     web_saturation_s: float = 20.0
     # figure 7: moving open cases to a new pack version, and to another pack
     migrate_cases: int = 10_000
+    migrate_jobs: int = 2  # carepath migrate --jobs: processes moving cases (one a core here)
     # figure 8: carepath simulate (children per mode)
     simulate_children: int = 300
     # where PostgreSQL is (None: not configured)

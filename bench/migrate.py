@@ -17,6 +17,10 @@ with the cases moved):
   ``carepath/stories`` stopped half-way (:func:`tests.halfway.half_way`) and run on ics2010
   through the story runner, then copied in bulk.
 
+Both runs use ``--jobs settings.migrate_jobs`` (2: one process a core on the 2-core machines);
+``peak_rss_mb`` and the RSS samples are the command's own process (which runs ``pack check`` on
+the target); each worker holds one case at a time, like a run without ``--jobs``.
+
 After each run: every case was reported (moved, or refused with a reason), no running instance
 is left on the old pack (version) except those of refused cases, and a sample of cases passes
 ``audit verify``.
@@ -131,8 +135,8 @@ def _run_one(settings: Settings, db: Database, workdir: Path, what: str,
     log(f"migrate: {db.kind}: {what}: {len(ids):,} cases ({len(template_ids)} templates) in "
         f"{setup_s} s")
     out_file = workdir / f"migrate-{what}-{db.kind}.json"
-    result = _worker(out_file, ["migrate", *how["args"], "--json", "--db", db.url],
-                     how["env"])
+    result = _worker(out_file, ["migrate", *how["args"], "--jobs", str(settings.migrate_jobs),
+                                "--json", "--db", db.url], how["env"])
     report = json.loads(out_file.read_text(encoding="utf-8"))
     statuses: dict[str, int] = {}
     reasons: dict[str, int] = {}
@@ -160,6 +164,7 @@ def _run_one(settings: Settings, db: Database, workdir: Path, what: str,
         "cases": len(ids), "templates": len(template_ids), "setup_s": setup_s,
         "clone_s": cloned["clone_s"], "seconds": round(result["seconds"], 2),
         "cases_per_s": round(len(ids) / result["seconds"], 1) if result["seconds"] else None,
+        "jobs": settings.migrate_jobs,
         "peak_rss_mb": round(result["peak_rss_mb"], 1),
         "rss_after_imports_mb": round(result["peak_rss_after_imports_mb"], 1),
         "rss_at_quarter_mb": quarter, "rss_at_end_mb": after[-1] if after else None,
