@@ -1,11 +1,12 @@
 """Figure 9: the SSDA903 return for 100,000 looked-after children (issue 11: <= 15 s and
 <= 500 MB RSS, all stages).
 
-The packs have no looked-after processes yet, so the caseload is built synthetically: varied,
-valid careers (:mod:`bench.lac_careers`: section 20, interim and full care orders, emergency
-protection, police protection, placement moves P/T, hospital stays and returns, missing episodes,
-reviews, adoption, leaving care, care leavers with OC3 contacts, UASC, short breaks) written
-straight into a migrated database with SQL, the rows :mod:`carepath.adapters.db.lac_records`
+The caseload is ``carepath simulate``'s looked-after careers
+(:func:`carepath.engine.simulation.generator.generate_stories` with ``looked_after=1.0``: long-term
+care orders, interim and emergency orders, police protection, returns home, adoption, leaving
+care at 18, care leavers with OC3 contacts, UASC, short breaks; placement moves, missing
+episodes, reviews, the year's outcomes), each story made a record (``story_to_record``) and
+written straight into a migrated database with SQL, the rows :mod:`carepath.adapters.db.lac_records`
 would write: a ``cases`` row, a ``children`` row, a ``looked_after`` row and the ``lac_*`` lists
 per child. No events are written, so ``audit verify`` is out of scope for this caseload (the
 return never reads events). A few records are read back with ``load_looked_after`` in every run
@@ -23,21 +24,32 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
 
 from bench.common import ROOT, Database, Settings, database, log, median
-from bench.lac_careers import careers
 from bench.returns import _worker
+from carepath.engine.record.case_record import story_to_record
+from carepath.engine.simulation.generator import generate_stories
+from carepath.returns.ssda903 import LookedAfterChild
 
-SEED = 20_260_331
+SEED = 2026
 TARGET_S = 15.0
 TARGET_MB = 500.0
 BATCH = 2_000
 PROFILE = ROOT / "profiles" / "ssda903_100k.txt"
 SAMPLE_EVERY = 4_999  # records read back to check the rows
+
+
+def careers(n: int, seed: int, year: int) -> Iterator[LookedAfterChild]:
+    """The looked-after records of ``n`` simulated careers (seed ``seed``)."""
+    for story in generate_stories(n, seed, year, looked_after=1.0, check=False):
+        record = story_to_record(story)
+        assert record.looked_after is not None
+        yield LookedAfterChild(record.child, record.looked_after)
 
 
 def build(db: Database, n: int, year: int) -> dict[str, Any]:
@@ -121,7 +133,8 @@ def run(settings: Settings, kinds: list[str], workdir: Path,
     n, year = settings.ssda903_children, settings.census_year
     log(f"figure 9: SSDA903 for {n:,} looked-after children")
     out: dict[str, Any] = {"children": n, "year": year, "per_db": {},
-                           "caseload": "synthetic careers (bench/lac_careers.py), bulk-written; "
+                           "caseload": "simulated looked-after careers (generate_stories), "
+                                       "bulk-written; "
                                        "no events (audit out of scope)"}
     for kind in kinds:
         with database(kind, workdir, postgres_url, "ssda903") as db:

@@ -288,7 +288,8 @@ def _adoption(c: _Career) -> date:
                                 max(order + timedelta(days=60), c.first + timedelta(days=60))))
     matched = max(c.cal.add_working_days(order, 5),
                   c.cal.add_working_days(placed, -c.rng.randint(5, 40)))
-    adopted = c.working(placed + timedelta(days=c.rng.randint(100, 400)))
+    adopted = c.working(max(placed + timedelta(days=c.rng.randint(100, 400)),
+                            c.first + timedelta(days=c.rng.randint(5, 60))))  # not before the year
     done = adopted < c.last and c.rng.random() < 0.85
     c.need = "N1"
     c.period(start, adopted if done else None, c.rng.choice(("E11", "E12")))
@@ -378,15 +379,15 @@ def _short_breaks(c: _Career) -> date:
 # (name, career, share in 100): roughly the routes into and out of care of the DfE statistics
 # (docs/simulation.md): most children looked after on 31 March are under a care order.
 CAREERS: tuple[tuple[str, Career, int], ...] = (
-    ("long_term", _long_term, 30),
+    ("long_term", _long_term, 31),
     ("interim_order", _interim_order, 12),
     ("emergency", _emergency, 4),
     ("police", _police, 5),
-    ("home_again", _home_again, 13),
-    ("adoption", _adoption, 8),
+    ("home_again", _home_again, 14),
+    ("adoption", _adoption, 5),
     ("leaves_at_18", _leaves_at_18, 10),
     ("care_leaver", _care_leaver, 10),
-    ("uasc", _uasc, 5),
+    ("uasc", _uasc, 6),
     ("short_breaks", _short_breaks, 3),
 )
 _NAMES = [name for name, _, _ in CAREERS]
