@@ -31,7 +31,7 @@ from carepath.forms.schema import Form
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 PACK_KEYS = {"name", "version", "title", "engine", "description", "licence", "start", "roles",
-             "actions", "accept_undecided", "migrations"}
+             "actions", "accept_undecided", "migrations", "retired"}
 ROLE_KEYS = {"title", "assign"}
 ACTION_KEYS = {"title", "available", "role", "start", "change"}
 REQUIRED_ACTION_KEYS = ("available", "role", "title")
@@ -96,6 +96,8 @@ class Pack:
     accept_undecided: frozenset[str] = frozenset()
     # ``migrations:``: process id -> {step id of an earlier version -> step id in this one}
     migrations: dict[str, dict[str, str]] = field(default_factory=dict)
+    # ``retired:``: processes kept only so that instances already running can finish
+    retired: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
@@ -284,6 +286,7 @@ def build_pack(files: Mapping[str, str], source: str,
     actions: dict[str, Action] = {}
     accepted: frozenset[str] = frozenset()
     migrations: dict[str, dict[str, str]] = {}
+    retired: frozenset[str] = frozenset()
     if manifest is not None:
         _cross_check(manifest, forms, broken_forms, timescales, library, problems)
         actions = _parse_actions(manifest.get("actions"), raw_manifest, library.process_ids(),
@@ -292,6 +295,8 @@ def build_pack(files: Mapping[str, str], source: str,
                                    problems)
         migrations = _parse_migrations(manifest.get("migrations"), raw_manifest, library,
                                        problems)
+        retired = _parse_retired(manifest.get("retired"), raw_manifest, library, actions,
+                                 manifest.get("start"), problems)
     if problems or manifest is None or timescales is None:
         raise PackErrors(source, problems)
 
@@ -318,7 +323,36 @@ def build_pack(files: Mapping[str, str], source: str,
         actions=actions,
         accept_undecided=accepted,
         migrations=migrations,
+        retired=retired,
     )
+
+
+def _parse_retired(data: Any, manifest: SourceDict, library: ProcessLibrary,
+                   actions: dict[str, Action], start: Any,
+                   problems: list[PackError]) -> frozenset[str]:
+    """``retired:``: process ids kept only so that instances started before a change of the
+    pack can restore and finish. Nothing may start them: not the pack's start, not an action
+    (a process's own end steps are checked by ``pack check``, which reports any path to one)."""
+    if data is None:
+        return frozenset()
+    line = manifest.line_of("retired")
+    if not isinstance(data, list) or not all(isinstance(p, str) for p in data):
+        problems.append(PackError("'retired' must be a list of process ids", "pack.yaml",
+                                  line))
+        return frozenset()
+    known = set(library.process_ids())
+    for process_id in data:
+        if process_id not in known:
+            problems.append(PackError(f"retired: there is no process '{process_id}' in this "
+                                      "pack", "pack.yaml", line))
+        elif process_id == start:
+            problems.append(PackError(f"retired: '{process_id}' is the pack's start process",
+                                      "pack.yaml", line))
+        for name, action in actions.items():
+            if action.start == process_id:
+                problems.append(PackError(f"retired: '{process_id}' is started by the action "
+                                          f"'{name}'", "pack.yaml", line))
+    return frozenset(data)
 
 
 def _parse_migrations(data: Any, manifest: SourceDict, library: ProcessLibrary,

@@ -194,8 +194,9 @@ def structure(pack: Pack, paths: PathSet, findings: Findings) -> None:
                 _plain(findings, "error", "task", f"task '{node.title}' has no role the pack "
                        f"lists (role: {role or 'none'})", *where)
             # a process an action starts is reached from the action, which paths do not explore
+            # a retired process is kept for instances already running: no new path reaches it
             if not paths.truncated and (pid, node.id) not in paths.reached and \
-                    pid not in action_starts:
+                    pid not in action_starts and pid not in pack.retired:
                 _plain(findings, "warning", "unreachable", f"task '{node.title}' is on no path "
                        "from the start of the pack", *where)
     for pid, (file, xml) in sorted(pack.bpmn.items()):
