@@ -50,8 +50,11 @@ typecheck: $(VENV)/.installed-test
 
 # pytest exits 5 when it collects no tests: that is not a failure of the code.
 # PYTEST_ARGS='-m "not slow"' leaves out the wheel test (it builds and installs the wheel).
+# The suite runs in one process a core (pytest-xdist, at most 4; a file's tests stay together,
+# so a module's fixtures are built once); PYTEST_JOBS= runs it in this process.
+PYTEST_JOBS ?= -n auto --maxprocesses 4 --dist loadfile
 pytest: $(VENV)/.installed-test node_modules/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+	$(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test: lint typecheck pytest
 

@@ -55,7 +55,7 @@ def test_built_in_scenarios_pass_and_cover_most_flows(pack_name: str) -> None:
     registry = PackRegistry()
     pack = registry.get(pack_name)
     report = run_pack_tests(pack, registry, MemoryDatabases())
-    assert 3 <= len(report.scenarios) <= 15  # 7 of the CIN and CP stages, 7-8 of care
+    assert 3 <= len(report.scenarios) <= 17  # 7 of the CIN and CP stages, 9-10 of care
     assert [s.problems for s in report.scenarios if not s.passed] == []
     assert report.passed
     coverage = report.coverage.as_json()
@@ -83,7 +83,7 @@ def test_pack_test_command_text() -> None:
     assert result.exit_code == 0, result.output
     assert "Flow coverage:" in result.output
     assert "Sequence flows never taken:" in result.output
-    assert "All 15 scenarios passed." in result.output
+    assert "All 17 scenarios passed." in result.output
 
 
 def test_a_failing_scenario_exits_1(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_a_failing_scenario_exits_1(tmp_path: Path) -> None:
     (pack_dir / "scenarios" / "07_broken.yaml").write_text("story: [not, a, story]\n")
     result = CliRunner().invoke(pack_test_command, [str(pack_dir)])
     assert result.exit_code == 1, result.output
-    assert "2 of 15 scenarios failed." in result.output
+    assert "2 of 17 scenarios failed." in result.output
     assert "0 task(s) open at the end, expected 2" in result.output
     assert "stopped at no task, expected ['Close the case']" in result.output
     assert "07_broken" in result.output and "cannot be read" in result.output

@@ -124,10 +124,12 @@ def test_availability_follows_the_record(runtime: CaseRuntime) -> None:
     in_care.looked_after = LookedAfter(periods=[PeriodOfCare(date(2025, 5, 3), "N1")])
     assert [a.name for a in runtime.available_actions(in_care)] == [
         "start_section47", "start_assessment", "close_case", "change_placement",
-        "change_legal_status", "child_missing", "plan_adoption", "cease_care", "change_worker"]
-    # after care: contact with the care leaver
+        "change_legal_status", "child_missing", "plan_adoption", "cease_care",
+        "record_outcomes", "change_worker"]
+    # after care: contact with the care leaver, and the outcomes of a year in care
     in_care.looked_after.periods[0].end = date(2025, 9, 1)
-    assert "care_leaver_contact" in [a.name for a in runtime.available_actions(in_care)]
+    after_care = [a.name for a in runtime.available_actions(in_care)]
+    assert "care_leaver_contact" in after_care and "record_outcomes" in after_care
     # never while the action's own process is already running on the episode
     assert "start_section47" not in [a.name for a in
                                      runtime.available_actions(record(), {"section47"})]
