@@ -21,17 +21,9 @@ breaks the contract, with the DfE rule:
   after an enquiry or plan (2990) are warnings, as the worker chooses the reason, and so is a
   section 47 enquiry closed with no assessment on the episode (2991Q).
 
-The SSDA903 needs of the looked-after record (the child's, carried across the processes of a
-path; a path starts with the child not looked after):
-
-* a period of care starts with a legal status (144) and a placement (146) on the same form, and
-  only when the child is not looked after already;
-* a legal status has its code (144); a placement its type (146) and its provider (178), unless
-  every type the form may record is one with no provider (T0-T4, Z11-Z14);
-* a period of care that ends has its reason ceased, and the reason comes with the end (148);
-* a looked-after review has the child's participation code (167);
-* a legal status, placement, review, missing episode or end of care is recorded only while the
-  child is looked after (the engine refuses it otherwise); a missing episode has its kind.
+The SSDA903 needs of the looked-after record are checked by :mod:`.care_contract`; what the
+checks share (the record so far, how surely an item is filled, how a breach is reported, and
+``accept_undecided``) is in :mod:`.contract`.
 
 Items a form fills only if an optional question is answered count as possibly missing (an
 error where the item is required); items behind a ``show_if`` that cannot be worked out are
@@ -43,141 +35,40 @@ order are in different branches of one parallel block.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
-from carepath.core.looked_after_codes import NO_PROVIDER_PLACEMENTS
-from carepath.engine.check.paths import Branch, EndKind, Step, Trail, concurrent_branches
-from carepath.engine.check.report import Findings, Severity
+from carepath.engine.check.care_contract import _CARE, CareContract
+from carepath.engine.check.contract import (
+    Level,
+    Ref,
+    _best,
+    _Level,
+    _Obj,
+    _Rec,
+    _settle,
+    _severity,
+)
+from carepath.engine.check.paths import EndKind, Step, Trail, concurrent_branches
+from carepath.engine.check.report import Findings
 from carepath.engine.check.symbolic import UNKNOWN
 from carepath.engine.pack import Pack
 
-Level = Literal["sure", "optional", "unsure"]
-_Level = Callable[[str], "Level | None"]  # how surely the step being checked fills an item
-Ref = Branch  # where something was recorded: the parallel branch of its step
-_Severity = Literal["error", "warning", "undecided"]
-_ORDER = {"sure": 3, "optional": 2, "unsure": 1, None: 0}
 _ACTIVITY = ("assessment.", "s47.", "cp_plan.", "cin_plan.")
 _CLOSED_AFTER_ASSESSMENT = ("RC8", "RC9")
-_CARE = frozenset({"care", "legal_status", "placement", "missing", "lac_review"})
 
 
-class _Obj(NamedTuple):
-    at: Ref
-    done: Level | None = None  # assessment: authorised; s47: concluded; plans: ended
-    extra: Level | None = None  # assessment: factors; CP plan: initial category
-    done_at: Ref = ()  # where it was authorised / concluded / ended
-
-
-class _Rec(NamedTuple):
-    decided: bool = False
-    nfa: Ref | None = None
-    need: bool = False
-    activity: Ref | None = None
-    assessment: _Obj | None = None
-    assessed: bool = False
-    s47: _Obj | None = None
-    icpc: tuple[Ref, Level] | None = None
-    cp: _Obj | None = None
-    cin: _Obj | None = None
-    worked: bool = False  # an enquiry or a plan is on the episode (rule 2990)
-    closed: tuple[Ref, Level] | None = None  # where the episode closed, and how surely
-    care: Level | None = None  # how surely the child is looked after (None: not)
-    fills: tuple[Ref, ...] = ()  # steps in parallel branches that recorded something
-    branched: bool = False  # some Ref above names a parallel branch
-
-
-def _plain(ref: Ref | None) -> Ref | None:
-    return None if ref is None else ()
-
-
-def _settle(rec: _Rec) -> _Rec:
-    """After a parallel block has joined, every step of it came before what follows: forget the
-    branches (so paths that differ only there share what follows)."""
-    def obj(o: _Obj | None) -> _Obj | None:
-        return None if o is None else o._replace(at=(), done_at=())
-
-    closed = None if rec.closed is None else ((), rec.closed[1])
-    return rec._replace(
-        nfa=_plain(rec.nfa), activity=_plain(rec.activity), assessment=obj(rec.assessment),
-        s47=obj(rec.s47), icpc=None if rec.icpc is None else ((), rec.icpc[1]),
-        cp=obj(rec.cp), cin=obj(rec.cin), closed=closed, fills=(), branched=False)
-
-
-def _best(a: Level | None, b: Level | None) -> Level | None:
-    return a if _ORDER[a] >= _ORDER[b] else b
-
-
-def _severity(trigger: Level | None, have: Level | None) -> _Severity | None:
-    """How bad it is that a step doing something (``trigger``: how surely it does it) finds an
-    item it needs only ``have`` (None: nothing to report). "undecided": it hangs on a
-    ``show_if`` the checker cannot work out, an error unless the pack accepts it."""
-    if trigger is None or have == "sure":
-        return None
-    if trigger == "sure" and have != "unsure":
-        return "error"
-    return "undecided" if "unsure" in (trigger, have) else "warning"
-
-
-class RecordContract:
+class RecordContract(CareContract):
     """An observer (:class:`~carepath.engine.check.paths.Observer`) checking the record
     contract; its findings go to ``findings``."""
 
     def __init__(self, pack: Pack, findings: Findings) -> None:
-        self.pack = pack
-        self.findings = findings
+        super().__init__(pack, findings)
         self.maps_nfa = any(f.record == "referral.nfa" for form in pack.forms.values()
                             for f in form.fields)
         self._seen: dict[tuple[Any, ...], _Rec] = {}
 
     def begin(self) -> _Rec:
         return _Rec()
-
-    # -- reporting ------------------------------------------------------------------------------
-
-    def _field(self, step: Step, item: str) -> str | None:
-        form = self.pack.forms.get(step.form or "")
-        for f in form.fields if form is not None else ():
-            if f.record == item:
-                return f.name
-        return None
-
-    def _why(self, step: Step, item: str, have: Level | None) -> str:
-        name = self._field(step, item)
-        if have == "optional" and name:
-            return f" ('{name}' is optional on form '{step.form}' and may be left blank)"
-        if have == "unsure" and name:
-            return f" ('{name}' on form '{step.form}' may not be shown: its show_if cannot be " \
-                   "worked out here)"
-        return ""
-
-    def accepted(self, step: Step, item: str | None) -> bool:
-        """Whether the pack accepts that ``item`` hangs on a ``show_if`` it cannot decide
-        (``accept_undecided`` in pack.yaml names the item or a field of the step's form)."""
-        accept = self.pack.accept_undecided
-        if item in accept:
-            return True
-        form = self.pack.forms.get(step.form or "")
-        return form is not None and any(
-            f"{form.id}.{f.name}" in accept for f in form.fields if f.show_if is not None)
-
-    def _report(self, severity: _Severity | None, trail: Trail, rules: tuple[str, ...],
-                item: str | None, message: str, key: Any = None) -> None:
-        if severity is None:
-            return
-        found: Severity
-        if severity == "undecided":
-            if self.accepted(trail.step, item):
-                found = "warning"
-                message += " (accepted in pack.yaml: accept_undecided)"
-            else:
-                found = "error"
-                message += (" — a condition decides it that pack check cannot work out: "
-                            "make it decidable, or accept it with accept_undecided in pack.yaml")
-        else:
-            found = severity
-        self.findings.at(found, "record", message, trail, rules=rules, item=item,
-                         key=None if key is None else ("record", rules, item, key))
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -395,74 +286,6 @@ class RecordContract:
             cin = _Obj(here)
             rec = rec._replace(worked=True)
         return rec._replace(cp=cp, cin=cin)
-
-    def _care(self, rec: _Rec, trail: Trail, lv: _Level) -> _Rec:
-        """The 903's needs of the looked-after record (see the module's docstring)."""
-        step = trail.step
-        start, end = lv("care.start"), lv("care.end")
-        care = rec.care
-        if start:
-            if care is not None:
-                self._report(_severity(start, None if care == "sure" else "sure"), trail,
-                             ("431",), "care.start", f"'{step.title}' starts a period of care "
-                             "while the child may already be looked after (the engine refuses "
-                             "it)")
-            for item, rule, what in (("legal_status.start", "144", "legal status"),
-                                     ("placement.start", "146", "placement")):
-                self._report(_severity(start, lv(item)), trail, (rule,), item,
-                             f"'{step.title}' starts a period of care without its {what} "
-                             "(every 903 episode has a legal status and a placement from the "
-                             "day care starts)" + self._why(step, item, lv(item)))
-            care = _best(care, start)
-        for item, rule, needs in (("legal_status.start", "144", "legal_status.code"),
-                                  ("placement.start", "146", "placement.type"),
-                                  ("missing.start", "", "missing.kind"),
-                                  ("lac_review.date", "167", "lac_review.participation")):
-            given = lv(item)
-            if not given:
-                continue
-            if not start:
-                self._during(care, given, trail, item)
-            self._report(_severity(given, lv(needs)), trail, (rule,) if rule else (), needs,
-                         f"'{step.title}' records {item} without {needs}"
-                         + self._why(step, needs, lv(needs)))
-        placed = lv("placement.start")
-        if placed and self._needs_provider(step):
-            have = lv("placement.provider")
-            self._report(_severity(placed, have), trail, ("178",), "placement.provider",
-                         f"'{step.title}' records a placement that may need a provider "
-                         "(every type but T0-T4 and Z11-Z14) without its provider"
-                         + self._why(step, "placement.provider", have))
-        reason = lv("care.reason_ceased")
-        if end:
-            self._during(care, end, trail, "care.end")
-            self._report(_severity(end, reason), trail, ("148",), "care.reason_ceased",
-                         f"'{step.title}' ends the period of care without the reason it ceased"
-                         + self._why(step, "care.reason_ceased", reason))
-            care = None if end == "sure" and care == "sure" else \
-                "unsure" if care is not None else None
-        elif reason == "sure":
-            self._report("error", trail, ("148",), "care.end", f"'{step.title}' records the "
-                         "reason care ceased without ending the period of care")
-        return rec._replace(care=care) if care != rec.care else rec
-
-    def _during(self, care: Level | None, given: Level, trail: Trail, item: str) -> None:
-        """``item`` is recorded only while the child is looked after."""
-        self._report(_severity(given, care if care == "sure" else None if care is None
-                               else "unsure"), trail, (), "care.start",
-                     f"'{trail.step.title}' records {item} while the child may not be looked "
-                     "after (the engine refuses it: record care.start first)")
-
-    def _needs_provider(self, step: Step) -> bool:
-        """Whether the placement ``step`` records may be of a type with a provider."""
-        known = step.outcome.items.get("placement.type")
-        if isinstance(known, str):
-            return known not in NO_PROVIDER_PLACEMENTS
-        form = self.pack.forms.get(step.form or "")
-        for f in form.fields if form is not None else ():
-            if f.record == "placement.type" and f.options:
-                return any(o.value not in NO_PROVIDER_PLACEMENTS for o in f.options)
-        return True
 
     def _closure(self, rec: _Rec, trail: Trail, here: Ref, lv: _Level) -> _Rec:
         step = trail.step
