@@ -38,6 +38,7 @@ def care_pack(tmp_path: Path) -> Path:
             if file.name.startswith(_CARE_FILES):
                 text = re.sub(rf"  \w+:\n(    .*\n)*?    start: {file.stem}\n", "", text)
                 file.unlink()
+    text = re.sub(r"(?m)^retired: .*\n", "", text)  # wt2023's retired care processes went too
     manifest.write_text(text, encoding="utf-8")
     for folder in ("forms", "processes"):
         for file in (FIXTURE / folder).iterdir():
