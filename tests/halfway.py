@@ -60,7 +60,7 @@ def half_way(path: Path) -> dict[str, Any] | None:
     its decision; failing that, any valid cut. None if no cut is a valid story."""
     story = parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
     first = story["episodes"][0]["referral"]["date"]
-    events = {d for d in _dates(story) if d > first}
+    events = {d for d in dates_in(story) if d > first}
     # each day something happened, and the day before it (an assessment started the day it
     # was referred and finished the day the case closed is open only in between)
     dates = sorted(events | {d - timedelta(days=1) for d in events})
@@ -75,11 +75,12 @@ def half_way(path: Path) -> dict[str, Any] | None:
     return (still_open or valid or [None])[0]
 
 
-def _dates(value: Any) -> list[date]:
+def dates_in(value: Any) -> list[date]:
+    """Every date in a story (or any part of one), in the order they are written."""
     if isinstance(value, date):
         return [value]
     if isinstance(value, dict):
-        return [d for v in value.values() for d in _dates(v)]
+        return [d for v in value.values() for d in dates_in(v)]
     if isinstance(value, list):
-        return [d for v in value for d in _dates(v)]
+        return [d for v in value for d in dates_in(v)]
     return []

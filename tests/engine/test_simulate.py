@@ -16,6 +16,7 @@ from carepath.engine.simulation.generator import (
 )
 from carepath.engine.stories.story import parse_story, upn_problem
 from carepath.engine.time.working_days import WorkingDayCalendar
+from tests.halfway import dates_in
 
 N = 3000
 YEAR = 2026
@@ -30,16 +31,6 @@ def stories() -> list[dict[str, Any]]:
 
 def _episodes(stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for s in stories for e in s["episodes"]]
-
-
-def _dates(value: Any) -> list[date]:
-    if isinstance(value, date):
-        return [value]
-    if isinstance(value, dict):
-        return [d for v in value.values() for d in _dates(v)]
-    if isinstance(value, list):
-        return [d for v in value for d in _dates(v)]
-    return []
 
 
 def test_every_story_is_in_the_normalised_form_parse_story_accepts(
@@ -68,7 +59,7 @@ def test_ids_and_upns_are_unique_and_valid(stories: list[dict[str, Any]]) -> Non
 def test_nothing_after_the_reference_date_and_some_before_the_year(
         stories: list[dict[str, Any]]) -> None:
     referrals = [e["referral"]["date"] for e in _episodes(stories)]
-    assert all(d <= END for s in stories for d in _dates(s["episodes"]))
+    assert all(d <= END for s in stories for d in dates_in(s["episodes"]))
     before = sum(1 for d in referrals if d < START)
     assert 0.1 * len(referrals) < before < 0.35 * len(referrals)
     open_at_end = sum(1 for s in stories if "closure" not in s["episodes"][-1])

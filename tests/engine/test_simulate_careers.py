@@ -14,19 +14,10 @@ from carepath.engine.record.case_record import record_to_story, story_to_record
 from carepath.engine.simulation import careers
 from carepath.engine.simulation.generator import SimulationError, generate_stories
 from carepath.engine.simulation.measures import care_measures
+from tests.halfway import dates_in
 
 YEAR = 2026
 LAST = date(YEAR, 3, 31)
-
-
-def _dates(value: object) -> list[date]:
-    if isinstance(value, date):
-        return [value]
-    if isinstance(value, dict):
-        return [d for v in value.values() for d in _dates(v)]
-    if isinstance(value, list):
-        return [d for v in value for d in _dates(v)]
-    return []
 
 
 def test_the_same_seed_gives_the_same_careers() -> None:
@@ -54,7 +45,7 @@ def test_every_career_is_a_valid_story_dated_by_31_march() -> None:
     stories = list(generate_stories(600, 11, YEAR, looked_after=1.0))  # checked by parse_story
     assert all("looked_after" in s for s in stories)
     for story in stories:
-        assert max(_dates(story)) <= LAST, story["child"]["la_child_id"]
+        assert max(dates_in(story)) <= LAST, story["child"]["la_child_id"]
         assert record_to_story(story_to_record(story)) == story
         episode = story["episodes"][0]
         assert "closure" not in episode  # care-leaver contacts need the episode open
