@@ -4,17 +4,15 @@ audit check alike) and records the view in two statements (``CaseService.case_pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import Engine, event
 
 from carepath.adapters.app import Services
 from carepath.adapters.db.cases import SqlCaseRepository
 
-from .site import DECISION, OPERATOR, make_app, make_services, open_case, open_task, sign_in
+from .site import DECISION, OPERATOR, open_case, open_task, sign_in
 
 # The statements of one case page, signing-in aside (the user and their teams), on SQLite (its
 # write transaction starts with a BEGIN IMMEDIATE statement: one more than on PostgreSQL), for a
@@ -27,16 +25,6 @@ from .site import DECISION, OPERATOR, make_app, make_services, open_case, open_t
 WARM = 9
 COLD = 13
 NOT_SEEN = 1  # a case the person may not see: its row, and no more
-
-
-@pytest.fixture
-def services(db: Engine) -> Iterator[Services]:
-    yield from make_services(db)
-
-
-@pytest.fixture
-def app(services: Services) -> Flask:
-    return make_app(services)
 
 
 class Statements:

@@ -23,7 +23,7 @@ from carepath.adapters.web.views import moves
 from carepath.service.types import TaskFilter
 
 from .api_helpers import Api
-from .site import CHILD, OPERATOR, csrf_of, make_app, make_services, sign_in
+from .site import CHILD, OPERATOR, csrf_of, make_services, sign_in
 from .test_pages import check_page
 
 MOVES = Path(__file__).parents[2] / "packs" / "moves"
@@ -34,11 +34,6 @@ REFERRAL = {"date": "2025-05-01", "source": "2A"}
 def services(db: Engine) -> Iterator[Services]:
     registry = PackRegistry([MOVES / v for v in ("v1", "rename", "remove", "remove_mapped")])
     yield from make_services(db, registry)
-
-
-@pytest.fixture
-def app(services: Services) -> Flask:
-    return make_app(services)
 
 
 def _child(n: int) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
@@ -18,7 +17,6 @@ import lxml.html
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
 from werkzeug.test import TestResponse
 
 from carepath.adapters.app import Services
@@ -34,7 +32,6 @@ from .site import (
     csrf_of,
     form_data,
     make_app,
-    make_services,
     open_case,
     open_task,
     sign_in,
@@ -42,16 +39,6 @@ from .site import (
 
 FILES = ("/assets/", "/govuk/", "/static/", "/local/")
 MAX_PAGES = 400  # per person: a loop in the links fails loudly rather than running forever
-
-
-@pytest.fixture
-def services(db: Engine) -> Iterator[Services]:
-    yield from make_services(db)
-
-
-@pytest.fixture
-def app(services: Services) -> Flask:
-    return make_app(services)
 
 
 def normalise(text: str) -> str:

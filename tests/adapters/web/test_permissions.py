@@ -3,25 +3,17 @@ public ones sends you to sign in; roles keep their pages; the JSON API wants a b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
-from sqlalchemy import Engine
 from werkzeug.routing import Rule
 
 from carepath.adapters.app import Services
 from carepath.adapters.web.security import ANYONE, SIGNED_IN, TOKEN, permission_of
 
-from .site import make_app, make_services, sign_in
+from .site import make_app, sign_in
 
 # Only SQLite: the routes do not depend on the database.
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def services(db: Engine) -> Iterator[Services]:
-    yield from make_services(db)
 
 
 @pytest.fixture
