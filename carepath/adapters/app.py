@@ -23,7 +23,8 @@ from carepath.adapters.packs import PackRegistry
 from carepath.engine.pack import Pack
 from carepath.service.audit import AuditService
 from carepath.service.cases import CaseService
-from carepath.service.migration import MigrationService, ScratchCases
+from carepath.service.migration import MigrationService
+from carepath.service.migration_types import ScratchCases
 from carepath.service.packs import PackService
 from carepath.service.people import PeopleService
 from carepath.service.returns import ReturnsService

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from carepath.core.errors import CarepathError
-from carepath.service.migration import CaseReport, RunSpec
+from carepath.service.migration_types import CaseReport, RunSpec
 
 __all__ = ["parallel_share", "run_in_parallel"]
 

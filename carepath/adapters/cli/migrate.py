@@ -13,7 +13,8 @@ from rich.table import Table
 from carepath.adapters.cli.errors import handle_errors
 from carepath.adapters.cli.options import actor, db_option, json_option, out, print_json
 from carepath.core.errors import CarepathError
-from carepath.service.migration import CaseReport, MigrationRun, MigrationService
+from carepath.service.migration import MigrationService
+from carepath.service.migration_types import CaseReport, MigrationRun
 
 
 def migration(db_url: str | None) -> MigrationService:

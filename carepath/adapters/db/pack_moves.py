@@ -22,7 +22,7 @@ from carepath.adapters.db.cases import _lock, transaction
 from carepath.adapters.db.records import load_record
 from carepath.core.errors import NotFoundError
 from carepath.engine.time.clock import current_clock
-from carepath.service.migration import (
+from carepath.service.migration_types import (
     CasePlan,
     CaseWork,
     OpenTask,

@@ -10,7 +10,7 @@ from flask import Response
 
 from carepath.core.errors import CarepathError, StorageError
 from carepath.forms.validation import FieldError
-from carepath.service.migration import parse_key
+from carepath.service.migration_types import parse_key
 
 from ..auth import current_user
 from ..context import services

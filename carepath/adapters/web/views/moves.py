@@ -20,13 +20,8 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from carepath.core.errors import CarepathError, StorageError
 from carepath.engine.pack import Pack
-from carepath.service.migration import (
-    MigrationReport,
-    MigrationService,
-    PackVersionInfo,
-    pack_diff,
-    parse_key,
-)
+from carepath.service.migration import MigrationService, pack_diff
+from carepath.service.migration_types import MigrationReport, PackVersionInfo, parse_key
 
 from ..auth import current_user
 from ..context import services
