@@ -22,7 +22,8 @@ from carepath.core.errors import (
     TaskStateError,
 )
 from carepath.engine.intake import check_child_at_referral, long_date
-from carepath.engine.pack import Action, Pack
+from carepath.engine.pack import Pack
+from carepath.engine.pack_settings import Action
 from carepath.engine.record.case_record import (
     CaseRecord,
     Child,
