@@ -81,6 +81,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from carepath.core.ages import age_on
 from carepath.engine.record.case_record import Child, Episode
 from carepath.engine.time.clock import today
 from carepath.returns import CaseData, ReturnError
@@ -221,7 +222,7 @@ def default_period(on: date | None = None) -> tuple[date, date]:
 def age_in_years(birth: date | None, on: date) -> int | None:
     if birth is None or birth > on:
         return None
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    return age_on(birth, on)
 
 
 def _yes_no(value: bool | None) -> str | None:

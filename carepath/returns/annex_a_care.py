@@ -87,6 +87,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from carepath.core.ages import birthday
 from carepath.core.errors import RecordError
 from carepath.core.looked_after_codes import (
     ADOPTED_REASONS,
@@ -127,7 +128,7 @@ from carepath.returns.annex_a_groups import (
     SUITABILITY_EXCLUDE,
     SUITABILITY_UNKNOWN,
 )
-from carepath.returns.ssda903 import LookedAfterChild, birthday
+from carepath.returns.ssda903 import LookedAfterChild
 
 _CHILD = ["Child Unique ID", "Sex", "Ethnicity", "Date of Birth", "Age of Child (Years)"]
 _DISABILITY = "Does the Child have a Disability"

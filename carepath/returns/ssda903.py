@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
+from carepath.core.ages import age_on, birthday
 from carepath.core.errors import RecordError
 from carepath.core.looked_after_codes import (
     ADOPTED_REASONS,
@@ -141,18 +142,6 @@ def _flag(value: bool | None) -> str:
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
-
-
-def birthday(born: date, age: int) -> date:
-    """The day a child born on ``born`` turns ``age`` (29 February: 1 March in other years)."""
-    try:
-        return born.replace(year=born.year + age)
-    except ValueError:
-        return date(born.year + age, 3, 1)
-
-
-def age_on(born: date, day: date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def ssda903_rows(children: Iterable[LookedAfterChild], year: int,

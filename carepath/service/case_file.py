@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from carepath.core.ages import age_on
 from carepath.core.codes import STATUTORY_CODELISTS
 from carepath.engine.time.clock import today
 from carepath.service.chronology import ChronologyEntry
@@ -107,7 +108,7 @@ def _cell(key: str, value: JsonValue) -> str:
 
 
 def age_in_years(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return age_on(born, on)
 
 
 def child_rows(child: Mapping[str, JsonValue]) -> tuple[Row, ...]:

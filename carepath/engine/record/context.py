@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from carepath.core.ages import age_on
 from carepath.engine.record.looked_after import LookedAfter
 from carepath.engine.record.model import CaseRecord, Episode, icpc_target, previous_plans
 from carepath.engine.time.clock import today
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def _age(born: date, on: date) -> int | None:
-    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    years = age_on(born, on)
     return years if years >= 0 else None
 
 

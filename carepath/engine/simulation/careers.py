@@ -20,7 +20,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from carepath.engine.simulation.dates import add_months, age_on, pick, pick_many
+from carepath.core.ages import age_on, birthday
+from carepath.engine.simulation.dates import add_months, pick, pick_many
 from carepath.engine.simulation.rates import ETHNICITIES, FACTORS
 from carepath.engine.time.working_days import WorkingDayCalendar
 
@@ -173,11 +174,6 @@ class _Career:
 Career = Callable[[_Career], date]
 
 
-def _birthday(born: date, years: int) -> date:
-    return born.replace(year=born.year + years) if (born.month, born.day) != (2, 29) \
-        else date(born.year + years, 3, 1)
-
-
 def _long_term(c: _Career) -> date:
     """Section 20 (V2) for months, then an interim (C1) and a full care order (C2), started one
     to four years before the year; a move of foster carer, sometimes another in the year."""
@@ -317,8 +313,8 @@ def _leaves_at_18(c: _Career) -> date:
     """Looked after since 12 to 16 under a care order; eighteen in the year and leaves care."""
     eighteen = c.day_in(c.first + timedelta(days=1), c.last - timedelta(days=1))
     born = date(eighteen.year - 18, eighteen.month, min(eighteen.day, 28))
-    eighteen = _birthday(born, 18)
-    start = c.working(c.day_in(_birthday(born, 12), _birthday(born, 16)))
+    eighteen = birthday(born, 18)
+    start = c.working(c.day_in(birthday(born, 12), birthday(born, 16)))
     c.period(start, eighteen, c.rng.choice(("E17", "E5", "E6", "E5")))
     c.status("C2", start, eighteen)
     c.place(c.rng.choice(("U4", "U1", "K2")), start, eighteen)
@@ -331,13 +327,13 @@ def _care_leaver(c: _Career) -> date:
     day = c.day_in(c.first + timedelta(days=70), c.last - timedelta(days=5))
     age = c.rng.choice((19, 20, 21))
     born = date(day.year - age, day.month, min(day.day, 28))
-    eighteen = _birthday(born, 18)
-    start = c.working(c.day_in(_birthday(born, 13), _birthday(born, 16)))
+    eighteen = birthday(born, 18)
+    start = c.working(c.day_in(birthday(born, 13), birthday(born, 16)))
     c.period(start, eighteen, c.rng.choice(("E5", "E17", "E6")))
     c.status("C2", start, eighteen)
     c.place("U4", start, eighteen)
     c.reviews(born, start, eighteen - timedelta(days=1))
-    contact = c.working(_birthday(born, age) - timedelta(days=c.rng.randint(5, 60)))
+    contact = c.working(birthday(born, age) - timedelta(days=c.rng.randint(5, 60)))
     touch = c.rng.choice(("YES", "YES", "YES", "YES", "NO", "REFU"))
     activity = c.rng.choice(("F1", "F2", "F5", "P5", "G5")) if touch == "YES" else "0"
     housing = c.rng.choice(("U1", "D1", "Z1", "E1", "B1")) if touch == "YES" else "0"

@@ -10,10 +10,10 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+from carepath.core.ages import age_on
 from carepath.engine.record.case_record import in_code_order
 from carepath.engine.simulation.dates import (
     add_months,
-    age_on,
     days_from,
     pick,
     pick_many,

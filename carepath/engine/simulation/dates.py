@@ -41,11 +41,6 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, last))
 
 
-def age_on(birth: date, day: date) -> int:
-    """Full years of age on ``day``."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
 def referral_weight(cal: WorkingDayCalendar, day: date) -> float:
     """How likely a referral is on ``day``, relative to the other days of the week."""
     weight = REFERRAL_WEEKDAY[day.weekday()]

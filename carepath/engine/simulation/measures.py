@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from carepath.engine.simulation.dates import add_months, age_on
+from carepath.core.ages import age_on
+from carepath.engine.simulation.dates import add_months
 from carepath.engine.time.working_days import WorkingDayCalendar
 
 __all__ = ["Target", "TARGETS", "care_measures", "measure"]
