@@ -59,7 +59,8 @@ class Settings:
     migrate_cases: int = 10_000
     migrate_jobs: int = 2  # carepath migrate --jobs: processes moving cases (one a core here)
     # figure 8: carepath simulate (children per mode)
-    simulate_children: int = 300
+    simulate_children: int = 1000
+    simulate_jobs: int = 2  # carepath simulate --jobs (one process a core here)
     # where PostgreSQL is (None: not configured)
     postgres_url: str | None = None
     only: set[str] = field(default_factory=set)

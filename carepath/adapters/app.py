@@ -102,17 +102,14 @@ def _migration(engine: Engine, packs: PackRegistry,
     """The migration service over ``packs`` (pins already applied). A long-lived app
     (``remember_checks``) runs ``pack check`` once per installed pack version: a version's
     files are read once, when the registry loads it."""
-    from carepath.adapters.db.scratch import MemoryDatabases
+    from carepath.adapters.memory_cases import MemoryScratch
     from carepath.engine.check import check_pack
 
-    scratch: list[MemoryDatabases] = []
+    scratch = MemoryScratch()
     lock = threading.Lock()
 
     def databases() -> ScratchCases:
-        with lock:  # one migrated template per service, copied afresh for each case
-            if not scratch:
-                scratch.append(MemoryDatabases())
-            return scratch[0]
+        return scratch  # a fresh in-memory case store for each replay
 
     checked: dict[int, tuple[Pack, Any]] = {}
 

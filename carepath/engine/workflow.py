@@ -50,7 +50,7 @@ from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.util.task import TaskState
 
 from carepath.core.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
 from carepath.engine.bpmn.script_environment import safe_script_engine
@@ -59,6 +59,11 @@ from carepath.engine.time.clock import install_spiff_clock
 
 # Spiff logs every state change, and below INFO the records carry task data: personal data.
 logging.getLogger("spiff").setLevel(logging.WARNING)
+# Spiff's own loggers decide what to gather for a record by their own level, not the level they
+# inherit: unset (0), they gather the task data and, for a workflow, every task id (a walk of
+# the whole tree) on every state change, only for the record to be dropped.
+for _name in ("spiff.task", "spiff.workflow", "spiff.data"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 install_spiff_clock()
 
 Functions = Mapping[str, Callable[..., Any]]
@@ -75,6 +80,39 @@ _TIMER_TYPES = {
 }
 
 
+_PLAIN_FILTER = frozenset({"state", "manual"})
+
+
+def _tasks_in_tree_order(workflow: Any, first: Any, state: int, manual: bool | None,
+                         into_called: bool = True) -> Iterator[Any]:
+    """What ``BpmnTaskIterator(first, state=state, manual=manual)`` yields (depth first,
+    called processes' tasks under the task that calls them), without its depth limit and with
+    a stack instead of its list rebuilt at every step: the engine asks this several times
+    for every task it runs (the profile of ``carepath simulate`` had it at a fifth).
+    ``into_called`` False: this workflow's own tasks only (Spiff's plain ``TaskIterator``)."""
+    if state & TaskState.PREDICTED_MASK:
+        min_state = TaskState.MAYBE
+    elif state & TaskState.DEFINITE_MASK:
+        min_state = TaskState.FUTURE
+    else:
+        min_state = TaskState.COMPLETED
+    subprocesses = workflow.top_workflow.subprocesses if into_called else None
+    stack = [first]
+    while stack:
+        task = stack.pop()
+        subprocess = subprocesses.get(task.id) if subprocesses else None
+        if subprocess is not None or (task._children and task.state >= min_state):
+            tasks = task.workflow.tasks
+            below = [tasks.get(child) for child in task._children]  # Task.children, inlined
+            # as Spiff: never into a finished called process to look for unfinished tasks
+            if subprocess is not None and not (task.state >= TaskState.FINISHED_MASK
+                                               and state <= TaskState.FINISHED_MASK):
+                below = [subprocess.task_tree, *below]
+            stack.extend(reversed(below))
+        if task.state & state and (manual is None or task.task_spec.manual == manual):
+            yield task
+
+
 class _DeepIteration:
     """Iterators and completion checks without Spiff's depth limit of 1000."""
 
@@ -82,14 +120,23 @@ class _DeepIteration:
     completed: bool
 
     def get_tasks_iterator(self, first_task: Any = None, **kwargs: Any) -> Any:
+        if kwargs.keys() <= _PLAIN_FILTER:
+            return _tasks_in_tree_order(self, first_task or self.task_tree,
+                                        kwargs.get("state", TaskState.ANY_MASK),
+                                        kwargs.get("manual"))
         kwargs.setdefault("max_depth", MAX_DEPTH)
         return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
 
+    def update_waiting_tasks(self) -> None:
+        """Spiff's, which runs after every task completed, with the walk above."""
+        for task in _tasks_in_tree_order(self, self.task_tree, TaskState.WAITING, None,
+                                         into_called=False):
+            task.task_spec._update(task)
+
     def is_completed(self) -> bool:
         if not self.completed:
-            unfinished = TaskIterator(
-                self.task_tree, state=TaskState.NOT_FINISHED_MASK, max_depth=MAX_DEPTH
-            )
+            unfinished = _tasks_in_tree_order(self, self.task_tree, TaskState.NOT_FINISHED_MASK,
+                                              None, into_called=False)
             if next(unfinished, None) is None:
                 self.completed = True
         return self.completed

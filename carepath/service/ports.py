@@ -264,6 +264,24 @@ class CaseRepository(Protocol):
         ...
 
 
+class CaseBatch(Protocol):
+    """New cases worked out in memory (``cases``), written to the database together."""
+
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    def stored_id(self, case_id: int) -> int:
+        """Once the batch is written: the database's id of the batch's case ``case_id``."""
+        ...
+
+
+class CaseBatches(Protocol):
+    def batch(self) -> AbstractContextManager[CaseBatch]:
+        """A batch: written to the database, in one go, when the block ends without an
+        exception (nothing of it otherwise)."""
+        ...
+
+
 class AuditLog(Protocol):
     def verify(self, case_id: int | None,
                anchor: Mapping[int, tuple[int, str]] | None = None) -> list[AuditProblem]:

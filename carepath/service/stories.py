@@ -53,7 +53,7 @@ from carepath.engine.record.case_record import (
     record_to_story,
 )
 from carepath.engine.record.context import record_context
-from carepath.engine.runtime import CaseRuntime, Outcome, TaskRef
+from carepath.engine.runtime import CaseRuntime, LiveInstance, Outcome, TaskRef
 from carepath.engine.stories.cursor import (
     PendingEvent,
     StoryValue,
@@ -63,6 +63,7 @@ from carepath.engine.stories.cursor import (
 )
 from carepath.engine.stories.lac_cursor import OPENING as LAC_OPENING
 from carepath.engine.time.clock import FixedClock, today, use_clock
+from carepath.engine.workflow import WorkflowInstance
 from carepath.forms.schema import Field, FieldType, Form
 from carepath.forms.validation import ValidationContext, visible_fields
 from carepath.service.cases import CaseService
@@ -349,6 +350,11 @@ class StoryRunner:
         self.check_record = check_record
         self._forms: dict[str, _FormInfo] = {}
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
+        # instance id -> (its state as stored, the live workflow it was stored from): the
+        # workflows the runner's writes left, taken instead of restoring the state, once each
+        # (completing a task changes it). The state is None until the next read of the case's
+        # work shows what was stored (nothing writes the case in between).
+        self._warm: dict[int, tuple[str | None, WorkflowInstance]] = {}
         self.simulations = 0  # how many task completions were simulated (for profiling)
         self.looked_after: Mapping[str, Any] | None = None  # the story's, while it runs
 
@@ -362,6 +368,7 @@ class StoryRunner:
                 return self._run(child, episodes, clock, list(story.get("worker_changes", ())))
         finally:
             self.looked_after = None
+            self._warm.clear()
 
     def _open(self, child: Mapping[str, Any], episode: Mapping[str, Any],
               clock: FixedClock) -> int:
@@ -596,6 +603,9 @@ class StoryRunner:
         tasks: list[TaskView] = []
         lives: list[_Live] = []
         for work in self.service.cases.ready_work(case_id):
+            warm = self._warm.get(work.instance_id)
+            if warm is not None and warm[0] is None:
+                self._warm[work.instance_id] = (work.state, warm[1])
             tasks.append(work.view)
             lives.append(_Live(work.view, work.ref, work.instance_id, work.view.process,
                                work.episode_seq, work.state, work.pack_name, work.pack_version,
@@ -619,8 +629,7 @@ class StoryRunner:
         runtime = self._runtime(live.pack_name, live.pack_version)
         try:
             with use_clock(FixedClock(_noon(when))):
-                instance = runtime.restore(live.process_id, live.state, live.episode_seq,
-                                           live.instance_id)
+                instance = self._instance(runtime, live)
                 return runtime.complete(record, instance, live.ref, values, live.worker)
         except CarepathError:
             return None
@@ -628,9 +637,18 @@ class StoryRunner:
     def _outcome(self, live: _Live, record: CaseRecord, values: Mapping[str, Any]) -> Outcome:
         """Complete the task on the current clock, as ``CaseService.complete_task`` would."""
         runtime = self._runtime(live.pack_name, live.pack_version)
-        instance = runtime.restore(live.process_id, live.state, live.episode_seq,
+        return runtime.complete(record, self._instance(runtime, live), live.ref, values,
+                                live.worker)
+
+    def _instance(self, runtime: CaseRuntime, live: _Live) -> LiveInstance:
+        """The task's process instance as stored: the workflow the last write left, if the
+        runner made it and nothing has used it since, else restored from its state."""
+        stored, warm = self._warm.pop(live.instance_id, (None, None))
+        if warm is None or stored is None or not (stored is live.state or stored == live.state):
+            return runtime.restore(live.process_id, live.state, live.episode_seq,
                                    live.instance_id)
-        return runtime.complete(record, instance, live.ref, values, live.worker)
+        return LiveInstance(live.process_id, live.episode_seq, live.pack_name,
+                            live.pack_version, warm, db_id=live.instance_id, changed=False)
 
     def _commit(self, case_id: int, live: _Live, record: CaseRecord, outcome: Outcome) -> None:
         """Write a completion worked out in memory: one transaction, exactly as
@@ -638,6 +656,12 @@ class StoryRunner:
         since this step read it nothing is written and ConflictError is raised)."""
         self.service.write_outcome(case_id, live.case_version, record, outcome, self.acting,
                                    task_id=live.view.id)
+        for inst in outcome.instances:
+            if inst.db_id is not None:
+                if inst.status == "running":
+                    self._warm[inst.db_id] = (None, inst.workflow)
+                else:
+                    self._warm.pop(inst.db_id, None)
 
     # -- choosing how to complete a task -------------------------------------------------
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from carepath.adapters.cli.simulate import show_progress, simulate_command
+from carepath.adapters.db.bulk_cases import SqlCaseBatches
 from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
 from carepath.adapters.db.scratch import memory_engine, sqlite_file, throwaway_engine
 from carepath.adapters.packs import PackRegistry
@@ -45,7 +46,8 @@ def simulated(request: pytest.FixtureRequest) -> Iterator[Simulated]:
     store = CaseStore(engine, PackRegistry())
     pack = store.packs.get(request.param)
     seed = 2026 + PACKS.index(request.param)
-    summary = simulate(store.service, pack, CHILDREN, seed, YEAR, looked_after=True)
+    summary = simulate(store.service, pack, CHILDREN, seed, YEAR, looked_after=True,
+                       batches=SqlCaseBatches(engine, store.service.cases.upn_holders))
     stories = list(generate_stories(CHILDREN, seed, YEAR, calendar=pack.timescales.calendar,
                                     looked_after=True))
     assert sum("looked_after" in s for s in stories) > CHILDREN / 20

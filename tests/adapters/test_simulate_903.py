@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from carepath.adapters.db.bulk_cases import SqlCaseBatches
 from carepath.adapters.db.database import dispose_engine, make_engine, upgrade
 from carepath.adapters.db.record_stream import iter_looked_after
 from carepath.adapters.packs import PackRegistry
@@ -44,7 +45,7 @@ def record_careers(pack: str, seed: int, children: int, url: str) -> tuple[int, 
     upgrade(engine)
     store = Casework(engine, PackRegistry())
     summary = simulate(store.service, store.packs.get(pack), children, seed, YEAR,
-                       looked_after=1.0)
+                       looked_after=1.0, batches=SqlCaseBatches(engine))
     dispose_engine(url)
     return summary.children, summary.cases
 

@@ -83,17 +83,27 @@ def _echo_json(data: Any) -> None:
 @click.option("--looked-after/--no-looked-after", default=True, show_default=True,
               help="About one child in eight is a looked-after child with a career in care "
                    "(docs/simulation.md); without it, children in need only.")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Worker processes recording the children (one a core); a SQLite file or "
+                   "a server database.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url: str | None,
-                     no_sync: bool, looked_after: bool, as_json: bool) -> None:
+                     no_sync: bool, looked_after: bool, jobs: int, as_json: bool) -> None:
     """Record realistic simulated children on a pack (demo caseloads, benchmarks)."""
     from carepath.adapters.app import case_service
+    from carepath.adapters.db.bulk_cases import SqlCaseBatches
     from carepath.adapters.db.database import make_engine, mask_url, require_current, resolve_url
     from carepath.adapters.db.scratch import sqlite_file, throwaway_engine
+    from carepath.adapters.simulate_jobs import simulate_in_parallel
     from carepath.service.simulation import simulate
 
     url = resolve_url(db_url)
+    if jobs < 1:
+        raise CarepathError(f"--jobs must be 1 or more (not {jobs})")
+    if jobs > 1 and url.startswith("sqlite") and sqlite_file(url) is None:
+        raise CarepathError("--jobs needs a database the worker processes can open: a SQLite "
+                            "file or a server, not an in-memory database")
     if no_sync:
         path = sqlite_file(url)
         if path is None:
@@ -107,8 +117,13 @@ def simulate_command(pack_name: str, children: int, seed: int, year: int, db_url
         service = case_service(engine)
         pack = service.packs.get(pack_name)
         with _progress(show_progress(as_json), f"Simulating on {pack.key}", children) as tick:
-            summary = simulate(service, pack, children, seed, year, progress=tick,
-                               looked_after=looked_after)
+            if jobs > 1:
+                summary = simulate_in_parallel(url, no_sync, pack_name, children, seed, year,
+                                               looked_after, jobs, service, progress=tick)
+            else:
+                summary = simulate(service, pack, children, seed, year, progress=tick,
+                                   looked_after=looked_after,
+                                   batches=SqlCaseBatches(engine, service.cases.upn_holders))
     finally:
         if no_sync:
             engine.dispose()
