@@ -161,8 +161,37 @@ def test_simulate_command_user_errors(sqlite_db: str, tmp_path: Path) -> None:
                                     f"sqlite:///{tmp_path / 'missing.db'}")
     assert "1990 is not a collection year" in error("--pack", "wt2023", "--children", "1",
                                                     "--year", "1990", "--db", sqlite_db)
+    assert "--jobs must be 1 or more" in error("--pack", "wt2023", "--children", "1",
+                                                "--jobs", "0", "--db", sqlite_db)
+    assert "not an in-memory database" in error("--pack", "wt2023", "--children", "1",
+                                                "--jobs", "2", "--db", "sqlite://")
     result = runner.invoke(simulate_command, ["--pack", "wt2023", "--children", "-1"])
     assert result.exit_code == 2  # click's own usage error
+
+
+def test_simulate_command_with_jobs_records_every_child_once(sqlite_db: str) -> None:
+    """--jobs 2: two processes share the seed's children, their batches written in turn."""
+    from carepath.adapters.db.audit import SqlAuditLog
+    from carepath.service.audit import AuditService
+
+    args = ["--pack", "wt2023", "--children", "9", "--seed", "6", "--db", sqlite_db, "--json",
+            "--jobs", "2"]
+    result = CliRunner().invoke(simulate_command, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["children"] == data["cases"] == 9 and data["tasks"] > 27
+    engine = make_engine(sqlite_db)
+    store = CaseStore(engine, PackRegistry())
+    assert len(store.case_ids()) == 9
+    expected = sorted(s["child"]["la_child_id"] for s in generate_stories(9, 6, YEAR))
+    with Session(engine) as session:
+        from sqlalchemy import select
+
+        from carepath.adapters.db import models as m
+        assert sorted(session.scalars(select(m.CaseRow.la_child_id))) == expected
+    assert AuditService(SqlAuditLog(engine)).verify().problems == []
+    again = CliRunner().invoke(simulate_command, args)
+    assert again.exit_code == 2 and "already in this database" in again.output
 
 
 def test_progress_bars_only_at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
