@@ -350,6 +350,8 @@ class StoryRunner:
         self.check_record = check_record
         self._forms: dict[str, _FormInfo] = {}
         self._runtimes: dict[tuple[str, str], CaseRuntime] = {}
+        # (pack key, process id) -> _reachable_items
+        self._reachable: dict[tuple[str, str], frozenset[str]] = {}
         # instance id -> (its state as stored, the live workflow it was stored from): the
         # workflows the runner's writes left, taken instead of restoring the state, once each
         # (completing a task changes it). The state is None until the next read of the case's
@@ -438,15 +440,17 @@ class StoryRunner:
                             "recording it then would back-date it")
                 continue
             step = _Step(self, child, target, record, pending, day)
-            bests, blocked = self._bests(step, lives, rejected)
-            actionable = [c for c in bests if c.recorded]
+            worked_out: dict[int, _Candidate | None] = {}
+            bests, blocked = self._bests(step, lives, rejected, first.when, worked_out)
             # what records the story's earliest pending events (on their day) comes first
-            on_time = [c for c in actionable if c.first_key[0] == first.when]
+            on_time = [c for c in bests if c.recorded and c.first_key[0] == first.when]
             chosen: _Candidate | None = None
             if on_time:
                 chosen = _lazy_min(on_time, prefix=lambda c: c.first_key,
                                    after=lambda c: c.live.view.id)
             else:
+                bests, blocked = self._bests(step, lives, rejected, memo=worked_out)
+                actionable = [c for c in bests if c.recorded]
                 if blocked:
                     # a task whose best option is refused may be blocked too: check them all
                     for c in bests:
@@ -560,7 +564,11 @@ class StoryRunner:
         runtime = self._runtime(head.pack_name, head.pack_version)
         current = len(step.record.episodes) - 1
         running = {live.process_id for live in lives if live.episode_seq == current}
+        wanted = {e.item for e in step.pending if e.when == day}
         for action in available:
+            start = runtime.action(action.name).start
+            if start is None or not wanted & self._reachable_items(runtime.pack, start):
+                continue  # no form its work could open asks for what happens that day
             try:
                 with use_clock(FixedClock(_noon(day))):
                     outcome = runtime.take_action(step.record, action.name, head.worker,
@@ -573,6 +581,28 @@ class StoryRunner:
                                  expected_version=head.version)
                 return True
         return False
+
+    def _reachable_items(self, pack: Pack, process_id: str) -> frozenset[str]:
+        """The record items of every form of the process, of the processes it calls and of
+        those its end events start, and so on: all that taking an action starting it could
+        ever open a task for."""
+        found = self._reachable.get((pack.key, process_id))
+        if found is None:
+            items: set[str] = set()
+            seen: set[str] = set()
+            todo = [process_id]
+            while todo:
+                current = todo.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                specs = pack.specs(current)
+                for task in specs.tasks.values():
+                    if task.form:
+                        items.update(f.record for f in pack.form(task.form).fields if f.record)
+                todo.extend(specs.end_starts.values())
+            found = self._reachable[(pack.key, process_id)] = frozenset(items)
+        return found
 
     def _opened(self, record: CaseRecord | None, child: Mapping[str, Any],
                 episode: Mapping[str, Any], case_id: int) -> CaseRecord:
@@ -690,9 +720,14 @@ class StoryRunner:
         self._forms[form_id] = info
         return info
 
-    def _bests(self, step: _Step, lives: list[_Live], rejected: set[Any]
+    def _bests(self, step: _Step, lives: list[_Live], rejected: set[Any],
+               on_day: date | None = None, memo: dict[int, _Candidate | None] | None = None
                ) -> tuple[list[_Candidate], list[tuple[TaskView, list[str]]]]:
-        """Each task's best way to be completed, and the tasks the story cannot complete."""
+        """Each task's best way to be completed, and the tasks the story cannot complete.
+        With ``on_day``, only the tasks with a way to record an event of that day first: while
+        one of them has its best on time, nothing chooses the others (their bests, which may
+        take simulating every option, are worked out only if needed). ``memo`` keeps the
+        bests worked out (by task id) for a second call in the same step."""
         bests: list[_Candidate] = []
         blocked: list[tuple[TaskView, list[str]]] = []
         for live in lives:
@@ -712,7 +747,15 @@ class StoryRunner:
                 if candidate.key in rejected:
                     continue
                 candidates.append(candidate)
-            best = _lazy_min(candidates)
+            if on_day is not None and not any(c.recorded and c.first_key[0] == on_day
+                                              for c in candidates):
+                continue
+            if memo is not None and live.view.id in memo:
+                best = memo[live.view.id]
+            else:
+                best = _lazy_min(candidates)
+                if memo is not None:
+                    memo[live.view.id] = best
             if best is not None:
                 bests.append(best)
             elif missing_everywhere:
