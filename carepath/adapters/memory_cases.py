@@ -26,6 +26,7 @@ from carepath.core.errors import ConflictError, NotFoundError, StorageError, Tas
 from carepath.engine.record.case_record import CaseRecord
 from carepath.engine.runtime import LiveInstance
 from carepath.engine.time.clock import current_clock, today
+from carepath.service.cases import CHANGED
 from carepath.service.ports import (
     CaseAccess,
     CaseFileRead,
@@ -47,8 +48,6 @@ from carepath.service.types import (
     TaskView,
 )
 
-CHANGED = ("This case changed since you opened it. Nothing was saved: open it again and redo "
-           "your change.")
 RUNNING, COMPLETED, CANCELLED = "running", "completed", "cancelled"
 READY = "ready"
 
@@ -437,12 +436,16 @@ class MemoryCaseRepository:
 
 
 class MemoryScratch:
-    """A fresh in-memory case store for each use (``migrate`` replays): the ``ScratchCases``
-    the migration service asks for."""
+    """A fresh in-memory case store for each use (``migrate`` replays, ``pack test``
+    scenarios): the ``ScratchCases`` the migration service and the ``ScratchDatabases`` the
+    pack tests ask for."""
 
     @contextmanager
     def fresh(self) -> Iterator[MemoryCaseRepository]:
         yield MemoryCaseRepository()
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 __all__ = ["MemoryCase", "MemoryCaseRepository", "MemoryEvent", "MemoryInstance",

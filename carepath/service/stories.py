@@ -640,6 +640,9 @@ class StoryRunner:
             lives.append(_Live(work.view, work.ref, work.instance_id, work.view.process,
                                work.episode_seq, work.state, work.pack_name, work.pack_version,
                                work.case_worker, work.case_version))
+        # a workflow is matched with what was stored only by the first read after the write
+        for instance_id in [i for i, (stored, _) in self._warm.items() if stored is None]:
+            del self._warm[instance_id]
         return tasks, lives
 
     def _runtime(self, pack_name: str, pack_version: str) -> CaseRuntime:

@@ -15,6 +15,7 @@ import carepath.processes
 from carepath.adapters.cli.simulate import pack_test_command
 from carepath.adapters.db.database import upgrade
 from carepath.adapters.db.scratch import MemoryDatabases, memory_engine
+from carepath.adapters.memory_cases import MemoryScratch
 from carepath.adapters.packs import PackRegistry
 from carepath.core.errors import CarepathError, PackError, StoryError
 from carepath.core.yamlsource import load_yaml
@@ -50,11 +51,15 @@ def _story(name: str) -> dict:
     return parse_story(load_yaml(path.read_text(encoding="utf-8"), str(path)), str(path))
 
 
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
 @pytest.mark.parametrize("pack_name", ["ics2010", "wt2023"])
-def test_built_in_scenarios_pass_and_cover_most_flows(pack_name: str) -> None:
+def test_built_in_scenarios_pass_and_cover_most_flows(pack_name: str, store: str) -> None:
+    """On the in-memory case store (what `carepath pack test` uses) and on in-memory SQLite
+    databases alike."""
     registry = PackRegistry()
     pack = registry.get(pack_name)
-    report = run_pack_tests(pack, registry, MemoryDatabases())
+    report = run_pack_tests(pack, registry,
+                            MemoryScratch() if store == "memory" else MemoryDatabases())
     assert 3 <= len(report.scenarios) <= 17  # 7 of the CIN and CP stages, 9-10 of care
     assert [s.problems for s in report.scenarios if not s.passed] == []
     assert report.passed

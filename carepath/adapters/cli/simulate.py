@@ -144,13 +144,13 @@ def pack_test_command(pack_name: str, as_json: bool) -> None:
     """Run a pack's scenarios (PACK/scenarios/*.yaml) and report flow coverage; exit 1 if a
     scenario fails."""
     from carepath.adapters.app import pack_services
-    from carepath.adapters.db.scratch import MemoryDatabases
+    from carepath.adapters.memory_cases import MemoryScratch
     from carepath.service.pack_test import scenario_files
 
     packs = pack_services()
     pack = packs.get(pack_name)
     total = len(scenario_files(pack))
-    databases = MemoryDatabases()
+    databases = MemoryScratch()
     try:
         with _progress(show_progress(as_json), f"Scenarios of {pack.key}", total) as tick:
             report = packs.test(pack_name, databases, progress=tick)
