@@ -195,7 +195,8 @@ class MemoryCaseRepository:
 
     def case_instances(self, case_id: int) -> list[CaseInstance]:
         return [CaseInstance(i.id, i.process_id, i.episode_seq, i.pack_name, i.pack_version,
-                             i.status, i.state) for i in self._case(case_id).instances]
+                             i.status, i.state, i.next_timer_at)
+                for i in self._case(case_id).instances]
 
     def instance_states(self) -> list[InstanceState]:
         return [InstanceState(i.process_id, i.state, i.episode_seq, i.id)

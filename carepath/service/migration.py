@@ -361,11 +361,9 @@ class MigrationService:
                 after.append(TaskLine(v.title, v.due, v.process, v.bpmn_id))
             new_instances = []
             for instance_id, inst in sorted(instances.items()):
-                workflow = WorkflowInstance.restore(inst.state, target.specs(inst.process_id),
-                                                    pack_functions(target))
                 new_instances.append(NewInstance(inst.process_id, inst.episode_seq,
                                                  target.name, target.version, inst.state,
-                                                 workflow.next_timer_at(),
+                                                 inst.next_timer_at,
                                                  tasks_by_instance.get(instance_id, [])))
         report.tasks_after = after
         if report.unrecorded:

@@ -151,6 +151,7 @@ class CaseInstance:
     pack_version: str
     status: str  # running, completed or cancelled
     state: str
+    next_timer_at: datetime | None = None  # when its earliest waiting timer is due (UTC)
 
 
 @dataclass(frozen=True)

@@ -319,9 +319,9 @@ class SqlCaseRepository:
         with self._session() as session:
             rows = session.execute(
                 select(i.id, i.process_id, i.episode_seq, i.pack_name, i.pack_version, i.status,
-                       i.state).where(i.case_id == case_id).order_by(i.id)).all()
-            return [CaseInstance(n, p, e, pn, pv, st, s or "")
-                    for n, p, e, pn, pv, st, s in rows]
+                       i.state, i.next_timer_at).where(i.case_id == case_id).order_by(i.id)).all()
+            return [CaseInstance(n, p, e, pn, pv, st, s or "", t)
+                    for n, p, e, pn, pv, st, s, t in rows]
 
     # -- writing ---------------------------------------------------------------------------
 
