@@ -1,4 +1,4 @@
-"""Databases nobody needs to keep (tests, benchmarks, ``pack test``, throwaway simulations).
+"""Databases nobody needs to keep (tests, benchmarks, throwaway simulations).
 
 :func:`throwaway_engine` is SQLite that does not wait for the disk (``PRAGMA synchronous=OFF``);
 :func:`memory_engine` is SQLite in memory. A crash can corrupt such a file: it is never what
@@ -50,10 +50,11 @@ def sqlite_file(url: str) -> str | None:
 
 
 class MemoryDatabases:
-    """A migrated in-memory database, copied afresh for each use (``pack test`` scenarios,
-    ``migrate`` replays). The in-memory databases are kept for reuse (the template copied over
-    them each time): an engine kept keeps its compiled statements, which a new one per use would
-    compile again."""
+    """A migrated in-memory database, copied afresh for each use: the SQL twin of
+    ``adapters.memory_cases.MemoryScratch`` (which ``pack test`` and ``migrate`` replays use),
+    for the tests that hold the two to the same results. The in-memory databases are kept for
+    reuse (the template copied over them each time): an engine kept keeps its compiled
+    statements, which a new one per use would compile again."""
 
     def __init__(self) -> None:
         self.template = sqlite3.connect(":memory:", check_same_thread=False)
