@@ -27,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 
 from carepath.adapters.db import hotpath
 from carepath.adapters.db import models as m
-from carepath.adapters.db.audit import canonical_json, event_hash
 from carepath.adapters.db.records import save_record
 from carepath.adapters.memory_cases import MemoryCase, MemoryCaseRepository
 from carepath.core.errors import ConflictError, NotFoundError
@@ -69,15 +68,14 @@ def _event_rows(case: MemoryCase, case_id: int, task_offset: int
                 ) -> tuple[list[dict[str, Any]], int, str]:
     """The case's events chained from the start, as each write would have chained them."""
     rows: list[dict[str, Any]] = []
-    prev = ""
-    for seq, event in enumerate(case.events, start=1):
-        at = event.at.astimezone(UTC)
-        payload = canonical_json(_task_ids_moved(dict(event.payload), task_offset))
-        digest = event_hash(prev, case_id, seq, at, event.actor, event.kind, payload)
-        rows.append({"case_id": case_id, "seq": seq, "at": at, "actor": event.actor,
-                     "kind": event.kind, "payload": payload, "prev_hash": prev, "hash": digest})
-        prev = digest
-    return rows, len(rows), prev
+    head = (0, "")
+    for event in case.events:
+        chained, seq, last = hotpath.chain_events(
+            case_id, head, [(event.kind, _task_ids_moved(dict(event.payload), task_offset))],
+            event.actor, event.at.astimezone(UTC))
+        rows += chained
+        head = (seq, last)
+    return rows, head[0], head[1]
 
 
 def _write(conn: Connection, cases: list[MemoryCase], by: Offsets) -> None:

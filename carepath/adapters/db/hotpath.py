@@ -351,7 +351,7 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
     chained: list[dict[str, Any]] | None = None
     if head is not None and not outcome.episode_closed:
         # every event is known now: the chain head moves in the same statement
-        chained, seq, last = _chain(case_id, head, events, actor, at)
+        chained, seq, last = chain_events(case_id, head, events, actor, at)
         bumped = _FAST_BUMP_WITH_HEAD.rowcount(conn, {"b_case": case_id, "b_seen": seen_version,
                                                       "b_old_seq": head[0], "b_seq": seq,
                                                       "b_head": last})
@@ -411,7 +411,7 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
 
     # 6. the events, in one statement, and the chain head
     if chained is None:
-        chained, seq, last = _chain(case_id, head, events, actor, at)
+        chained, seq, last = chain_events(case_id, head, events, actor, at)
         if chained:
             conn.execute(_MOVE_HEAD, {"b_case": case_id, "b_seq": seq, "b_head": last})
     if chained:
@@ -430,7 +430,7 @@ def persist_outcome(conn: Connection, case_id: int, seen_version: int,
             for task_id, new in zip(ids, outcome.opened, strict=True)]
 
 
-def _chain(case_id: int, head: tuple[int, str], events: list[tuple[str, dict[str, Any]]],
+def chain_events(case_id: int, head: tuple[int, str], events: list[tuple[str, dict[str, Any]]],
            actor: str, at: datetime) -> tuple[list[dict[str, Any]], int, str]:
     """The event rows, chained on from ``head`` as :func:`audit.append_event` chains them."""
     seq, prev = head
@@ -510,7 +510,7 @@ def append_unversioned_event(conn: Connection, case_id: int, kind: str,
     found = conn.execute(_LOCK_HEAD, {"b_case": case_id}).one_or_none()
     if found is None:
         raise NotFoundError(f"There is no case {case_id}")
-    chained, seq, last = _chain(case_id, (found[0] or 0, found[1] or ""),
+    chained, seq, last = chain_events(case_id, (found[0] or 0, found[1] or ""),
                                 [(kind, dict(payload))], actor, now.astimezone(UTC))
     conn.execute(_MOVE_HEAD, {"b_case": case_id, "b_seq": seq, "b_head": last})
     params = {f"{name}_0": chained[0][name] for name in _EVENT_COLUMNS}
@@ -527,7 +527,7 @@ def append_unversioned_event_after(conn: Connection, case_id: int, head: tuple[i
     so a row returned means the case is still as it was read."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"An event time must carry a time zone (got {now.isoformat()})")
-    chained, seq, last = _chain(case_id, head, [(kind, dict(payload))], actor,
+    chained, seq, last = chain_events(case_id, head, [(kind, dict(payload))], actor,
                                 now.astimezone(UTC))
     moved = _FAST_MOVE_HEAD_FROM.rowcount(conn, {"b_case": case_id, "b_old_seq": head[0],
                                                  "b_seq": seq, "b_head": last})
