@@ -22,20 +22,11 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.task_spec import ParallelGatewayConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import (
-    BpmnSubWorkflowConverter,
-    BpmnWorkflowConverter,
-    WorkflowConverter,
-)
-from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -45,16 +36,16 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
-from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from carepath.core.errors import CarepathError, ExpressionError, TaskStateError, UnsafeExpression
 from carepath.engine.bpmn.script_environment import safe_script_engine
-from carepath.engine.bpmn.specs import ParallelJoin, ProcessSpecs
+from carepath.engine.bpmn.specs import ProcessSpecs
+from carepath.engine.spiff_tree import ENCODER as _ENCODER
+from carepath.engine.spiff_tree import SERIALIZER as _SERIALIZER
+from carepath.engine.spiff_tree import VERSION_KEY as _VERSION_KEY
+from carepath.engine.spiff_tree import Workflow as _Workflow
 from carepath.engine.time.clock import install_spiff_clock
 
 # Spiff logs every state change, and below INFO the records carry task data: personal data.
@@ -68,10 +59,6 @@ install_spiff_clock()
 
 Functions = Mapping[str, Callable[..., Any]]
 
-# Spiff's task iterators stop at depth 1000, and each round of a loop adds two to four levels:
-# past 250-500 rounds the READY task becomes invisible and is_completed() turns True without an
-# error (spiffworkflow-notes, finding 1). Processes are meant to be small; this is insurance.
-MAX_DEPTH = 1_000_000
 # run_timers stops after this many rounds: a cycle timer due many times over cannot spin for ever.
 MAX_TIMER_ROUNDS = 1_000
 _TIMER_TYPES = {
@@ -80,113 +67,6 @@ _TIMER_TYPES = {
 }
 
 
-_PLAIN_FILTER = frozenset({"state", "manual"})
-
-
-def _tasks_in_tree_order(workflow: Any, first: Any, state: int, manual: bool | None,
-                         into_called: bool = True) -> Iterator[Any]:
-    """What ``BpmnTaskIterator(first, state=state, manual=manual)`` yields (depth first,
-    called processes' tasks under the task that calls them), without its depth limit and with
-    a stack instead of its list rebuilt at every step: the engine asks this several times
-    for every task it runs (the profile of ``carepath simulate`` had it at a fifth).
-    ``into_called`` False: this workflow's own tasks only (Spiff's plain ``TaskIterator``)."""
-    if state & TaskState.PREDICTED_MASK:
-        min_state = TaskState.MAYBE
-    elif state & TaskState.DEFINITE_MASK:
-        min_state = TaskState.FUTURE
-    else:
-        min_state = TaskState.COMPLETED
-    subprocesses = workflow.top_workflow.subprocesses if into_called else None
-    stack = [first]
-    while stack:
-        task = stack.pop()
-        subprocess = subprocesses.get(task.id) if subprocesses else None
-        if subprocess is not None or (task._children and task.state >= min_state):
-            tasks = task.workflow.tasks
-            below = [tasks.get(child) for child in task._children]  # Task.children, inlined
-            # as Spiff: never into a finished called process to look for unfinished tasks
-            if subprocess is not None and not (task.state >= TaskState.FINISHED_MASK
-                                               and state <= TaskState.FINISHED_MASK):
-                below = [subprocess.task_tree, *below]
-            stack.extend(reversed(below))
-        if task.state & state and (manual is None or task.task_spec.manual == manual):
-            yield task
-
-
-class _DeepIteration:
-    """Iterators and completion checks without Spiff's depth limit of 1000."""
-
-    task_tree: Any
-    completed: bool
-
-    def get_tasks_iterator(self, first_task: Any = None, **kwargs: Any) -> Any:
-        if kwargs.keys() <= _PLAIN_FILTER:
-            return _tasks_in_tree_order(self, first_task or self.task_tree,
-                                        kwargs.get("state", TaskState.ANY_MASK),
-                                        kwargs.get("manual"))
-        kwargs.setdefault("max_depth", MAX_DEPTH)
-        return BpmnTaskIterator(first_task or self.task_tree, **kwargs)
-
-    def update_waiting_tasks(self) -> None:
-        """Spiff's, which runs after every task completed, with the walk above."""
-        for task in _tasks_in_tree_order(self, self.task_tree, TaskState.WAITING, None,
-                                         into_called=False):
-            task.task_spec._update(task)
-
-    def is_completed(self) -> bool:
-        if not self.completed:
-            unfinished = _tasks_in_tree_order(self, self.task_tree, TaskState.NOT_FINISHED_MASK,
-                                              None, into_called=False)
-            if next(unfinished, None) is None:
-                self.completed = True
-        return self.completed
-
-
-class _SubWorkflow(_DeepIteration, BpmnSubWorkflow):  # type: ignore[misc]
-    pass
-
-
-class _Workflow(_DeepIteration, BpmnWorkflow):  # type: ignore[misc]
-    def create_subprocess(self, my_task: Any, spec_name: str) -> Any:
-        subprocess = _SubWorkflow(
-            self.subprocess_specs[spec_name], parent_task_id=my_task.id, top_workflow=self
-        )
-        self.subprocesses[my_task.id] = subprocess
-        return subprocess
-
-
-class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
-    """Spiff's workflow converter without the specs: they come from the pack on restore, and
-    converting them on every save would double its cost. (Mirrors Spiff 3.2's ``to_dict``.)"""
-
-    def to_dict(self, workflow: Any) -> dict[str, Any]:
-        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-
-def _build_serializer() -> BpmnWorkflowSerializer:
-    registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
-    # Our classes are stored under Spiff's own type names, so states stay plain Spiff states
-    # and any stored BpmnWorkflow comes back as our deep-iterating subclass.
-    _StateConverter(_Workflow, registry, typename="BpmnWorkflow")
-    BpmnSubWorkflowConverter(_SubWorkflow, registry, typename="BpmnSubWorkflow")
-    ParallelGatewayConverter(ParallelJoin, registry, typename="ParallelGateway")
-    # Form values in task data: dates (and date-times, Decimals) must survive a round trip.
-    registry.register(
-        date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"])
-    )
-    registry.register(
-        datetime, lambda v: {"value": v.isoformat()}, lambda d: datetime.fromisoformat(d["value"])
-    )
-    registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
-    return BpmnWorkflowSerializer(registry)
-
-
-_SERIALIZER = _build_serializer()
-_ENCODER = create_encoder(_SERIALIZER.registry)
-_VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
 
 
 @dataclass(frozen=True)

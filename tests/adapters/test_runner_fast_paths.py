@@ -1,6 +1,6 @@
 """The story runner's shortcuts change nothing it records (issue 11 point 7, simulation speed):
 
-* ``engine.workflow`` walks a workflow's task tree with its own iterator for the plain queries
+* ``engine.spiff_tree`` walks a workflow's task tree with its own iterator for the plain queries
   the engine makes (a state mask, manual or not) and for the waiting tasks it updates after
   every task: it yields exactly what SpiffWorkflow's ``BpmnTaskIterator`` (``TaskIterator``
   for the waiting tasks) yields, in the same order;
@@ -22,7 +22,7 @@ from carepath.adapters.db import models as m
 from carepath.adapters.db.database import upgrade
 from carepath.adapters.db.scratch import memory_engine
 from carepath.adapters.packs import PackRegistry
-from carepath.engine import workflow
+from carepath.engine import spiff_tree
 from carepath.service.simulation import simulate
 from carepath.service.stories import StoryRunner
 from tests.casework import Casework
@@ -52,29 +52,29 @@ def _events(engine: Engine, pack: str) -> list[tuple[Any, ...]]:
 def test_the_tree_walk_yields_what_spiffs_iterator_yields(engine: Engine, pack: str,
                                                           monkeypatch: Any) -> None:
     calls = {"plain": 0}
-    ours = workflow._DeepIteration.get_tasks_iterator
+    ours = spiff_tree.DeepIteration.get_tasks_iterator
 
     def compared(self: Any, first_task: Any = None, **kwargs: Any) -> Any:
         found = list(ours(self, first_task, **kwargs))
-        if kwargs.keys() <= workflow._PLAIN_FILTER:
+        if kwargs.keys() <= spiff_tree.PLAIN_FILTER:
             calls["plain"] += 1
             spiffs = BpmnTaskIterator(first_task or self.task_tree,
-                                      max_depth=workflow.MAX_DEPTH, **kwargs)
+                                      max_depth=spiff_tree.MAX_DEPTH, **kwargs)
             assert [t.id for t in found] == [t.id for t in spiffs], kwargs
         return iter(found)
 
     def waiting_compared(self: Any) -> None:
         calls["waiting"] += 1
         spiffs = [t.id for t in TaskIterator(self.task_tree, state=TaskState.WAITING)]
-        found = [t.id for t in workflow._tasks_in_tree_order(
+        found = [t.id for t in spiff_tree.tasks_in_tree_order(
             self, self.task_tree, TaskState.WAITING, None, into_called=False)]
         assert found == spiffs
         ours_waiting(self)
 
     calls["waiting"] = 0
-    ours_waiting = workflow._DeepIteration.update_waiting_tasks
-    monkeypatch.setattr(workflow._DeepIteration, "get_tasks_iterator", compared)
-    monkeypatch.setattr(workflow._DeepIteration, "update_waiting_tasks", waiting_compared)
+    ours_waiting = spiff_tree.DeepIteration.update_waiting_tasks
+    monkeypatch.setattr(spiff_tree.DeepIteration, "get_tasks_iterator", compared)
+    monkeypatch.setattr(spiff_tree.DeepIteration, "update_waiting_tasks", waiting_compared)
     _events(engine, pack)
     assert calls["plain"] > 1000 and calls["waiting"] > 1000
 
